@@ -1,0 +1,1 @@
+"""Pydantic models of every stratopt resource: the single source of the CRD schemas."""

@@ -1,0 +1,211 @@
+"""The compiled bar loop. Pure numba; called through :mod:`stratopt.backtest.engine`.
+
+Conventions (documented for users in the README):
+
+* Signals are decided on a bar's close. With ``fill_at_close`` false (the default) they
+  fill at the next bar's open; otherwise at that bar's close.
+* One position at a time. Exits are taken before entries; no same-bar reversal.
+* Stop-loss and take-profit levels sit at a distance from the raw fill price, rounded
+  to the tick. They are checked against each bar's low and high from the entry bar on
+  (with ``fill_at_close``, from the next bar). When both could hit in one bar the stop
+  is assumed to hit first. A bar that opens beyond a level fills at the open.
+* Each fill pays ``cost_offset`` (half spread + slippage, in price units) adversely, and
+  ``commission`` × notional. Units are rounded down to a multiple of ``lot_size``.
+* A position still open at the end of the window is closed at the last close.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Columns of the trade records.
+T_ENTRY_BAR, T_EXIT_BAR, T_DIRECTION, T_UNITS, T_ENTRY, T_EXIT, T_PNL, T_REASON = range(8)
+TRADE_COLUMNS = 8
+REASON_SIGNAL, REASON_STOP, REASON_TAKE, REASON_END = 0.0, 1.0, 2.0, 3.0
+
+# Slots of the statistics vector the kernel returns.
+(
+    S_FINAL_EQUITY, S_MAX_DRAWDOWN, S_SUM_RETURN, S_SUM_RETURN_SQ, S_SUM_DOWNSIDE_SQ,
+    S_RETURNS, S_TRADES, S_WINS, S_GROSS_PROFIT, S_GROSS_LOSS, S_BARS_IN_MARKET,
+) = range(11)
+STATS_SIZE = 11
+
+
+@njit(cache=True, inline="always")
+def _round_to_tick(price: float, inv_tick: float) -> float:  # pragma: no cover
+    # Dividing an integer by the exact inverse tick (e.g. 100000.0) yields the double
+    # nearest to the decimal level, the same double a CSV quote of that level parses to.
+    if inv_tick <= 0.0:
+        return price
+    return np.round(price * inv_tick) / inv_tick
+
+
+@njit(cache=True)
+def simulate(
+    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
+    long_entry: np.ndarray, long_exit: np.ndarray,
+    short_entry: np.ndarray, short_exit: np.ndarray,
+    start: int, end: int,
+    stop_loss: float, take_profit: float, stops_in_percent: bool, pip_size: float,
+    inv_tick: float, position_size: float, capital: float, leverage: float, lot_size: float,
+    commission: float, cost_offset: float, fill_at_close: bool,
+    equity_out: np.ndarray, trades_out: np.ndarray,
+) -> np.ndarray:  # pragma: no cover
+    """Simulate bars ``start``..``end - 1``; return the statistics vector.
+
+    ``equity_out`` (length ``end - start``) and ``trades_out`` (rows × 8) are filled when
+    non-empty; pass empty arrays to skip recording in tight optimization loops.
+    """
+    record_equity = equity_out.shape[0] > 0
+    record_trades = trades_out.shape[0] > 0
+    stats = np.zeros(STATS_SIZE)
+
+    cash = capital
+    direction = 0  # +1 long, -1 short, 0 flat
+    units = 0.0
+    entry_price = 0.0
+    entry_bar = 0
+    stop_level = 0.0
+    take_level = 0.0
+    pending = 0  # +1 / -1 enter long / short at next open, 2 exit at next open
+    previous_equity = capital
+    peak = capital
+    max_drawdown = 0.0
+    n_trades = 0
+    bankrupt = False
+
+    for i in range(start, end):
+        o = open_[i]
+        h = high[i]
+        lo = low[i]
+        c = close[i]
+        exit_price = 0.0
+        exit_reason = -1.0
+
+        # 1. Orders decided on the previous close fill at this open.
+        if pending == 2:
+            exit_price = o - direction * cost_offset
+            exit_reason = REASON_SIGNAL
+        elif pending != 0 and not bankrupt:
+            raw = o
+            fill = raw + pending * cost_offset
+            unit_cost = fill + raw * commission
+            budget = cash * leverage * position_size
+            lots = (budget // unit_cost) // lot_size
+            if lots > 0:
+                direction = pending
+                units = lots * lot_size
+                entry_price = fill
+                entry_bar = i
+                cash -= commission * units * fill
+                distance_stop = raw * stop_loss / 100.0 if stops_in_percent else stop_loss * pip_size
+                distance_take = raw * take_profit / 100.0 if stops_in_percent else take_profit * pip_size
+                stop_level = _round_to_tick(raw - direction * distance_stop, inv_tick) if stop_loss > 0 else 0.0
+                take_level = _round_to_tick(raw + direction * distance_take, inv_tick) if take_profit > 0 else 0.0
+        pending = 0
+
+        # 2. Stop-loss, then take-profit, against this bar's range.
+        if direction != 0 and exit_reason < 0 and not (fill_at_close and entry_bar == i):
+            if direction > 0:
+                if stop_level > 0.0 and lo <= stop_level:
+                    exit_price = min(o, stop_level) - cost_offset
+                    exit_reason = REASON_STOP
+                elif take_level > 0.0 and h >= take_level:
+                    exit_price = max(o, take_level) - cost_offset
+                    exit_reason = REASON_TAKE
+            else:
+                if stop_level > 0.0 and h >= stop_level:
+                    exit_price = max(o, stop_level) + cost_offset
+                    exit_reason = REASON_STOP
+                elif take_level > 0.0 and lo <= take_level:
+                    exit_price = min(o, take_level) + cost_offset
+                    exit_reason = REASON_TAKE
+
+        # 3. Decisions on this close; the last bar of the window closes what is open.
+        if i == end - 1:
+            if direction != 0 and exit_reason < 0:
+                exit_price = c - direction * cost_offset
+                exit_reason = REASON_END
+        elif not bankrupt:
+            holding = direction != 0 and exit_reason < 0
+            if holding:
+                if (direction > 0 and long_exit[i]) or (direction < 0 and short_exit[i]):
+                    if fill_at_close:
+                        exit_price = c - direction * cost_offset
+                        exit_reason = REASON_SIGNAL
+                    else:
+                        pending = 2
+
+        if exit_reason >= 0 and direction != 0:
+            pnl = direction * units * (exit_price - entry_price)
+            exit_commission = commission * units * exit_price
+            cash += pnl - exit_commission
+            net = pnl - exit_commission - commission * units * entry_price
+            if net > 0:
+                stats[S_WINS] += 1
+                stats[S_GROSS_PROFIT] += net
+            else:
+                stats[S_GROSS_LOSS] -= net
+            if record_trades:
+                trades_out[n_trades, T_ENTRY_BAR] = entry_bar
+                trades_out[n_trades, T_EXIT_BAR] = i
+                trades_out[n_trades, T_DIRECTION] = direction
+                trades_out[n_trades, T_UNITS] = units
+                trades_out[n_trades, T_ENTRY] = entry_price
+                trades_out[n_trades, T_EXIT] = exit_price
+                trades_out[n_trades, T_PNL] = net
+                trades_out[n_trades, T_REASON] = exit_reason
+            n_trades += 1
+            direction = 0
+            units = 0.0
+            stats[S_BARS_IN_MARKET] += 1
+
+        # Entries are decided when flat at the close (also right after a stop or target).
+        if direction == 0 and i < end - 1 and not bankrupt and pending == 0:
+            side = 1 if long_entry[i] else (-1 if short_entry[i] else 0)
+            if side != 0:
+                if fill_at_close:
+                    fill = c + side * cost_offset
+                    lots = ((cash * leverage * position_size) // (fill + c * commission)) // lot_size
+                    if lots > 0:
+                        direction = side
+                        units = lots * lot_size
+                        entry_price = fill
+                        entry_bar = i
+                        cash -= commission * units * fill
+                        distance_stop = c * stop_loss / 100.0 if stops_in_percent else stop_loss * pip_size
+                        distance_take = c * take_profit / 100.0 if stops_in_percent else take_profit * pip_size
+                        stop_level = _round_to_tick(c - side * distance_stop, inv_tick) if stop_loss > 0 else 0.0
+                        take_level = _round_to_tick(c + side * distance_take, inv_tick) if take_profit > 0 else 0.0
+                else:
+                    pending = side
+
+        # 4. Mark to market at the close.
+        equity = cash
+        if direction != 0:
+            equity += direction * units * (c - entry_price)
+            stats[S_BARS_IN_MARKET] += 1
+        if i > start:
+            r = equity / previous_equity - 1.0 if previous_equity > 0 else 0.0
+            stats[S_SUM_RETURN] += r
+            stats[S_SUM_RETURN_SQ] += r * r
+            if r < 0:
+                stats[S_SUM_DOWNSIDE_SQ] += r * r
+        previous_equity = equity
+        if equity > peak:
+            peak = equity
+        elif peak > 0:
+            drawdown = 1.0 - equity / peak
+            if drawdown > max_drawdown:
+                max_drawdown = drawdown
+        if equity <= 0.0:
+            bankrupt = True
+        if record_equity:
+            equity_out[i - start] = equity
+
+    stats[S_FINAL_EQUITY] = previous_equity
+    stats[S_MAX_DRAWDOWN] = max_drawdown
+    stats[S_RETURNS] = max(end - start - 1, 0)
+    stats[S_TRADES] = n_trades
+    return stats

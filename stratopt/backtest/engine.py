@@ -1,0 +1,159 @@
+"""Run one backtest: a strategy with given parameters over market data.
+
+:class:`Backtester` is built once per data set and spec, then evaluated many times
+with different parameters; indicators and signals are cached on the data, so a grid
+over stop-loss and take-profit computes the RSI once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from stratopt.api.v1alpha1 import BacktestSpec, FillConvention, StopUnit
+from stratopt.backtest import _kernel as k
+from stratopt.backtest.metrics import metrics_from_stats
+from stratopt.backtest.strategies import Signals, Strategy, get_strategy, resolve_parameters
+from stratopt.backtest.strategies._base import signal_key
+from stratopt.data import MarketData, load_market_data
+from stratopt.errors import DataError
+
+_EMPTY_EQUITY = np.empty(0)
+_EMPTY_TRADES = np.empty((0, k.TRADE_COLUMNS))
+_REASONS = {k.REASON_SIGNAL: "signal", k.REASON_STOP: "stop_loss", k.REASON_TAKE: "take_profit",
+            k.REASON_END: "end"}
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Metrics plus the equity curve and trade list of one evaluation."""
+
+    metrics: dict[str, float]
+    equity: pd.Series
+    trades: pd.DataFrame
+    parameters: dict[str, float]
+
+
+def _inverse_tick(tick: float) -> float:
+    inverse = 1.0 / tick
+    nearest = round(inverse)
+    return float(nearest) if abs(inverse - nearest) < 1e-9 * inverse else inverse
+
+
+class Backtester:
+    """Evaluates parameter sets of one strategy on one data set.
+
+    Args:
+        spec: the backtest spec (data, strategy, fixed parameters, capital, costs).
+        data: market data already loaded; loaded from ``spec.data`` when omitted.
+
+    Raises:
+        InputError: unknown strategy or bad fixed parameters.
+        DataError: unusable data, or fewer bars than the strategy needs.
+    """
+
+    def __init__(self, spec: BacktestSpec, data: MarketData | None = None) -> None:
+        self.spec = spec
+        self.strategy: Strategy = get_strategy(spec.strategy.name)
+        self.base_parameters = resolve_parameters(self.strategy, spec.strategy.parameters)
+        self.data = data if data is not None else load_market_data(spec.data)
+        self._inv_tick = _inverse_tick(self.data.tick_size)
+        self._cost_offset = (spec.costs.spread / 2.0 + spec.costs.slippage) * self.data.pip_size
+        self.check_enough_bars(self.base_parameters)
+
+    def parameters(self, overrides: Mapping[str, object] | None = None) -> dict[str, float]:
+        """The full parameter set: defaults, then the spec's fixed values, then ``overrides``."""
+        if not overrides:
+            return dict(self.base_parameters)
+        merged: dict[str, object] = {**self.base_parameters, **overrides}
+        return resolve_parameters(self.strategy, merged, "parameters")
+
+    def check_enough_bars(self, params: Mapping[str, float], bars: int | None = None) -> None:
+        """Raise :class:`DataError` when the data is shorter than the strategy's warm-up."""
+        needed = self.strategy.warmup(params) + 2
+        have = len(self.data) if bars is None else bars
+        if have < needed:
+            raise DataError(
+                "spec.backtest.data",
+                f"has {have} bars but strategy '{self.strategy.name}' needs at least {needed} "
+                "with these parameters; use more data or shorter lookbacks",
+            )
+
+    def signals(self, params: Mapping[str, float]) -> Signals:
+        """The strategy's signals for ``params``, cached on the data."""
+        value = self.data.cached(signal_key(self.strategy, params),
+                                 lambda: self.strategy.signals(self.data, params))
+        assert isinstance(value, Signals)
+        return value
+
+    def _simulate(self, params: Mapping[str, float], start: int, end: int,
+                  equity_out: np.ndarray, trades_out: np.ndarray) -> np.ndarray:
+        spec, data = self.spec, self.data
+        signals = self.signals(params)
+        return k.simulate(
+            data.open, data.high, data.low, data.close,
+            signals.long_entry, signals.long_exit, signals.short_entry, signals.short_exit,
+            start, end,
+            float(params["stop_loss"]), float(params["take_profit"]),
+            spec.stop_unit is StopUnit.PERCENT, data.pip_size, self._inv_tick,
+            float(params["position_size"]), spec.capital, spec.leverage, spec.lot_size,
+            spec.costs.commission, self._cost_offset, spec.fill is FillConvention.CLOSE,
+            equity_out, trades_out,
+        )
+
+    def _window(self, window: tuple[int, int] | None) -> tuple[int, int]:
+        start, end = window if window is not None else (0, len(self.data))
+        if not 0 <= start < end <= len(self.data):
+            raise ValueError(f"window {window} outside the data's {len(self.data)} bars")
+        return start, end
+
+    def _metrics(self, stats: np.ndarray, start: int, end: int) -> dict[str, float]:
+        index = self.data.index
+        years = (index[end - 1] - index[start]).total_seconds() / (365.25 * 86400)
+        return metrics_from_stats(stats, capital=self.spec.capital, bars=end - start,
+                                  years=years, periods_per_year=self.data.periods_per_year)
+
+    def evaluate(self, overrides: Mapping[str, object] | None = None,
+                 window: tuple[int, int] | None = None) -> dict[str, float]:
+        """Metrics of one parameter set, without recording the equity curve or trades.
+
+        ``window`` = (start, end) bar indices restricts trading to those bars;
+        indicators still see the bars before ``start`` (warm-up without look-ahead).
+        """
+        params = self.parameters(overrides)
+        start, end = self._window(window)
+        stats = self._simulate(params, start, end, _EMPTY_EQUITY, _EMPTY_TRADES)
+        return self._metrics(stats, start, end)
+
+    def run(self, overrides: Mapping[str, object] | None = None,
+            window: tuple[int, int] | None = None) -> BacktestResult:
+        """Metrics, equity curve and trade list of one parameter set."""
+        params = self.parameters(overrides)
+        start, end = self._window(window)
+        equity = np.zeros(end - start)
+        trades = np.zeros((end - start, k.TRADE_COLUMNS))
+        stats = self._simulate(params, start, end, equity, trades)
+        n_trades = int(stats[k.S_TRADES])
+        index = self.data.index
+        rows = trades[:n_trades]
+        trade_frame = pd.DataFrame({
+            "entry_time": index[rows[:, k.T_ENTRY_BAR].astype(int)],
+            "exit_time": index[rows[:, k.T_EXIT_BAR].astype(int)],
+            "entry_bar": rows[:, k.T_ENTRY_BAR].astype(int),
+            "exit_bar": rows[:, k.T_EXIT_BAR].astype(int),
+            "direction": np.where(rows[:, k.T_DIRECTION] > 0, "long", "short"),
+            "units": rows[:, k.T_UNITS],
+            "entry_price": rows[:, k.T_ENTRY],
+            "exit_price": rows[:, k.T_EXIT],
+            "pnl": rows[:, k.T_PNL],
+            "exit_reason": [_REASONS[r] for r in rows[:, k.T_REASON]],
+        })
+        return BacktestResult(
+            metrics=self._metrics(stats, start, end),
+            equity=pd.Series(equity, index=index[start:end], name="equity"),
+            trades=trade_frame,
+            parameters=params,
+        )

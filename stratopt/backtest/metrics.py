@@ -1,0 +1,81 @@
+"""Performance metrics. Their names are the objective vocabulary of every search.
+
+Every metric is a finite float (never NaN or infinite), so results serialize to JSON and
+sort predictably. Ratios whose denominator is zero — Sharpe of a flat equity curve,
+Sortino without a losing bar, Calmar without a drawdown, profit factor without a losing
+trade — are reported as 0.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+
+from stratopt.backtest import _kernel as k
+
+Goal = Literal["maximize", "minimize"]
+
+#: Metric name → (unit, default goal, description).
+METRICS: dict[str, tuple[str, Goal, str]] = {
+    "net_profit": ("currency", "maximize", "Final equity minus initial capital."),
+    "total_return": ("percent", "maximize", "Net profit as a percentage of initial capital."),
+    "cagr": ("percent", "maximize", "Compound annual growth rate over the data's calendar span."),
+    "max_drawdown": ("percent", "minimize", "Largest peak-to-trough equity decline, positive."),
+    "sharpe_ratio": ("ratio", "maximize",
+                     "Mean over standard deviation of bar returns, annualized by bars per year."),
+    "sortino_ratio": ("ratio", "maximize",
+                      "Mean bar return over downside deviation, annualized by bars per year."),
+    "calmar_ratio": ("ratio", "maximize", "CAGR divided by max drawdown."),
+    "win_rate": ("percent", "maximize", "Share of trades with a positive net result."),
+    "profit_factor": ("ratio", "maximize", "Gross profit of winners over gross loss of losers."),
+    "num_trades": ("count", "maximize", "Number of closed trades."),
+    "avg_trade": ("currency", "maximize", "Mean net result per trade."),
+    "exposure": ("percent", "minimize", "Share of bars with an open position."),
+}
+METRIC_NAMES: tuple[str, ...] = tuple(METRICS)
+
+
+def default_goal(metric: str) -> Goal:
+    """Whether a metric is maximized or minimized unless a spec says otherwise."""
+    return METRICS[metric][1]
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else 0.0
+
+
+def metrics_from_stats(
+    stats: np.ndarray, *, capital: float, bars: int, years: float, periods_per_year: float
+) -> dict[str, float]:
+    """Turn the kernel's statistics vector into the named metrics."""
+    final = float(stats[k.S_FINAL_EQUITY])
+    n_returns = float(stats[k.S_RETURNS])
+    trades = float(stats[k.S_TRADES])
+    mean = _ratio(float(stats[k.S_SUM_RETURN]), n_returns)
+    variance = _ratio(float(stats[k.S_SUM_RETURN_SQ]) - n_returns * mean * mean, n_returns - 1)
+    std = math.sqrt(max(variance, 0.0))
+    downside = math.sqrt(_ratio(float(stats[k.S_SUM_DOWNSIDE_SQ]), n_returns))
+    annualizer = math.sqrt(periods_per_year)
+    growth = final / capital
+    if years > 0 and growth > 0:
+        cagr = (growth ** (1.0 / years) - 1.0) * 100.0
+    else:
+        cagr = -100.0 if growth <= 0 else 0.0
+    max_drawdown = float(stats[k.S_MAX_DRAWDOWN]) * 100.0
+    values = {
+        "net_profit": final - capital,
+        "total_return": (growth - 1.0) * 100.0,
+        "cagr": cagr,
+        "max_drawdown": max_drawdown,
+        "sharpe_ratio": _ratio(mean, std) * annualizer if std > 1e-15 else 0.0,
+        "sortino_ratio": _ratio(mean, downside) * annualizer if downside > 1e-15 else 0.0,
+        "calmar_ratio": _ratio(cagr, max_drawdown),
+        "win_rate": _ratio(float(stats[k.S_WINS]), trades) * 100.0,
+        "profit_factor": _ratio(float(stats[k.S_GROSS_PROFIT]), float(stats[k.S_GROSS_LOSS])),
+        "num_trades": trades,
+        "avg_trade": _ratio(float(stats[k.S_GROSS_PROFIT]) - float(stats[k.S_GROSS_LOSS]), trades),
+        "exposure": _ratio(float(stats[k.S_BARS_IN_MARKET]), float(bars)) * 100.0,
+    }
+    return {name: (value if math.isfinite(value) else 0.0) for name, value in values.items()}

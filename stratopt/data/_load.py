@@ -1,0 +1,60 @@
+"""Loading OHLCV from files, URLs and object stores (via fsspec) or the synthetic source."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from stratopt.api.v1alpha1 import DataSpec
+from stratopt.data._market import MarketData
+from stratopt.data._synthetic import is_synthetic, synthesize_ohlcv
+from stratopt.data._validate import normalize_columns, validate_ohlcv
+from stratopt.errors import DataError
+
+_PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+
+
+def load_frame(spec: DataSpec, field: str = "spec.backtest.data") -> pd.DataFrame:
+    """Read, normalize, slice and validate the bars that ``spec`` names."""
+    source = spec.source
+    if is_synthetic(source):
+        frame = synthesize_ohlcv(source, f"{field}.source")
+    else:
+        frame = normalize_columns(_read(source, spec.format, f"{field}.source"), f"{field}.source")
+    if spec.start is not None:
+        frame = frame[frame.index >= pd.Timestamp(spec.start)]
+    if spec.end is not None:
+        frame = frame[frame.index <= pd.Timestamp(spec.end)]
+    validate_ohlcv(frame, f"{field}.source")
+    return frame
+
+
+def load_market_data(spec: DataSpec, field: str = "spec.backtest.data") -> MarketData:
+    """Load ``spec`` as :class:`MarketData` ready for the engine."""
+    frame = load_frame(spec, field)
+    return MarketData.from_frame(frame, pip_size=spec.pip_size, tick_size=spec.effective_tick_size)
+
+
+def _read(source: str, file_format: str, field: str) -> pd.DataFrame:
+    import fsspec
+
+    if file_format == "auto":
+        stem = source.lower().split("?")[0].removesuffix(".gz")
+        file_format = "parquet" if stem.endswith(_PARQUET_SUFFIXES) else "csv"
+    try:
+        with fsspec.open(source, "rb", compression="infer") as handle:
+            if file_format == "parquet":
+                return pd.read_parquet(handle)
+            frame = pd.read_csv(handle)
+    except FileNotFoundError as exc:
+        raise DataError(field, f"file not found: {source}; check the path or URL") from exc
+    except ImportError as exc:
+        raise DataError(
+            field, f"cannot open {source}: {exc}. Install stratopt[cloud] for s3:// and gs://"
+        ) from exc
+    except (ValueError, OSError) as exc:
+        raise DataError(field, f"cannot read {source} as {file_format}: {exc}") from exc
+    # A CSV whose first column is an unnamed index (as pandas writes them) holds the time.
+    first = str(frame.columns[0])
+    if first.startswith("Unnamed") or first == "":
+        frame = frame.set_index(frame.columns[0])
+    return frame

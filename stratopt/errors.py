@@ -1,0 +1,36 @@
+"""Domain errors shared by every layer.
+
+Every error that reaches a user names the field or input at fault and says what to fix.
+The command line prints them and exits non-zero; the operator turns them into a
+``Failed`` condition whose reason is the error's ``reason`` constant.
+"""
+
+from __future__ import annotations
+
+
+class StratoptError(Exception):
+    """Base class of stratopt's own errors."""
+
+    reason = "Error"
+
+
+class InputError(StratoptError):
+    """Bad user input: a spec field, a data file, a parameter value.
+
+    Args:
+        field: dotted path of the offending field, e.g. ``spec.backtest.data.source``.
+        message: what is wrong and what to do about it.
+    """
+
+    reason = "InvalidInput"
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class DataError(InputError):
+    """Market data that cannot be used as given (missing file, NaN, unsorted bars...)."""
+
+    reason = "InvalidData"
