@@ -1,1 +1,5 @@
 """Pydantic models of every stratopt resource: the single source of the CRD schemas."""
+
+from stratopt.api._parse import SpecError, parse_model, read_document, validation_problems
+
+__all__ = ["SpecError", "parse_model", "read_document", "validation_problems"]

@@ -26,8 +26,17 @@ REASON_SIGNAL, REASON_STOP, REASON_TAKE, REASON_END = 0.0, 1.0, 2.0, 3.0
 
 # Slots of the statistics vector the kernel returns.
 (
-    S_FINAL_EQUITY, S_MAX_DRAWDOWN, S_SUM_RETURN, S_SUM_RETURN_SQ, S_SUM_DOWNSIDE_SQ,
-    S_RETURNS, S_TRADES, S_WINS, S_GROSS_PROFIT, S_GROSS_LOSS, S_BARS_IN_MARKET,
+    S_FINAL_EQUITY,
+    S_MAX_DRAWDOWN,
+    S_SUM_RETURN,
+    S_SUM_RETURN_SQ,
+    S_SUM_DOWNSIDE_SQ,
+    S_RETURNS,
+    S_TRADES,
+    S_WINS,
+    S_GROSS_PROFIT,
+    S_GROSS_LOSS,
+    S_BARS_IN_MARKET,
 ) = range(11)
 STATS_SIZE = 11
 
@@ -38,19 +47,35 @@ def _round_to_tick(price: float, inv_tick: float) -> float:  # pragma: no cover
     # nearest to the decimal level, the same double a CSV quote of that level parses to.
     if inv_tick <= 0.0:
         return price
-    return np.round(price * inv_tick) / inv_tick
+    return float(np.round(price * inv_tick) / inv_tick)
 
 
 @njit(cache=True)
 def simulate(
-    open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,
-    long_entry: np.ndarray, long_exit: np.ndarray,
-    short_entry: np.ndarray, short_exit: np.ndarray,
-    start: int, end: int,
-    stop_loss: float, take_profit: float, stops_in_percent: bool, pip_size: float,
-    inv_tick: float, position_size: float, capital: float, leverage: float, lot_size: float,
-    commission: float, cost_offset: float, fill_at_close: bool,
-    equity_out: np.ndarray, trades_out: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    long_entry: np.ndarray,
+    long_exit: np.ndarray,
+    short_entry: np.ndarray,
+    short_exit: np.ndarray,
+    start: int,
+    end: int,
+    stop_loss: float,
+    take_profit: float,
+    stops_in_percent: bool,
+    pip_size: float,
+    inv_tick: float,
+    position_size: float,
+    capital: float,
+    leverage: float,
+    lot_size: float,
+    commission: float,
+    cost_offset: float,
+    fill_at_close: bool,
+    equity_out: np.ndarray,
+    trades_out: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover
     """Simulate bars ``start``..``end - 1``; return the statistics vector.
 
@@ -92,17 +117,29 @@ def simulate(
             fill = raw + pending * cost_offset
             unit_cost = fill + raw * commission
             budget = cash * leverage * position_size
-            lots = (budget // unit_cost) // lot_size
+            lots = budget // (unit_cost * lot_size)
             if lots > 0:
                 direction = pending
                 units = lots * lot_size
                 entry_price = fill
                 entry_bar = i
                 cash -= commission * units * fill
-                distance_stop = raw * stop_loss / 100.0 if stops_in_percent else stop_loss * pip_size
-                distance_take = raw * take_profit / 100.0 if stops_in_percent else take_profit * pip_size
-                stop_level = _round_to_tick(raw - direction * distance_stop, inv_tick) if stop_loss > 0 else 0.0
-                take_level = _round_to_tick(raw + direction * distance_take, inv_tick) if take_profit > 0 else 0.0
+                distance_stop = (
+                    raw * stop_loss / 100.0 if stops_in_percent else stop_loss * pip_size
+                )
+                distance_take = (
+                    raw * take_profit / 100.0 if stops_in_percent else take_profit * pip_size
+                )
+                stop_level = (
+                    _round_to_tick(raw - direction * distance_stop, inv_tick)
+                    if stop_loss > 0
+                    else 0.0
+                )
+                take_level = (
+                    _round_to_tick(raw + direction * distance_take, inv_tick)
+                    if take_profit > 0
+                    else 0.0
+                )
         pending = 0
 
         # 2. Stop-loss, then take-profit, against this bar's range.
@@ -127,15 +164,16 @@ def simulate(
             if direction != 0 and exit_reason < 0:
                 exit_price = c - direction * cost_offset
                 exit_reason = REASON_END
-        elif not bankrupt:
-            holding = direction != 0 and exit_reason < 0
-            if holding:
-                if (direction > 0 and long_exit[i]) or (direction < 0 and short_exit[i]):
-                    if fill_at_close:
-                        exit_price = c - direction * cost_offset
-                        exit_reason = REASON_SIGNAL
-                    else:
-                        pending = 2
+        elif (
+            not bankrupt
+            and exit_reason < 0
+            and ((direction > 0 and long_exit[i]) or (direction < 0 and short_exit[i]))
+        ):
+            if fill_at_close:
+                exit_price = c - direction * cost_offset
+                exit_reason = REASON_SIGNAL
+            else:
+                pending = 2
 
         if exit_reason >= 0 and direction != 0:
             pnl = direction * units * (exit_price - entry_price)
@@ -162,22 +200,43 @@ def simulate(
             stats[S_BARS_IN_MARKET] += 1
 
         # Entries are decided when flat at the close (also right after a stop or target).
-        if direction == 0 and i < end - 1 and not bankrupt and pending == 0:
+        # At the close, no same-bar reversal: a signal exit there waits for the next bar.
+        same_bar_reversal = fill_at_close and exit_reason == REASON_SIGNAL
+        if (
+            direction == 0
+            and i < end - 1
+            and not bankrupt
+            and pending == 0
+            and not same_bar_reversal
+        ):
             side = 1 if long_entry[i] else (-1 if short_entry[i] else 0)
             if side != 0:
                 if fill_at_close:
                     fill = c + side * cost_offset
-                    lots = ((cash * leverage * position_size) // (fill + c * commission)) // lot_size
+                    unit_cost = fill + c * commission
+                    lots = (cash * leverage * position_size) // (unit_cost * lot_size)
                     if lots > 0:
                         direction = side
                         units = lots * lot_size
                         entry_price = fill
                         entry_bar = i
                         cash -= commission * units * fill
-                        distance_stop = c * stop_loss / 100.0 if stops_in_percent else stop_loss * pip_size
-                        distance_take = c * take_profit / 100.0 if stops_in_percent else take_profit * pip_size
-                        stop_level = _round_to_tick(c - side * distance_stop, inv_tick) if stop_loss > 0 else 0.0
-                        take_level = _round_to_tick(c + side * distance_take, inv_tick) if take_profit > 0 else 0.0
+                        distance_stop = (
+                            c * stop_loss / 100.0 if stops_in_percent else stop_loss * pip_size
+                        )
+                        distance_take = (
+                            c * take_profit / 100.0 if stops_in_percent else take_profit * pip_size
+                        )
+                        stop_level = (
+                            _round_to_tick(c - side * distance_stop, inv_tick)
+                            if stop_loss > 0
+                            else 0.0
+                        )
+                        take_level = (
+                            _round_to_tick(c + side * distance_take, inv_tick)
+                            if take_profit > 0
+                            else 0.0
+                        )
                 else:
                     pending = side
 

@@ -23,8 +23,12 @@ from stratopt.errors import DataError
 
 _EMPTY_EQUITY = np.empty(0)
 _EMPTY_TRADES = np.empty((0, k.TRADE_COLUMNS))
-_REASONS = {k.REASON_SIGNAL: "signal", k.REASON_STOP: "stop_loss", k.REASON_TAKE: "take_profit",
-            k.REASON_END: "end"}
+_REASONS = {
+    k.REASON_SIGNAL: "signal",
+    k.REASON_STOP: "stop_loss",
+    k.REASON_TAKE: "take_profit",
+    k.REASON_END: "end",
+}
 
 
 @dataclass(frozen=True)
@@ -64,12 +68,14 @@ class Backtester:
         self._cost_offset = (spec.costs.spread / 2.0 + spec.costs.slippage) * self.data.pip_size
         self.check_enough_bars(self.base_parameters)
 
-    def parameters(self, overrides: Mapping[str, object] | None = None) -> dict[str, float]:
+    def parameters(
+        self, overrides: Mapping[str, object] | None = None, field: str = "parameters"
+    ) -> dict[str, float]:
         """The full parameter set: defaults, then the spec's fixed values, then ``overrides``."""
         if not overrides:
             return dict(self.base_parameters)
         merged: dict[str, object] = {**self.base_parameters, **overrides}
-        return resolve_parameters(self.strategy, merged, "parameters")
+        return resolve_parameters(self.strategy, merged, field)
 
     def check_enough_bars(self, params: Mapping[str, float], bars: int | None = None) -> None:
         """Raise :class:`DataError` when the data is shorter than the strategy's warm-up."""
@@ -84,24 +90,47 @@ class Backtester:
 
     def signals(self, params: Mapping[str, float]) -> Signals:
         """The strategy's signals for ``params``, cached on the data."""
-        value = self.data.cached(signal_key(self.strategy, params),
-                                 lambda: self.strategy.signals(self.data, params))
+        value = self.data.cached(
+            signal_key(self.strategy, params), lambda: self.strategy.signals(self.data, params)
+        )
         assert isinstance(value, Signals)
         return value
 
-    def _simulate(self, params: Mapping[str, float], start: int, end: int,
-                  equity_out: np.ndarray, trades_out: np.ndarray) -> np.ndarray:
+    def _simulate(
+        self,
+        params: Mapping[str, float],
+        start: int,
+        end: int,
+        equity_out: np.ndarray,
+        trades_out: np.ndarray,
+    ) -> np.ndarray:
         spec, data = self.spec, self.data
         signals = self.signals(params)
         return k.simulate(
-            data.open, data.high, data.low, data.close,
-            signals.long_entry, signals.long_exit, signals.short_entry, signals.short_exit,
-            start, end,
-            float(params["stop_loss"]), float(params["take_profit"]),
-            spec.stop_unit is StopUnit.PERCENT, data.pip_size, self._inv_tick,
-            float(params["position_size"]), spec.capital, spec.leverage, spec.lot_size,
-            spec.costs.commission, self._cost_offset, spec.fill is FillConvention.CLOSE,
-            equity_out, trades_out,
+            data.open,
+            data.high,
+            data.low,
+            data.close,
+            signals.long_entry,
+            signals.long_exit,
+            signals.short_entry,
+            signals.short_exit,
+            start,
+            end,
+            float(params["stop_loss"]),
+            float(params["take_profit"]),
+            spec.stop_unit is StopUnit.PERCENT,
+            data.pip_size,
+            self._inv_tick,
+            float(params["position_size"]),
+            spec.capital,
+            spec.leverage,
+            spec.lot_size,
+            spec.costs.commission,
+            self._cost_offset,
+            spec.fill is FillConvention.CLOSE,
+            equity_out,
+            trades_out,
         )
 
     def _window(self, window: tuple[int, int] | None) -> tuple[int, int]:
@@ -113,11 +142,17 @@ class Backtester:
     def _metrics(self, stats: np.ndarray, start: int, end: int) -> dict[str, float]:
         index = self.data.index
         years = (index[end - 1] - index[start]).total_seconds() / (365.25 * 86400)
-        return metrics_from_stats(stats, capital=self.spec.capital, bars=end - start,
-                                  years=years, periods_per_year=self.data.periods_per_year)
+        return metrics_from_stats(
+            stats,
+            capital=self.spec.capital,
+            bars=end - start,
+            years=years,
+            periods_per_year=self.data.periods_per_year,
+        )
 
-    def evaluate(self, overrides: Mapping[str, object] | None = None,
-                 window: tuple[int, int] | None = None) -> dict[str, float]:
+    def evaluate(
+        self, overrides: Mapping[str, object] | None = None, window: tuple[int, int] | None = None
+    ) -> dict[str, float]:
         """Metrics of one parameter set, without recording the equity curve or trades.
 
         ``window`` = (start, end) bar indices restricts trading to those bars;
@@ -128,8 +163,9 @@ class Backtester:
         stats = self._simulate(params, start, end, _EMPTY_EQUITY, _EMPTY_TRADES)
         return self._metrics(stats, start, end)
 
-    def run(self, overrides: Mapping[str, object] | None = None,
-            window: tuple[int, int] | None = None) -> BacktestResult:
+    def run(
+        self, overrides: Mapping[str, object] | None = None, window: tuple[int, int] | None = None
+    ) -> BacktestResult:
         """Metrics, equity curve and trade list of one parameter set."""
         params = self.parameters(overrides)
         start, end = self._window(window)
@@ -139,18 +175,20 @@ class Backtester:
         n_trades = int(stats[k.S_TRADES])
         index = self.data.index
         rows = trades[:n_trades]
-        trade_frame = pd.DataFrame({
-            "entry_time": index[rows[:, k.T_ENTRY_BAR].astype(int)],
-            "exit_time": index[rows[:, k.T_EXIT_BAR].astype(int)],
-            "entry_bar": rows[:, k.T_ENTRY_BAR].astype(int),
-            "exit_bar": rows[:, k.T_EXIT_BAR].astype(int),
-            "direction": np.where(rows[:, k.T_DIRECTION] > 0, "long", "short"),
-            "units": rows[:, k.T_UNITS],
-            "entry_price": rows[:, k.T_ENTRY],
-            "exit_price": rows[:, k.T_EXIT],
-            "pnl": rows[:, k.T_PNL],
-            "exit_reason": [_REASONS[r] for r in rows[:, k.T_REASON]],
-        })
+        trade_frame = pd.DataFrame(
+            {
+                "entry_time": index[rows[:, k.T_ENTRY_BAR].astype(int)],
+                "exit_time": index[rows[:, k.T_EXIT_BAR].astype(int)],
+                "entry_bar": rows[:, k.T_ENTRY_BAR].astype(int),
+                "exit_bar": rows[:, k.T_EXIT_BAR].astype(int),
+                "direction": np.where(rows[:, k.T_DIRECTION] > 0, "long", "short"),
+                "units": rows[:, k.T_UNITS],
+                "entry_price": rows[:, k.T_ENTRY],
+                "exit_price": rows[:, k.T_EXIT],
+                "pnl": rows[:, k.T_PNL],
+                "exit_reason": [_REASONS[r] for r in rows[:, k.T_REASON]],
+            }
+        )
         return BacktestResult(
             metrics=self._metrics(stats, start, end),
             equity=pd.Series(equity, index=index[start:end], name="equity"),

@@ -29,7 +29,9 @@ def sma(values: FloatArray, period: int) -> FloatArray:
 def ema(values: FloatArray, period: int) -> FloatArray:
     """Exponential moving average, alpha = 2 / (period + 1), seeded with the SMA."""
     _check_period(period)
-    return _seeded_recursion(np.ascontiguousarray(values, dtype=np.float64), period, 2.0 / (period + 1))
+    return _seeded_recursion(
+        np.ascontiguousarray(values, dtype=np.float64), period, 2.0 / (period + 1)
+    )
 
 
 def wilder(values: FloatArray, period: int) -> FloatArray:
@@ -142,7 +144,9 @@ def _check_period(period: int) -> None:
 
 
 @njit(cache=True)
-def _seeded_recursion(values: FloatArray, period: int, alpha: float) -> FloatArray:  # pragma: no cover
+def _seeded_recursion(
+    values: FloatArray, period: int, alpha: float
+) -> FloatArray:  # pragma: no cover
     n = len(values)
     out = np.full(n, np.nan)
     start = 0

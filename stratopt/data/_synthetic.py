@@ -105,7 +105,7 @@ def _trading_index(start: pd.Timestamp, freq: pd.Timedelta, bars: int) -> pd.Dat
     """Timestamps on weekdays only, like FX and equity sessions."""
     per_week = max(int(pd.Timedelta(days=7) / freq), 1)
     candidates = pd.date_range(start, periods=int(bars * 7 / 5) + 2 * per_week + 10, freq=freq)
-    weekdays = candidates[candidates.dayofweek < 5]
+    weekdays = candidates[candidates.day_of_week < 5]
     return weekdays[:bars]
 
 

@@ -74,7 +74,9 @@ def validate_ohlcv(frame: pd.DataFrame, field: str = "data", min_bars: int = 2) 
         first = index[index.duplicated()][0]
         raise DataError(field, f"duplicate timestamp {first}; each bar needs its own timestamp")
     if not index.is_monotonic_increasing:
-        position = int(np.argmax(np.diff(index.asi8) < 0)) + 1
+        position = (
+            int(np.argmax(np.diff(np.asarray(index, dtype="datetime64[ns]").view("i8")) < 0)) + 1
+        )
         raise DataError(
             field,
             f"timestamps are not sorted (bar {position} at {index[position]} comes before "

@@ -6,7 +6,7 @@ Shared by ``OptimizationRun`` (the thing being optimized) and by ``stratopt back
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import Field, model_validator
 
@@ -15,14 +15,14 @@ from stratopt.api._base import ApiModel
 ParameterValue = float | int | str
 
 
-class FillConvention(str, Enum):
+class FillConvention(StrEnum):
     """When an order decided on a bar's close is filled."""
 
     NEXT_OPEN = "nextOpen"
     CLOSE = "close"
 
 
-class StopUnit(str, Enum):
+class StopUnit(StrEnum):
     """Unit of ``stop_loss`` and ``take_profit`` distances."""
 
     PIPS = "pips"
@@ -118,7 +118,9 @@ class BacktestSpec(ApiModel):
 
     data: DataSpec = Field(description="Market data.")
     strategy: StrategySpec = Field(description="The strategy and its fixed parameters.")
-    capital: float = Field(default=100_000.0, gt=0, description="Initial equity, in quote currency.")
+    capital: float = Field(
+        default=100_000.0, gt=0, description="Initial equity, in quote currency."
+    )
     leverage: float = Field(
         default=1.0,
         ge=1,

@@ -52,12 +52,30 @@ class Parameter:
 
 
 RISK_PARAMETERS: tuple[Parameter, ...] = (
-    Parameter("stop_loss", "float", 50.0, 0.0, 1e6,
-              "Stop-loss distance from the entry price (pips or percent, per stopUnit); 0 = none."),
-    Parameter("take_profit", "float", 100.0, 0.0, 1e6,
-              "Take-profit distance from the entry price (pips or percent); 0 = none."),
-    Parameter("position_size", "float", 0.02, 1e-6, 1.0,
-              "Fraction of equity (times leverage) committed to each position."),
+    Parameter(
+        "stop_loss",
+        "float",
+        50.0,
+        0.0,
+        1e6,
+        "Stop-loss distance from the entry price (pips or percent, per stopUnit); 0 = none.",
+    ),
+    Parameter(
+        "take_profit",
+        "float",
+        100.0,
+        0.0,
+        1e6,
+        "Take-profit distance from the entry price (pips or percent); 0 = none.",
+    ),
+    Parameter(
+        "position_size",
+        "float",
+        0.02,
+        1e-6,
+        1.0,
+        "Fraction of equity (times leverage) committed to each position.",
+    ),
 )
 
 
@@ -87,7 +105,9 @@ class Strategy(Protocol):
 
 
 def resolve_parameters(
-    strategy: Strategy, given: Mapping[str, object], field: str = "spec.backtest.strategy.parameters"
+    strategy: Strategy,
+    given: Mapping[str, object],
+    field: str = "spec.backtest.strategy.parameters",
 ) -> dict[str, float]:
     """Merge ``given`` over the defaults of the strategy's and the risk parameters.
 

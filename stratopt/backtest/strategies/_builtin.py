@@ -36,10 +36,12 @@ class RsiReversion:
     through 50, or on its stop-loss or take-profit.
     """
 
-    name = "rsi_reversion"
-    parameters = (
+    name: str = "rsi_reversion"
+    parameters: tuple[Parameter, ...] = (
         Parameter("rsi_period", "int", 14, 2, 200, "RSI lookback in bars."),
-        Parameter("rsi_threshold", "float", 30, 1, 49, "Oversold level; overbought is 100 minus it."),
+        Parameter(
+            "rsi_threshold", "float", 30, 1, 49, "Oversold level; overbought is 100 minus it."
+        ),
     )
 
     def warmup(self, params: Mapping[str, float]) -> int:
@@ -61,8 +63,8 @@ class RsiReversion:
 class EmaCrossover:
     """Trend following: long when the fast EMA crosses above the slow one, short below."""
 
-    name = "ema_crossover"
-    parameters = (
+    name: str = "ema_crossover"
+    parameters: tuple[Parameter, ...] = (
         Parameter("fast_period", "int", 12, 2, 400, "Fast EMA lookback in bars."),
         Parameter("slow_period", "int", 26, 3, 1000, "Slow EMA lookback; must exceed fast_period."),
     )
@@ -77,8 +79,12 @@ class EmaCrossover:
                 "spec.backtest.strategy.parameters.fast_period",
                 f"must be below slow_period; got {fast_period} >= {slow_period}",
             )
-        fast = _cached_indicator(data, ("ema", fast_period), lambda: indicators.ema(data.close, fast_period))
-        slow = _cached_indicator(data, ("ema", slow_period), lambda: indicators.ema(data.close, slow_period))
+        fast = _cached_indicator(
+            data, ("ema", fast_period), lambda: indicators.ema(data.close, fast_period)
+        )
+        slow = _cached_indicator(
+            data, ("ema", slow_period), lambda: indicators.ema(data.close, slow_period)
+        )
         up = _cross_above(fast, slow)
         down = _cross_above(slow, fast)
         return Signals(long_entry=up, long_exit=down, short_entry=down, short_exit=up)
@@ -88,8 +94,8 @@ class DonchianBreakout:
     """Breakout: long above the highest high of the last ``channel`` bars, short below the
     lowest low; exit on the opposite ``exit_channel`` extreme (the Turtle rules)."""
 
-    name = "donchian_breakout"
-    parameters = (
+    name: str = "donchian_breakout"
+    parameters: tuple[Parameter, ...] = (
         Parameter("channel", "int", 20, 2, 500, "Entry channel lookback in bars."),
         Parameter("exit_channel", "int", 10, 2, 500, "Exit channel lookback in bars."),
     )

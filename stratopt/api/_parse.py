@@ -1,0 +1,78 @@
+"""Parsing user documents into models, with every error named by its field path."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from stratopt.errors import InputError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class SpecError(InputError):
+    """One or more invalid fields in a resource document; all are reported at once."""
+
+    reason = "InvalidSpec"
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        field, message = problems[0]
+        super().__init__(field, message)
+
+    def __str__(self) -> str:
+        return "\n".join(f"{field}: {message}" for field, message in self.problems)
+
+
+def _field_path(prefix: str, location: tuple[int | str, ...]) -> str:
+    path = prefix
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif not str(part).startswith(("function-", "tagged-union")):
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def validation_problems(error: ValidationError, prefix: str) -> list[tuple[str, str]]:
+    """(field path, message) for each error pydantic found, in camelCase field names."""
+    problems = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] not in ("missing", "extra_forbidden") and "input" in item:
+            shown = repr(item["input"])
+            message = f"{message} (got {shown[:80]})"
+        if item["type"] == "extra_forbidden":
+            message = "unknown field; check its spelling against `kubectl explain` or the README"
+        problems.append((_field_path(prefix, tuple(item["loc"])), message))
+    return problems
+
+
+def parse_model(model: type[M], document: object, prefix: str) -> M:
+    """Validate ``document`` as ``model``; raise :class:`SpecError` naming every bad field."""
+    if not isinstance(document, Mapping):
+        raise SpecError([(prefix, f"must be a mapping; got {type(document).__name__}")])
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise SpecError(validation_problems(exc, prefix)) from exc
+
+
+def read_document(path: str | Path) -> dict[str, Any]:
+    """Read one YAML resource document (``apiVersion``/``kind``/``metadata``/``spec``)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError as exc:
+        raise InputError(str(path), "file not found") from exc
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(str(path), f"not valid YAML: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("spec"), dict):
+        raise InputError(f"{path}: spec", "the file must be a resource with a 'spec' mapping")
+    return document

@@ -1,0 +1,128 @@
+"""The ``stratopt`` command.
+
+``stratopt backtest FILE`` evaluates one parameter set of the ``spec.backtest`` in a
+resource file and prints every metric. Errors print as ``error: FIELD: what to fix``
+and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+import yaml
+
+from stratopt.errors import StratoptError
+
+OUTPUT_FORMATS = ("table", "json", "yaml")
+
+
+def _fail_cleanly(function: Callable[..., None]) -> Callable[..., None]:
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            function(*args, **kwargs)
+        except StratoptError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    wrapper.__name__ = function.__name__
+    wrapper.__doc__ = function.__doc__
+    return wrapper
+
+
+def parse_assignments(assignments: Sequence[str]) -> dict[str, float]:
+    """``["stop_loss=38", "take_profit=95"]`` → ``{"stop_loss": 38.0, ...}``."""
+    from stratopt.errors import InputError
+
+    values: dict[str, float] = {}
+    for assignment in assignments:
+        name, separator, raw = assignment.partition("=")
+        if not separator or not name.strip():
+            raise InputError("--set", f"expected NAME=VALUE; got {assignment!r}")
+        try:
+            values[name.strip()] = float(raw)
+        except ValueError as exc:
+            raise InputError(
+                f"--set {name.strip()}", f"value must be a number; got {raw!r}"
+            ) from exc
+    return values
+
+
+def emit(document: dict[str, Any], output: str, table: Callable[[dict[str, Any]], None]) -> None:
+    """Print ``document`` as JSON, YAML, or through ``table`` for humans."""
+    if output == "json":
+        click.echo(json.dumps(document, indent=2, default=str))
+    elif output == "yaml":
+        click.echo(yaml.safe_dump(document, sort_keys=False))
+    else:
+        table(document)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="stratopt")
+def cli() -> None:
+    """Optimize trading-strategy parameters, locally or on Kubernetes."""
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a strategy or risk parameter (repeatable).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(OUTPUT_FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@_fail_cleanly
+def backtest(file: str, assignments: tuple[str, ...], output: str) -> None:
+    """Backtest the spec.backtest of FILE once and print every metric."""
+    from stratopt.api import parse_model, read_document
+    from stratopt.api.v1alpha1 import BacktestSpec
+    from stratopt.backtest import Backtester
+
+    document = read_document(file)
+    spec = parse_model(BacktestSpec, document["spec"].get("backtest"), "spec.backtest")
+    backtester = Backtester(spec)
+    result = backtester.run(backtester.parameters(parse_assignments(assignments), "--set"))
+    report = {
+        "strategy": spec.strategy.name,
+        "parameters": result.parameters,
+        "bars": len(backtester.data),
+        "metrics": result.metrics,
+    }
+    emit(report, output, _print_backtest)
+
+
+def _print_backtest(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from stratopt.backtest.metrics import METRICS
+
+    console = Console()
+    parameters = ", ".join(f"{k}={v:g}" for k, v in report["parameters"].items())
+    console.print(f"[bold]{report['strategy']}[/bold] on {report['bars']} bars: {parameters}")
+    table = Table("metric", "value", "unit")
+    for name, value in report["metrics"].items():
+        table.add_row(name, f"{value:,.4f}", METRICS[name][0])
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point of the ``stratopt`` console script."""
+    cli()
+
+
+if __name__ == "__main__":
+    main()
