@@ -41,7 +41,7 @@ REASON_SIGNAL, REASON_STOP, REASON_TAKE, REASON_END = 0.0, 1.0, 2.0, 3.0
 STATS_SIZE = 11
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _round_to_tick(price: float, inv_tick: float) -> float:  # pragma: no cover
     # Dividing an integer by the exact inverse tick (e.g. 100000.0) yields the double
     # nearest to the decimal level, the same double a CSV quote of that level parses to.
@@ -50,7 +50,8 @@ def _round_to_tick(price: float, inv_tick: float) -> float:  # pragma: no cover
     return float(np.round(price * inv_tick) / inv_tick)
 
 
-@njit(cache=True)
+# error_model="numpy": divisions skip the zero checks Python semantics would add per bar.
+@njit(cache=True, error_model="numpy")
 def simulate(
     open_: np.ndarray,
     high: np.ndarray,
@@ -84,7 +85,14 @@ def simulate(
     """
     record_equity = equity_out.shape[0] > 0
     record_trades = trades_out.shape[0] > 0
-    stats = np.zeros(STATS_SIZE)
+    # Scalars, not slots of an array, so the loop keeps them in registers.
+    sum_return = 0.0
+    sum_return_sq = 0.0
+    sum_downside_sq = 0.0
+    wins = 0.0
+    gross_profit = 0.0
+    gross_loss = 0.0
+    bars_in_market = 0.0
 
     cash = capital
     direction = 0  # +1 long, -1 short, 0 flat
@@ -100,7 +108,16 @@ def simulate(
     n_trades = 0
     bankrupt = False
 
-    for i in range(start, end):
+    i = start - 1
+    while i < end - 1:
+        i += 1
+        if direction == 0 and pending == 0:
+            # Flat with nothing to fill: equity cannot move until an entry signal, so scan
+            # ahead to it (returns are zero and the drawdown is unchanged meanwhile).
+            while i < end - 1 and not long_entry[i] and not short_entry[i]:
+                if record_equity:
+                    equity_out[i - start] = previous_equity
+                i += 1
         o = open_[i]
         h = high[i]
         lo = low[i]
@@ -181,10 +198,10 @@ def simulate(
             cash += pnl - exit_commission
             net = pnl - exit_commission - commission * units * entry_price
             if net > 0:
-                stats[S_WINS] += 1
-                stats[S_GROSS_PROFIT] += net
+                wins += 1
+                gross_profit += net
             else:
-                stats[S_GROSS_LOSS] -= net
+                gross_loss -= net
             if record_trades:
                 trades_out[n_trades, T_ENTRY_BAR] = entry_bar
                 trades_out[n_trades, T_EXIT_BAR] = i
@@ -197,7 +214,7 @@ def simulate(
             n_trades += 1
             direction = 0
             units = 0.0
-            stats[S_BARS_IN_MARKET] += 1
+            bars_in_market += 1
 
         # Entries are decided when flat at the close (also right after a stop or target).
         # At the close, no same-bar reversal: a signal exit there waits for the next bar.
@@ -244,25 +261,32 @@ def simulate(
         equity = cash
         if direction != 0:
             equity += direction * units * (c - entry_price)
-            stats[S_BARS_IN_MARKET] += 1
-        if i > start:
+            bars_in_market += 1
+        # Divisions only when equity moved: flat stretches cost no arithmetic.
+        if equity != previous_equity and i > start:
             r = equity / previous_equity - 1.0 if previous_equity > 0 else 0.0
-            stats[S_SUM_RETURN] += r
-            stats[S_SUM_RETURN_SQ] += r * r
-            if r < 0:
-                stats[S_SUM_DOWNSIDE_SQ] += r * r
+            sum_return += r
+            sum_return_sq += r * r
+            downside = min(r, 0.0)  # branchless: the sign of a return is a coin flip
+            sum_downside_sq += downside * downside
         previous_equity = equity
         if equity > peak:
             peak = equity
-        elif peak > 0:
-            drawdown = 1.0 - equity / peak
-            if drawdown > max_drawdown:
-                max_drawdown = drawdown
+        elif equity < peak * (1.0 - max_drawdown):
+            max_drawdown = 1.0 - equity / peak
         if equity <= 0.0:
             bankrupt = True
         if record_equity:
             equity_out[i - start] = equity
 
+    stats = np.zeros(STATS_SIZE)
+    stats[S_SUM_RETURN] = sum_return
+    stats[S_SUM_RETURN_SQ] = sum_return_sq
+    stats[S_SUM_DOWNSIDE_SQ] = sum_downside_sq
+    stats[S_WINS] = wins
+    stats[S_GROSS_PROFIT] = gross_profit
+    stats[S_GROSS_LOSS] = gross_loss
+    stats[S_BARS_IN_MARKET] = bars_in_market
     stats[S_FINAL_EQUITY] = previous_equity
     stats[S_MAX_DRAWDOWN] = max_drawdown
     stats[S_RETURNS] = max(end - start - 1, 0)

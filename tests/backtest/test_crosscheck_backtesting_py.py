@@ -74,8 +74,13 @@ def _run_both(
     params = resolve_parameters(get_strategy("rsi_reversion"), given)
     frame = data.to_frame().rename(columns=str.capitalize)
     oracle = Backtest(
-        frame, _mirror(data, params, percent), cash=capital, commission=commission,
-        exclusive_orders=False, trade_on_close=False, hedging=False,
+        frame,
+        _mirror(data, params, percent),
+        cash=capital,
+        commission=commission,
+        exclusive_orders=False,
+        trade_on_close=False,
+        hedging=False,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -91,22 +96,55 @@ def _run_both(
 
 
 CASES = [
-    pytest.param("eurusd", {"stop_loss": 38, "take_profit": 95, "position_size": 0.5}, False,
-                 0.0002, 100_000.0, id="EURUSD-hourly-pips"),
-    pytest.param("eurusd", {"rsi_period": 7, "rsi_threshold": 25, "stop_loss": 20,
-                            "take_profit": 40, "position_size": 0.9}, False, 0.0, 10_000.0,
-                 id="EURUSD-hourly-tight"),
-    pytest.param("goog", {"stop_loss": 8, "take_profit": 15, "position_size": 0.5}, True,
-                 0.001, 100_000.0, id="GOOG-daily-percent"),
-    pytest.param("synthetic_hourly", {"stop_loss": 30, "take_profit": 60, "position_size": 0.3},
-                 False, 0.0001, 50_000.0, id="synthetic-hourly"),
+    pytest.param(
+        "eurusd",
+        {"stop_loss": 38, "take_profit": 95, "position_size": 0.5},
+        False,
+        0.0002,
+        100_000.0,
+        id="EURUSD-hourly-pips",
+    ),
+    pytest.param(
+        "eurusd",
+        {
+            "rsi_period": 7,
+            "rsi_threshold": 25,
+            "stop_loss": 20,
+            "take_profit": 40,
+            "position_size": 0.9,
+        },
+        False,
+        0.0,
+        10_000.0,
+        id="EURUSD-hourly-tight",
+    ),
+    pytest.param(
+        "goog",
+        {"stop_loss": 8, "take_profit": 15, "position_size": 0.5},
+        True,
+        0.001,
+        100_000.0,
+        id="GOOG-daily-percent",
+    ),
+    pytest.param(
+        "synthetic_hourly",
+        {"stop_loss": 30, "take_profit": 60, "position_size": 0.3},
+        False,
+        0.0001,
+        50_000.0,
+        id="synthetic-hourly",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("dataset", "given", "percent", "commission", "capital"), CASES)
 def test_identical_trades_and_equity(
-    request: pytest.FixtureRequest, dataset: str, given: dict[str, float], percent: bool,
-    commission: float, capital: float,
+    request: pytest.FixtureRequest,
+    dataset: str,
+    given: dict[str, float],
+    percent: bool,
+    commission: float,
+    capital: float,
 ) -> None:
     data = request.getfixturevalue(dataset)
     ours, theirs, final_ours, final_theirs = _run_both(

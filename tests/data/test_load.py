@@ -1,0 +1,115 @@
+"""Loading OHLCV from files and URLs, normalization, and validation messages."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stratopt.api.v1alpha1 import DataSpec
+from stratopt.data import load_frame, load_market_data, synthesize_ohlcv
+from stratopt.errors import DataError
+
+
+@pytest.fixture()
+def bars() -> pd.DataFrame:
+    return synthesize_ohlcv("synthetic:gbm?bars=300&freq=1h&seed=5")
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, **renames: str) -> Path:
+    out = frame.reset_index().rename(
+        columns={
+            "timestamp": "Date",
+            "open": "Open",
+            "high": "High",
+            "low": "Low",
+            "close": "Close",
+            "volume": "Volume",
+        }
+    )
+    out.rename(columns=renames).to_csv(path, index=False)
+    return path
+
+
+def test_csv_with_capitalized_columns_round_trips(bars: pd.DataFrame, tmp_path: Path) -> None:
+    path = _write_csv(bars, tmp_path / "bars.csv")
+    loaded = load_frame(DataSpec(source=str(path)))
+    assert list(loaded.columns) == ["open", "high", "low", "close", "volume"]
+    pd.testing.assert_frame_equal(loaded, bars, check_freq=False, check_index_type=False)
+
+
+def test_parquet_and_gzip_csv(bars: pd.DataFrame, tmp_path: Path) -> None:
+    bars.to_parquet(tmp_path / "bars.parquet")
+    _write_csv(bars, tmp_path / "bars.csv.gz")
+    from_parquet = load_market_data(DataSpec(source=str(tmp_path / "bars.parquet")))
+    from_gzip = load_market_data(DataSpec(source=str(tmp_path / "bars.csv.gz")))
+    np.testing.assert_array_equal(from_parquet.close, bars["close"].to_numpy())
+    np.testing.assert_array_equal(from_gzip.high, bars["high"].to_numpy())
+
+
+@pytest.fixture()
+def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(  # noqa: E731
+        *a, directory=str(tmp_path), **k
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.RequestHandlerClass.log_message = lambda *a, **k: None  # type: ignore[method-assign]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", tmp_path
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_http_url(bars: pd.DataFrame, http_root: tuple[str, Path]) -> None:
+    url, root = http_root
+    _write_csv(bars, root / "remote.csv", Date="timestamp")
+    loaded = load_market_data(DataSpec(source=f"{url}/remote.csv"))
+    np.testing.assert_array_equal(loaded.close, bars["close"].to_numpy())
+
+
+def test_slicing_by_start_and_end(bars: pd.DataFrame, tmp_path: Path) -> None:
+    path = _write_csv(bars, tmp_path / "bars.csv")
+    start, end = bars.index[10], bars.index[50]
+    loaded = load_frame(DataSpec(source=str(path), start=start, end=end))
+    assert loaded.index[0] == start and loaded.index[-1] == end and len(loaded) == 41
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda f: f.drop(columns=["close"]), r"missing column\(s\) \['close'\]"),
+        (
+            lambda f: f.assign(high=np.where(np.arange(len(f)) == 7, np.nan, f["high"])),
+            "column 'high' has 1 NaN",
+        ),
+        (lambda f: f.iloc[[0, 2, 1, *range(3, len(f))]], "not sorted"),
+        (lambda f: f.iloc[[0, 0, *range(1, len(f))]], "duplicate timestamp"),
+        (lambda f: f.assign(low=f["high"] + 0.01), "high < low"),
+        (lambda f: f.assign(open=-f["open"]), "non-positive price"),
+        (lambda f: f.iloc[:1], "has 1 bars but at least 2"),
+    ],
+    ids=["missing-column", "nan", "unsorted", "duplicate", "high-below-low", "negative", "short"],
+)
+def test_bad_data_is_rejected_with_a_message(
+    bars: pd.DataFrame, tmp_path: Path, mutate: object, message: str
+) -> None:
+    assert callable(mutate)
+    path = tmp_path / "bad.parquet"
+    mutate(bars).to_parquet(path)
+    with pytest.raises(DataError, match=message) as caught:
+        load_frame(DataSpec(source=str(path)))
+    assert caught.value.field == "spec.backtest.data.source"
+
+
+def test_missing_file_names_the_field(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="file not found") as caught:
+        load_frame(DataSpec(source=str(tmp_path / "absent.csv")))
+    assert str(caught.value).startswith("spec.backtest.data.source:")

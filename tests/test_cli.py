@@ -1,0 +1,66 @@
+"""The ``stratopt`` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from stratopt.backtest import METRIC_NAMES
+from tests.conftest import EXAMPLES
+
+
+def stratopt(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stratopt.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_backtest_prints_every_metric_as_json() -> None:
+    done = stratopt(
+        "backtest",
+        str(EXAMPLES / "optimization-genetic.yaml"),
+        "--set",
+        "stop_loss=38",
+        "--set",
+        "take_profit=95",
+        "-o",
+        "json",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert set(report["metrics"]) == set(METRIC_NAMES)
+    assert report["parameters"]["stop_loss"] == 38 and report["parameters"]["take_profit"] == 95
+    assert report["bars"] == 62000 and report["metrics"]["num_trades"] > 100
+
+
+def test_backtest_table_output() -> None:
+    done = stratopt("backtest", str(EXAMPLES / "optimization-genetic.yaml"))
+    assert done.returncode == 0, done.stderr
+    for name in METRIC_NAMES:
+        assert name in done.stdout
+
+
+def test_errors_name_the_field_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "spec:\n  backtest:\n    data: {source: missing.csv}\n"
+        "    strategy: {name: rsi_reversion}\n    capital: -5\n    costs: {comission: 0.1}\n"
+    )
+    done = stratopt("backtest", str(bad))
+    assert done.returncode == 2
+    assert "spec.backtest.capital: Input should be greater than 0" in done.stderr
+    assert "spec.backtest.costs.comission: unknown field" in done.stderr
+    bad.write_text(
+        "spec:\n  backtest:\n    data: {source: missing.csv}\n    strategy: {name: rsi_reversion}\n"
+    )
+    done = stratopt("backtest", str(bad))
+    assert done.returncode == 2
+    assert "spec.backtest.data.source: file not found: missing.csv" in done.stderr
+    done = stratopt("backtest", str(EXAMPLES / "optimization-genetic.yaml"), "--set", "stop_loss")
+    assert done.returncode == 2 and "--set: expected NAME=VALUE" in done.stderr
