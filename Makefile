@@ -14,7 +14,7 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 demo: $(INSTALLED)
-	$(BIN)/stratopt backtest examples/optimization-genetic.yaml --set stop_loss=38 --set take_profit=95
+	$(BIN)/stratopt run examples/optimization-genetic.yaml
 
 lint: $(INSTALLED)
 	$(BIN)/ruff format --check stratopt tests benchmarks

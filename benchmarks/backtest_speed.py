@@ -59,18 +59,18 @@ def stratopt_backtester(data: MarketData) -> Backtester:
 def vectorbt_runner(data: MarketData, backtester: Backtester) -> Callable[..., object]:
     import vectorbt as vbt
 
-    signals = backtester.signals(backtester.parameters())
     close = pd.Series(data.close, index=data.index)
+    signals = [pd.Series(s, index=data.index) for s in backtester.signals(backtester.parameters())]
     frame = data.to_frame()
 
     def run(sl: object = 38 * data.pip_size, tp: object = 95 * data.pip_size) -> object:
         # vectorbt's stops are fractions of the entry price.
         portfolio = vbt.Portfolio.from_signals(
             close,
-            entries=signals.long_entry,
-            exits=signals.long_exit,
-            short_entries=signals.short_entry,
-            short_exits=signals.short_exit,
+            entries=signals[0],
+            exits=signals[1],
+            short_entries=signals[2],
+            short_exits=signals[3],
             open=frame["open"],
             high=frame["high"],
             low=frame["low"],

@@ -1,5 +1,6 @@
 """The ``stratopt`` command.
 
+``stratopt run FILE`` runs a resource locally and prints its status;
 ``stratopt backtest FILE`` evaluates one parameter set of the ``spec.backtest`` in a
 resource file and prints every metric. Errors print as ``error: FIELD: what to fix``
 and exit with status 2.
@@ -117,6 +118,51 @@ def _print_backtest(report: dict[str, Any]) -> None:
     for name, value in report["metrics"].items():
         table.add_row(name, f"{value:,.4f}", METRICS[name][0])
     console.print(table)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Choice(OUTPUT_FORMATS),
+    default="table",
+    show_default=True,
+    help="Output format; json and yaml print the status only.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: spec.execution.workers, else all cores).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write status.yaml, evaluations.csv and pareto.png here.",
+)
+@_fail_cleanly
+def run(file: str, output: str, workers: int | None, out_dir: str | None) -> None:
+    """Run the resource in FILE on this machine and print its status."""
+    from stratopt.api import parse_model, read_document
+    from stratopt.api.v1alpha1 import OptimizationRunSpec
+    from stratopt.errors import InputError
+    from stratopt.reporting import ProgressReporter, print_optimization, write_optimization
+    from stratopt.runtime import run_optimization
+
+    document = read_document(file)
+    kind = document.get("kind", "OptimizationRun")
+    if kind != "OptimizationRun":
+        raise InputError("kind", f"'{kind}' cannot run locally yet; use OptimizationRun")
+    spec = parse_model(OptimizationRunSpec, document["spec"], "spec")
+    with ProgressReporter(spec.algorithm.name.value) as reporter:
+        outcome = run_optimization(spec, workers=workers, on_batch=reporter.update)
+    status = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if out_dir is not None:
+        write_optimization(out_dir, spec, outcome)
+    emit(status, output, lambda _: print_optimization(spec, outcome.status))
 
 
 def main() -> None:

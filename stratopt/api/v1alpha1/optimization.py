@@ -1,0 +1,446 @@
+"""``OptimizationRun``: what to search, how, and the status the search reports."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from stratopt.api._base import ApiModel
+from stratopt.api.metrics import METRIC_NAMES, default_goal
+from stratopt.api.v1alpha1.backtest import BacktestSpec
+from stratopt.api.v1alpha1.status import Condition
+
+_METRICS = ", ".join(METRIC_NAMES)
+
+
+class ParameterType(StrEnum):
+    INT = "int"
+    FLOAT = "float"
+    CATEGORICAL = "categorical"
+
+
+class ParameterRange(ApiModel):
+    """One searched parameter and the values it may take."""
+
+    name: str = Field(
+        min_length=1,
+        description="A parameter of the strategy or a risk "
+        "parameter (stop_loss, take_profit, position_size).",
+    )
+    type: ParameterType = Field(
+        default=ParameterType.FLOAT, description="'int', 'float' or 'categorical'."
+    )
+    min: float | None = Field(default=None, description="Lower bound (int and float).")
+    max: float | None = Field(
+        default=None, description="Upper bound (int and float); must exceed min."
+    )
+    step: float | None = Field(
+        default=None,
+        gt=0,
+        description="Grid spacing; values are min, min+step, … up to max. Used by grid search.",
+    )
+    values: list[float] | None = Field(
+        default=None, min_length=1, description="The choices of a categorical parameter."
+    )
+    log: bool = Field(default=False, description="Search on a log scale (needs min > 0).")
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> ParameterRange:
+        if self.type is ParameterType.CATEGORICAL:
+            if not self.values:
+                raise ValueError(f"parameter '{self.name}': a categorical parameter needs values")
+            return self
+        if self.min is None or self.max is None:
+            raise ValueError(
+                f"parameter '{self.name}': min and max are required for type {self.type.value}"
+            )
+        if self.min >= self.max:
+            raise ValueError(
+                f"parameter '{self.name}': min must be less than max; got "
+                f"min={self.min:g}, max={self.max:g}"
+            )
+        if self.log and self.min <= 0:
+            raise ValueError(f"parameter '{self.name}': log scale needs min > 0")
+        if self.step is not None and self.step > self.max - self.min:
+            raise ValueError(f"parameter '{self.name}': step {self.step:g} exceeds the range")
+        return self
+
+
+class Goal(StrEnum):
+    MAXIMIZE = "maximize"
+    MINIMIZE = "minimize"
+
+
+def _check_metric(name: str) -> str:
+    if name not in METRIC_NAMES:
+        raise ValueError(f"unknown metric '{name}'; use one of: {_METRICS}")
+    return name
+
+
+class Objective(ApiModel):
+    """A metric to optimize; written as a bare metric name or with an explicit goal."""
+
+    name: str = Field(description=f"Metric name: one of {_METRICS}.")
+    goal: Goal | None = Field(
+        default=None,
+        description="'maximize' or 'minimize'; by "
+        "default the metric's natural direction (max_drawdown and "
+        "exposure are minimized, the rest maximized).",
+    )
+
+    _metric = field_validator("name")(_check_metric)
+
+    @property
+    def direction(self) -> Goal:
+        return self.goal if self.goal is not None else Goal(default_goal(self.name))
+
+
+_CONSTRAINT = re.compile(r"^\s*([a-z_]+)\s*(>=|<=)\s*(-?[0-9.eE+-]+)\s*$")
+
+
+class Constraint(ApiModel):
+    """A bound a solution's metric must respect, e.g. ``num_trades >= 30``."""
+
+    metric: str = Field(description=f"Metric name: one of {_METRICS}.")
+    op: Literal[">=", "<="] = Field(description="'>=' or '<='.")
+    value: float = Field(description="The bound.")
+
+    _metric = field_validator("metric")(_check_metric)
+
+    def violation(self, metrics: dict[str, float]) -> float:
+        """How far ``metrics`` are outside the bound (0 when satisfied)."""
+        actual = metrics[self.metric]
+        gap = self.value - actual if self.op == ">=" else actual - self.value
+        return max(gap, 0.0)
+
+
+class EarlyStop(ApiModel):
+    """Stop NSGA-II when the front's hypervolume stops improving."""
+
+    patience: int = Field(
+        default=10, ge=1, description="Generations without improvement before stopping."
+    )
+    tolerance: float = Field(
+        default=1e-4,
+        ge=0,
+        description="Relative hypervolume gain below which a generation counts as no improvement.",
+    )
+
+
+class Nsga2Settings(ApiModel):
+    """NSGA-II (pymoo): a generational genetic algorithm for several objectives."""
+
+    population_size: int = Field(
+        default=100,
+        ge=4,
+        le=100_000,
+        description="Individuals per generation (= evaluations per batch).",
+    )
+    generations: int = Field(default=50, ge=1, le=100_000, description="Generations to run.")
+    crossover_probability: float = Field(
+        default=0.9, ge=0, le=1, description="Probability of simulated binary crossover."
+    )
+    crossover_eta: float = Field(
+        default=15.0,
+        gt=0,
+        description="SBX distribution index; larger keeps children near their parents.",
+    )
+    mutation_eta: float = Field(
+        default=20.0, gt=0, description="Polynomial mutation distribution index."
+    )
+    mutation_probability: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="Per-variable mutation probability; default 1 / number of parameters.",
+    )
+    early_stop: EarlyStop | None = Field(
+        default=None, description="Optional early stop on hypervolume stagnation."
+    )
+
+
+class BayesianSettings(ApiModel):
+    """Bayesian optimization (scikit-optimize, Gaussian process) of one objective."""
+
+    iterations: int = Field(default=50, ge=1, le=10_000, description="Evaluations in total.")
+    initial_points: int = Field(
+        default=10,
+        ge=1,
+        description="Space-filling evaluations before the model guides the search.",
+    )
+    acquisition: Literal["gp_hedge", "EI", "PI", "LCB"] = Field(
+        default="gp_hedge", description="Acquisition function."
+    )
+    batch_size: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Points asked together "
+        "(constant liar when above 1); they evaluate in parallel.",
+    )
+
+    @model_validator(mode="after")
+    def _initial_within_budget(self) -> BayesianSettings:
+        if self.initial_points > self.iterations:
+            raise ValueError(
+                f"bayesian.initialPoints ({self.initial_points}) must not exceed "
+                f"bayesian.iterations ({self.iterations})"
+            )
+        return self
+
+
+class GridSettings(ApiModel):
+    """Exhaustive search over a grid."""
+
+    steps: int = Field(
+        default=10,
+        ge=2,
+        le=10_000,
+        description="Points per parameter "
+        "(min to max inclusive) for parameters without their own step.",
+    )
+
+
+class RandomSettings(ApiModel):
+    """Random or quasi-random sampling."""
+
+    samples: int = Field(default=100, ge=1, le=10_000_000, description="Evaluations.")
+    sampler: Literal["random", "sobol", "lhs"] = Field(
+        default="random",
+        description="'random' (uniform), 'sobol' (scrambled Sobol "
+        "sequence) or 'lhs' (Latin hypercube).",
+    )
+
+
+class EnsembleMember(ApiModel):
+    """One algorithm of an ensemble and its share of the budget."""
+
+    name: Literal["nsga2", "bayesian", "grid", "random"] = Field(description="Algorithm.")
+    weight: float = Field(default=1.0, gt=0, description="Relative share of the budget.")
+
+
+class EnsembleSettings(ApiModel):
+    """Several algorithms sharing an evaluation budget; their results form one front."""
+
+    budget: int = Field(default=1000, ge=2, description="Evaluations across all members.")
+    members: list[EnsembleMember] = Field(
+        default_factory=lambda: [
+            EnsembleMember(name="random", weight=1.0),
+            EnsembleMember(name="nsga2", weight=3.0),
+        ],
+        min_length=1,
+        description="Members; each gets budget × weight / total weight.",
+    )
+
+
+class AlgorithmName(StrEnum):
+    NSGA2 = "nsga2"
+    BAYESIAN = "bayesian"
+    GRID = "grid"
+    RANDOM = "random"
+    ENSEMBLE = "ensemble"
+
+
+class AlgorithmSpec(ApiModel):
+    """The search algorithm: its name and, optionally, the settings block of that name."""
+
+    name: AlgorithmName = Field(description="nsga2, bayesian, grid, random or ensemble.")
+    nsga2: Nsga2Settings | None = Field(default=None, description="Settings of nsga2.")
+    bayesian: BayesianSettings | None = Field(default=None, description="Settings of bayesian.")
+    grid: GridSettings | None = Field(default=None, description="Settings of grid.")
+    random: RandomSettings | None = Field(default=None, description="Settings of random.")
+    ensemble: EnsembleSettings | None = Field(default=None, description="Settings of ensemble.")
+
+    @model_validator(mode="after")
+    def _settings_match_name(self) -> AlgorithmSpec:
+        for other in AlgorithmName:
+            if other is not self.name and getattr(self, other.value) is not None:
+                raise ValueError(
+                    f"algorithm.{other.value} is set but algorithm.name is "
+                    f"'{self.name.value}'; remove it or change the name"
+                )
+        if getattr(self, self.name.value) is None:
+            defaults = {
+                "nsga2": Nsga2Settings,
+                "bayesian": BayesianSettings,
+                "grid": GridSettings,
+                "random": RandomSettings,
+                "ensemble": EnsembleSettings,
+            }
+            setattr(self, self.name.value, defaults[self.name.value]())
+        return self
+
+    def settings(self) -> Any:
+        """The settings block of the chosen algorithm (defaults filled in)."""
+        return getattr(self, self.name.value)
+
+
+class ExecutionSpec(ApiModel):
+    """Where and how evaluations run."""
+
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="Local worker processes; default: all cores. Results do not depend on it.",
+    )
+    parallelism: int = Field(
+        default=4, ge=1, le=1000, description="Cluster: pods of one batch running at once."
+    )
+    shard_size: int = Field(
+        default=50, ge=1, le=100_000, description="Cluster: evaluations per pod (one Job index)."
+    )
+    mode: Literal["auto", "distributed", "single"] = Field(
+        default="auto",
+        description="Cluster: 'distributed' runs one Indexed Job per batch, "
+        "'single' runs the whole search in one pod, 'auto' picks by estimated batch cost.",
+    )
+
+
+class OptimizationRunSpec(ApiModel):
+    """Search the parameters of a backtested strategy."""
+
+    backtest: BacktestSpec = Field(description="The backtest each evaluation runs.")
+    parameters: list[ParameterRange] = Field(
+        min_length=1, max_length=64, description="The searched parameters."
+    )
+    objectives: list[Objective] = Field(
+        min_length=1,
+        max_length=8,
+        description="Metrics to optimize: names, or {name, goal}. Several give a Pareto front.",
+    )
+    constraints: list[Constraint] = Field(
+        default_factory=list, description="Bounds on metrics, e.g. 'num_trades >= 30'."
+    )
+    algorithm: AlgorithmSpec = Field(description="The search algorithm and its settings.")
+    seed: int = Field(
+        default=0,
+        ge=0,
+        le=2**32 - 1,
+        description="Seed of every random choice; the same seed gives the same result.",
+    )
+    execution: ExecutionSpec = Field(
+        default_factory=ExecutionSpec, description="Workers and cluster execution."
+    )
+
+    @field_validator("objectives", mode="before")
+    @classmethod
+    def _objective_shorthand(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("constraints", mode="before")
+    @classmethod
+    def _constraint_shorthand(cls, value: object) -> object:
+        if not isinstance(value, list):
+            return value
+        parsed = []
+        for item in value:
+            if isinstance(item, str):
+                match = _CONSTRAINT.match(item)
+                if not match:
+                    raise ValueError(
+                        f"constraint {item!r} must look like 'metric >= number' "
+                        "or 'metric <= number'"
+                    )
+                parsed.append({"metric": match[1], "op": match[2], "value": float(match[3])})
+            else:
+                parsed.append(item)
+        return parsed
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> OptimizationRunSpec:
+        names = [p.name for p in self.parameters]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"parameters: '{duplicates[0]}' is listed more than once")
+        objectives = [o.name for o in self.objectives]
+        if len(set(objectives)) != len(objectives):
+            raise ValueError("objectives: each metric may appear once")
+        if self.algorithm.name is AlgorithmName.BAYESIAN and len(self.objectives) != 1:
+            raise ValueError(
+                "objectives: bayesian optimizes exactly one objective; got "
+                f"{len(self.objectives)} (use nsga2 for several)"
+            )
+        return self
+
+
+class Progress(ApiModel):
+    """How far the search is."""
+
+    evaluations_completed: int = Field(default=0, description="Evaluations done.")
+    evaluations_total: int = Field(
+        default=0, description="Evaluations planned (upper bound when early stopping is on)."
+    )
+    batches_completed: int = Field(default=0, description="Batches (generations) done.")
+    generation: int | None = Field(default=None, description="NSGA-II generation reached.")
+    history: list[dict[str, float]] = Field(
+        default_factory=list, description="Per batch: evaluations, hypervolume, best objective."
+    )
+
+
+class Solution(ApiModel):
+    """One evaluated parameter set."""
+
+    rank: int | None = Field(
+        default=None,
+        description="1 = best trade-off (closest to the "
+        "ideal point in normalized objective space).",
+    )
+    parameters: dict[str, float] = Field(description="Parameter values.")
+    objectives: dict[str, float] = Field(description="Objective values.")
+    metrics: dict[str, float] = Field(default_factory=dict, description="All metrics.")
+
+
+class Picks(ApiModel):
+    """Three choices on the front for three temperaments."""
+
+    conservative: Solution | None = Field(
+        default=None, description="Lowest drawdown (or the best value of the risk objective)."
+    )
+    balanced: Solution | None = Field(default=None, description="The rank-1 trade-off (knee).")
+    aggressive: Solution | None = Field(default=None, description="Highest profit.")
+
+
+class OptimizationRunStatus(ApiModel):
+    """What the search found, written by the operator (or printed by stratopt run)."""
+
+    phase: Literal["Pending", "Running", "Succeeded", "Failed", "Suspended"] = Field(
+        default="Pending", description="Lifecycle phase, derived from the conditions."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list, description="Kubernetes-style conditions."
+    )
+    observed_generation: int | None = Field(
+        default=None, description="metadata.generation this status describes."
+    )
+    start_time: str | None = Field(default=None, description="When the run started (RFC 3339).")
+    completion_time: str | None = Field(default=None, description="When it finished.")
+    algorithm: str | None = Field(default=None, description="The algorithm that ran.")
+    progress: Progress = Field(default_factory=Progress, description="Progress.")
+    pareto_front: list[Solution] = Field(
+        default_factory=list,
+        description="Non-dominated solutions, best rank first (at most 100 entries).",
+    )
+    pareto_front_size: int = Field(default=0, description="Size of the whole front.")
+    best: Solution | None = Field(default=None, description="The rank-1 solution.")
+    picks: Picks | None = Field(
+        default=None, description="Conservative, balanced, aggressive choices."
+    )
+    best_parameters: dict[str, float] | None = Field(
+        default=None, description="One objective: the best parameters."
+    )
+    best_objective_value: float | None = Field(
+        default=None, description="One objective: its best value."
+    )
+    iterations_completed: int | None = Field(
+        default=None, description="One objective: evaluations done."
+    )
+    diagnostics: dict[str, Any] | None = Field(default=None, description="Overfitting diagnostics.")
+    walk_forward: dict[str, Any] | None = Field(
+        default=None, description="Walk-forward folds and summary."
+    )

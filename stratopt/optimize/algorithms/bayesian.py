@@ -1,0 +1,101 @@
+"""Bayesian optimization with scikit-optimize's ``Optimizer`` (Gaussian process).
+
+scikit-optimize is archived upstream but works with current numpy and scikit-learn; it
+stays behind this driver so another backend can replace it without touching callers.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from skopt import Optimizer
+from skopt.space import Categorical, Integer, Real
+
+from stratopt.api.v1alpha1 import BayesianSettings, ParameterType
+from stratopt.optimize.driver import Driver, Evaluation
+from stratopt.optimize.space import Params
+
+# What a point that breaks a constraint scores: worse than anything feasible seen, by
+# an amount that grows with the violation, so the model learns to avoid the region.
+_PENALTY = 1e3
+
+
+class BayesianDriver(Driver):
+    """One objective; ``batchSize`` points per batch (constant liar above one)."""
+
+    def _setup(self) -> None:
+        settings: BayesianSettings = self.spec.algorithm.bayesian or BayesianSettings()
+        self.settings = settings
+        self.iterations = self.budget if self.budget is not None else settings.iterations
+        initial = min(settings.initial_points, self.iterations)
+        dimensions = []
+        for r in self.space.ranges:
+            if r.type is ParameterType.CATEGORICAL:
+                assert r.values is not None
+                dimensions.append(Categorical([float(v) for v in r.values], name=r.name))
+            elif r.type is ParameterType.INT:
+                assert r.min is not None and r.max is not None
+                prior = "log-uniform" if r.log else "uniform"
+                dimensions.append(Integer(int(r.min), int(r.max), prior=prior, name=r.name))
+            else:
+                assert r.min is not None and r.max is not None
+                prior = "log-uniform" if r.log else "uniform"
+                dimensions.append(Real(r.min, r.max, prior=prior, name=r.name))
+        self.optimizer = Optimizer(
+            dimensions,
+            base_estimator="GP",
+            acq_func=settings.acquisition,
+            n_initial_points=initial,
+            initial_point_generator="lhs",
+            random_state=np.random.RandomState(self.seed),
+        )
+        self._asked: list[list[float]] = []
+
+    @property
+    def planned_evaluations(self) -> int:
+        return self.iterations
+
+    def _ask(self) -> list[Params]:
+        remaining = self.iterations - len(self.evaluations)
+        if remaining <= 0:
+            return []
+        count = min(self.settings.batch_size, remaining)
+        with warnings.catch_warnings():
+            # The GP warns when it proposes a point it has already seen; harmless here.
+            warnings.simplefilter("ignore", UserWarning)
+            points = (
+                self.optimizer.ask(n_points=count, strategy="cl_min")
+                if count > 1
+                else [self.optimizer.ask()]
+            )
+        self._asked = [list(p) for p in points]
+        return [self.space.decode(self._point(p)) for p in points]
+
+    def _point(self, values: list[float]) -> list[float]:
+        point = []
+        for r, value in zip(self.space.ranges, values, strict=True):
+            if r.type is ParameterType.CATEGORICAL:
+                assert r.values is not None
+                point.append(float(r.values.index(value)))
+            else:
+                point.append(float(np.log(value)) if r.log else float(value))
+        return point
+
+    def _tell(self, batch: list[Evaluation]) -> None:
+        scores = self.objective_matrix(batch)[:, 0]
+        violations = self.violation_matrix(batch).sum(axis=1)
+        told = [
+            s
+            for s, v in zip(
+                self.objective_matrix(self.evaluations)[:, 0],
+                self.violation_matrix(self.evaluations).sum(axis=1),
+                strict=True,
+            )
+            if v <= 0
+        ]
+        worst = max(told) if told else float(scores.max())
+        scores = np.where(violations > 0, worst + _PENALTY * (1.0 + violations), scores)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self.optimizer.tell(self._asked, [float(s) for s in scores])

@@ -1,0 +1,112 @@
+"""NSGA-II composed from pymoo's parts, driven through pymoo's own ask/tell interface."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pymoo.algorithms.moo.nsga2 import NSGA2
+from pymoo.core.evaluator import Evaluator
+from pymoo.core.problem import Problem
+from pymoo.core.repair import Repair
+from pymoo.operators.crossover.sbx import SBX
+from pymoo.operators.mutation.pm import PM
+from pymoo.problems.static import StaticProblem
+
+from stratopt.api.v1alpha1 import Nsga2Settings
+from stratopt.optimize.driver import Driver, Evaluation
+from stratopt.optimize.pareto import hypervolume
+from stratopt.optimize.space import Params
+
+
+class _RoundIntegers(Repair):  # type: ignore[misc]
+    """Integer and categorical coordinates are rounded, so duplicates are real duplicates."""
+
+    def __init__(self, mask: np.ndarray) -> None:
+        super().__init__()
+        self.mask = mask
+
+    def _do(self, problem: Problem, X: np.ndarray, **kwargs: Any) -> np.ndarray:
+        X = X.copy()
+        X[:, self.mask] = np.rint(X[:, self.mask])
+        return X
+
+
+class Nsga2Driver(Driver):
+    """One batch per generation: rank-and-crowding survival, SBX and polynomial mutation,
+    duplicate elimination and constraint domination, as pymoo implements them."""
+
+    def _setup(self) -> None:
+        settings: Nsga2Settings = self.spec.algorithm.nsga2 or Nsga2Settings()
+        self.settings = settings
+        self.population_size = settings.population_size
+        self.generations = settings.generations
+        if self.budget is not None:
+            self.population_size = max(4, min(settings.population_size, self.budget // 2))
+            self.generations = max(1, self.budget // self.population_size)
+        space = self.space
+        self.problem = Problem(
+            n_var=space.dimensions,
+            n_obj=len(self.spec.objectives),
+            n_ieq_constr=len(self.spec.constraints),
+            xl=space.lower,
+            xu=space.upper,
+        )
+        mutation_probability = settings.mutation_probability or 1.0 / space.dimensions
+        self.algorithm = NSGA2(
+            pop_size=self.population_size,
+            crossover=SBX(prob=settings.crossover_probability, eta=settings.crossover_eta),
+            mutation=PM(prob=1.0, prob_var=mutation_probability, eta=settings.mutation_eta),
+            repair=_RoundIntegers(space.integer_mask),
+            eliminate_duplicates=True,
+        )
+        self.algorithm.setup(
+            self.problem, termination=("n_gen", self.generations), seed=self.seed, verbose=False
+        )
+        self._population: Any = None
+        self.generation = 0
+        self._reference: tuple[np.ndarray, np.ndarray] | None = None
+        self._hypervolumes: list[float] = []
+
+    @property
+    def planned_evaluations(self) -> int:
+        return self.population_size * self.generations
+
+    def _ask(self) -> list[Params]:
+        if self.generation >= self.generations or self._stagnated():
+            return []
+        self._population = self.algorithm.ask()
+        return [self.space.decode(x) for x in self._population.get("X")]
+
+    def _tell(self, batch: list[Evaluation]) -> None:
+        objectives = self.objective_matrix(batch)
+        violations = self.violation_matrix(batch)
+        static = StaticProblem(
+            self.problem, F=objectives, G=violations if violations.shape[1] else None
+        )
+        Evaluator().eval(static, self._population)
+        self.algorithm.tell(infills=self._population)
+        self.generation += 1
+        self._hypervolumes.append(self.front_hypervolume())
+
+    def front_hypervolume(self) -> float:
+        """Hypervolume of the current population's feasible front, in objective space
+        normalized by the first generation's ranges (fixed, so values are comparable)."""
+        evaluations = self.evaluations
+        objectives = self.objective_matrix(evaluations)
+        feasible = ~(self.violation_matrix(evaluations) > 0).any(axis=1)
+        if self._reference is None:
+            first = self.objective_matrix(self.history[0])
+            self._reference = (first.min(axis=0), first.max(axis=0))
+        return hypervolume(objectives[feasible], *self._reference)
+
+    def _stagnated(self) -> bool:
+        early_stop = self.settings.early_stop
+        if early_stop is None or len(self._hypervolumes) <= early_stop.patience:
+            return False
+        recent = self._hypervolumes[-1]
+        before = self._hypervolumes[-1 - early_stop.patience]
+        return recent - before <= early_stop.tolerance * max(abs(before), 1e-12)
+
+    def progress(self) -> dict[str, Any]:
+        return {"generation": self.generation}

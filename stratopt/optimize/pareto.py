@@ -1,0 +1,47 @@
+"""Pareto-front tools: non-dominated sets, trade-off ranking, picks and hypervolume.
+
+All functions take objectives as rows to *minimize* (maximized objectives negated).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pymoo.indicators.hv import HV
+from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+
+def non_dominated(objectives: np.ndarray) -> np.ndarray:
+    """Indices of the rows no other row dominates."""
+    if len(objectives) == 0:
+        return np.array([], dtype=int)
+    front = NonDominatedSorting().do(objectives, only_non_dominated_front=True)
+    return np.sort(np.asarray(front, dtype=int))
+
+
+def normalize(objectives: np.ndarray, ideal: np.ndarray, nadir: np.ndarray) -> np.ndarray:
+    """Scale each objective so ``ideal`` maps to 0 and ``nadir`` to 1."""
+    span = np.where(nadir - ideal > 0, nadir - ideal, 1.0)
+    return np.asarray((objectives - ideal) / span)
+
+
+def trade_off_order(objectives: np.ndarray) -> np.ndarray:
+    """Order of front members by distance to the ideal point in normalized space.
+
+    The first is the best trade-off (rank 1); ties keep their input order.
+    """
+    if len(objectives) == 0:
+        return np.array([], dtype=int)
+    scaled = normalize(objectives, objectives.min(axis=0), objectives.max(axis=0))
+    return np.argsort(np.linalg.norm(scaled, axis=1), kind="stable")
+
+
+def hypervolume(objectives: np.ndarray, ideal: np.ndarray, nadir: np.ndarray) -> float:
+    """Hypervolume of ``objectives`` normalized by (ideal, nadir), reference point 1.1."""
+    if len(objectives) == 0:
+        return 0.0
+    scaled = normalize(objectives, ideal, nadir)
+    reference = np.full(objectives.shape[1], 1.1)
+    inside = scaled[(scaled < reference).all(axis=1)]
+    if len(inside) == 0:
+        return 0.0
+    return float(HV(ref_point=reference)(inside))

@@ -1,0 +1,116 @@
+"""Turn evaluations into the status a user reads: front, ranks, picks, best, progress.
+
+Pure functions: the local command and the operator build the same status from the
+same evaluations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from stratopt.api.v1alpha1 import (
+    Goal,
+    OptimizationRunSpec,
+    OptimizationRunStatus,
+    Picks,
+    Progress,
+    Solution,
+)
+from stratopt.optimize.driver import Evaluation
+from stratopt.optimize.objectives import feasible_mask, minimized
+from stratopt.optimize.pareto import hypervolume, non_dominated, trade_off_order
+
+#: Front entries kept in status; the whole front stays with the evaluations.
+FRONT_LIMIT = 100
+
+
+class ProgressTracker:
+    """Per-batch progress history: evaluations, hypervolume and best objective so far."""
+
+    def __init__(self, spec: OptimizationRunSpec) -> None:
+        self.spec = spec
+        self.history: list[dict[str, float]] = []
+        self._reference: tuple[np.ndarray, np.ndarray] | None = None
+
+    def record(self, evaluations: Sequence[Evaluation]) -> dict[str, float]:
+        objectives = minimized(self.spec, evaluations)
+        feasible = objectives[feasible_mask(self.spec, evaluations)]
+        if self._reference is None:
+            self._reference = (objectives.min(axis=0), objectives.max(axis=0))
+        entry: dict[str, float] = {
+            "batch": float(len(self.history) + 1),
+            "evaluations": float(len(evaluations)),
+        }
+        if len(feasible):
+            entry["hypervolume"] = hypervolume(feasible, *self._reference)
+            first = self.spec.objectives[0]
+            column = feasible[:, 0]
+            best = column.min()
+            entry["bestObjective"] = float(best if first.direction is Goal.MINIMIZE else -best)
+        self.history.append(entry)
+        return entry
+
+
+def _solution(spec: OptimizationRunSpec, evaluation: Evaluation, rank: int | None) -> Solution:
+    return Solution(
+        rank=rank,
+        parameters=dict(evaluation.parameters),
+        objectives={o.name: evaluation.metrics[o.name] for o in spec.objectives},
+        metrics=dict(evaluation.metrics),
+    )
+
+
+def summarize(
+    spec: OptimizationRunSpec,
+    evaluations: Sequence[Evaluation],
+    *,
+    planned: int,
+    batches: int,
+    history: Sequence[dict[str, float]] = (),
+    generation: int | None = None,
+) -> OptimizationRunStatus:
+    """The status of a search that evaluated ``evaluations``."""
+    unique: dict[tuple[float, ...], Evaluation] = {}
+    for e in evaluations:
+        unique.setdefault(tuple(e.parameters.values()), e)
+    candidates = list(unique.values())
+    objectives = minimized(spec, candidates)
+    feasible = np.flatnonzero(feasible_mask(spec, candidates))
+    if len(feasible) == 0 and candidates:
+        # Nothing satisfies the constraints: report the least violating solutions instead.
+        violation = np.array(
+            [sum(c.violation(e.metrics) for c in spec.constraints) for e in candidates]
+        )
+        feasible = np.flatnonzero(violation == violation.min())
+    front = feasible[non_dominated(objectives[feasible])]
+    order = front[trade_off_order(objectives[front])]
+    solutions = [_solution(spec, candidates[i], rank) for rank, i in enumerate(order, start=1)]
+    status = OptimizationRunStatus(
+        phase="Succeeded",
+        algorithm=spec.algorithm.name.value,
+        progress=Progress(
+            evaluations_completed=len(evaluations),
+            evaluations_total=planned,
+            batches_completed=batches,
+            generation=generation,
+            history=list(history),
+        ),
+        pareto_front=solutions[:FRONT_LIMIT],
+        pareto_front_size=len(solutions),
+    )
+    if not solutions:
+        return status
+    best = solutions[0]
+    status.best = best
+    status.picks = Picks(
+        conservative=min(solutions, key=lambda s: (s.metrics["max_drawdown"], s.rank or 0)),
+        balanced=best,
+        aggressive=max(solutions, key=lambda s: (s.metrics["net_profit"], -(s.rank or 0))),
+    )
+    if len(spec.objectives) == 1:
+        status.best_parameters = dict(best.parameters)
+        status.best_objective_value = best.objectives[spec.objectives[0].name]
+        status.iterations_completed = len(evaluations)
+    return status

@@ -1,0 +1,175 @@
+"""What ``stratopt run`` shows and writes: progress, result tables, files and plots."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    from stratopt.api.v1alpha1 import OptimizationRunSpec, OptimizationRunStatus
+    from stratopt.runtime import OptimizationOutcome
+
+
+class ProgressReporter:
+    """A progress bar on a terminal, plain lines on stderr otherwise (logs, CI)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.interactive = sys.stderr.isatty()
+        self._started = time.monotonic()
+        self._progress: Any = None
+        self._task: Any = None
+        self._last_line = 0.0
+
+    def __enter__(self) -> ProgressReporter:
+        if self.interactive:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} evaluations"),
+                TextColumn("{task.fields[detail]}"),
+                TimeRemainingColumn(),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(self.label, total=None, detail="")
+        return self
+
+    def update(self, entry: dict[str, Any]) -> None:
+        done, planned = int(entry["evaluations"]), int(entry["planned"])
+        parts = []
+        if "generation" in entry:
+            parts.append(f"generation {entry['generation']}")
+        if "bestObjective" in entry:
+            parts.append(f"best {entry['bestObjective']:.4g}")
+        if "hypervolume" in entry:
+            parts.append(f"hv {entry['hypervolume']:.4g}")
+        detail = ", ".join(parts)
+        if self._progress is not None:
+            self._progress.update(self._task, completed=done, total=planned, detail=detail)
+            return
+        now = time.monotonic()
+        if now - self._last_line >= 2.0 or done >= planned:
+            self._last_line = now
+            elapsed = now - self._started
+            print(
+                f"[{self.label}] {done}/{planned} evaluations ({elapsed:.1f}s) {detail}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def print_optimization(spec: OptimizationRunSpec, status: OptimizationRunStatus) -> None:
+    """The front (or best point), the picks and the progress, as tables."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    names = [r.name for r in spec.parameters]
+    objectives = [o.name for o in spec.objectives]
+    progress = status.progress
+    console.print(
+        f"[bold]{status.algorithm}[/bold]: {progress.evaluations_completed} "
+        f"evaluations in {progress.batches_completed} batches; "
+        f"Pareto front of {status.pareto_front_size}"
+    )
+    table = Table(
+        "rank", *names, *objectives, title="Pareto front" if len(objectives) > 1 else "Best"
+    )
+    for solution in status.pareto_front[:20]:
+        table.add_row(
+            str(solution.rank),
+            *(f"{solution.parameters[n]:.6g}" for n in names),
+            *(f"{solution.objectives[o]:.6g}" for o in objectives),
+        )
+    console.print(table)
+    if status.picks is not None and len(objectives) > 1:
+        picks = Table("pick", *names, "net_profit", "max_drawdown", "sharpe_ratio", title="Picks")
+        for label in ("conservative", "balanced", "aggressive"):
+            pick = getattr(status.picks, label)
+            picks.add_row(
+                label,
+                *(f"{pick.parameters[n]:.6g}" for n in names),
+                *(f"{pick.metrics[m]:.6g}" for m in ("net_profit", "max_drawdown", "sharpe_ratio")),
+            )
+        console.print(picks)
+
+
+def write_optimization(
+    directory: str, spec: OptimizationRunSpec, outcome: OptimizationOutcome
+) -> None:
+    """status.yaml, evaluations.csv (every evaluation) and pareto.png under ``directory``."""
+    import pandas as pd
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    status = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    (out / "status.yaml").write_text(yaml.safe_dump(status, sort_keys=False))
+    rows = [{**e.parameters, **e.metrics} for e in outcome.evaluations]
+    pd.DataFrame(rows).to_csv(out / "evaluations.csv", index_label="evaluation")
+    plot_pareto(out / "pareto.png", outcome)
+
+
+def plot_pareto(path: Path, outcome: OptimizationOutcome) -> None:
+    """Profit against drawdown for every evaluation, coloured by Sharpe; front and picks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [e.metrics for e in outcome.evaluations]
+    figure, axes = plt.subplots(figsize=(8, 5.5))
+    scatter = axes.scatter(
+        [m["max_drawdown"] for m in metrics],
+        [m["net_profit"] for m in metrics],
+        c=[m["sharpe_ratio"] for m in metrics],
+        cmap="viridis",
+        s=10,
+        alpha=0.6,
+    )
+    figure.colorbar(scatter, label="sharpe_ratio")
+    front = outcome.status.pareto_front
+    axes.scatter(
+        [s.metrics["max_drawdown"] for s in front],
+        [s.metrics["net_profit"] for s in front],
+        facecolors="none",
+        edgecolors="black",
+        s=40,
+        label="Pareto front",
+    )
+    picks = outcome.status.picks
+    if picks is not None:
+        for label, marker in (("conservative", "s"), ("balanced", "*"), ("aggressive", "^")):
+            pick = getattr(picks, label)
+            axes.scatter(
+                [pick.metrics["max_drawdown"]],
+                [pick.metrics["net_profit"]],
+                marker=marker,
+                s=160,
+                color="crimson",
+                label=label,
+                zorder=3,
+            )
+    axes.set_xlabel("max_drawdown (%)")
+    axes.set_ylabel("net_profit")
+    axes.legend(loc="best")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,6 @@
+"""Executors that evaluate batches, and the loops that drive searches with them."""
+
+from stratopt.runtime.local import LocalExecutor
+from stratopt.runtime.optimization import OptimizationOutcome, run_optimization
+
+__all__ = ["LocalExecutor", "OptimizationOutcome", "run_optimization"]

@@ -1,0 +1,74 @@
+"""``LocalExecutor``: evaluates a batch on a process pool on this machine.
+
+Workers are forked after the backtester is built, so each inherits the loaded data,
+the cached indicators and the compiled engine instead of rebuilding them. Results come
+back in batch order, so they do not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from types import TracebackType
+
+from stratopt.backtest import Backtester
+
+_worker_backtester: Backtester | None = None
+
+
+def _evaluate_chunk(chunk: Sequence[dict[str, float]]) -> list[dict[str, float]]:
+    assert _worker_backtester is not None, "worker started without a backtester"
+    return [_worker_backtester.evaluate(params) for params in chunk]
+
+
+class LocalExecutor:
+    """Evaluates parameter sets with one backtester, in parallel when it pays.
+
+    Args:
+        backtester: evaluates one parameter set.
+        workers: processes to use; default all cores. 1 evaluates in this process.
+    """
+
+    #: Below this many evaluations per worker, inter-process overhead outweighs the gain.
+    MIN_PER_WORKER = 8
+
+    def __init__(self, backtester: Backtester, workers: int | None = None) -> None:
+        self.backtester = backtester
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def evaluate(self, batch: Sequence[dict[str, float]]) -> list[dict[str, float]]:
+        """Metrics of each parameter set, in order."""
+        if self.workers == 1 or len(batch) < self.workers * self.MIN_PER_WORKER:
+            return [self.backtester.evaluate(params) for params in batch]
+        pool = self._ensure_pool()
+        chunks = self.workers * 4
+        size = -(-len(batch) // chunks)
+        pieces = [batch[i : i + size] for i in range(0, len(batch), size)]
+        return [metrics for part in pool.map(_evaluate_chunk, pieces) for metrics in part]
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        global _worker_backtester
+        if self._pool is None:
+            _worker_backtester = self.backtester
+            context = multiprocessing.get_context("fork")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

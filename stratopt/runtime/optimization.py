@@ -1,0 +1,80 @@
+"""The optimization loop: ask a batch, evaluate it, tell the results, until done.
+
+Used by ``stratopt run`` with the :class:`LocalExecutor`, and inside a single-mode Job
+pod; the operator drives the same drivers batch by batch through Kubernetes Jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stratopt.api.v1alpha1 import OptimizationRunSpec, OptimizationRunStatus
+from stratopt.backtest import Backtester
+from stratopt.data import MarketData
+from stratopt.optimize import (
+    DRIVERS,
+    Driver,
+    Evaluation,
+    ProgressTracker,
+    check_space_against_strategy,
+    summarize,
+)
+from stratopt.runtime.local import LocalExecutor
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class OptimizationOutcome:
+    """The status, and every evaluation made (in order)."""
+
+    status: OptimizationRunStatus
+    evaluations: list[Evaluation]
+
+
+def prepare(spec: OptimizationRunSpec, data: MarketData | None = None) -> Backtester:
+    """The backtester for ``spec``, after checking the search space against the strategy
+    and the data against the longest lookback the search may try."""
+    backtester = Backtester(spec.backtest, data)
+    check_space_against_strategy(spec.parameters, backtester.strategy)
+    upper = {r.name: (r.max if r.values is None else max(r.values)) for r in spec.parameters}
+    backtester.check_enough_bars(backtester.parameters(upper, "spec.parameters"))
+    return backtester
+
+
+def run_optimization(
+    spec: OptimizationRunSpec,
+    *,
+    workers: int | None = None,
+    data: MarketData | None = None,
+    on_batch: ProgressCallback | None = None,
+) -> OptimizationOutcome:
+    """Run the whole search on this machine."""
+    backtester = prepare(spec, data)
+    driver: Driver = DRIVERS[spec.algorithm.name.value](spec)
+    tracker = ProgressTracker(spec)
+    known: dict[tuple[float, ...], dict[str, float]] = {}
+    with LocalExecutor(backtester, workers or spec.execution.workers) as executor:
+        while batch := driver.ask():
+            keys = [tuple(p.values()) for p in batch]
+            fresh = list({k: p for k, p in zip(keys, batch, strict=True) if k not in known}.items())
+            for key, metrics in zip(
+                [k for k, _ in fresh], executor.evaluate([p for _, p in fresh]), strict=True
+            ):
+                known[key] = metrics
+            driver.tell([known[k] for k in keys])
+            entry = tracker.record(driver.evaluations)
+            if on_batch is not None:
+                on_batch({**entry, "planned": driver.planned_evaluations, **driver.progress()})
+    evaluations = driver.evaluations
+    status = summarize(
+        spec,
+        evaluations,
+        planned=driver.planned_evaluations,
+        batches=len(driver.history),
+        history=tracker.history,
+        generation=driver.progress().get("generation"),
+    )
+    return OptimizationOutcome(status=status, evaluations=evaluations)
