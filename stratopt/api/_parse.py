@@ -62,6 +62,21 @@ def parse_model(model: type[M], document: object, prefix: str) -> M:
         raise SpecError(validation_problems(exc, prefix)) from exc
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML that refuses duplicate keys, which plain YAML silently overwrites."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_document(path: str | Path) -> dict[str, Any]:
     """Read one YAML resource document (``apiVersion``/``kind``/``metadata``/``spec``)."""
     path = Path(path)
@@ -70,7 +85,7 @@ def read_document(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError as exc:
         raise InputError(str(path), "file not found") from exc
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         raise InputError(str(path), f"not valid YAML: {exc}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("spec"), dict):
