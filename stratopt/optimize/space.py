@@ -78,9 +78,9 @@ class SearchSpace:
         """Decode points of the unit hypercube (rows) into parameter sets."""
         span = self.upper - self.lower
         # Integers and choices get equal-width cells: stretch by one unit before flooring.
-        widened = np.where(self.integer_mask, span + 1 - 1e-9, span)
+        widened = np.where(self.integer_mask, span + 1, span)
         box = self.lower + unit * widened
-        box = np.where(self.integer_mask, np.floor(box), box)
+        box = np.where(self.integer_mask, np.minimum(np.floor(box), self.upper), box)
         return [self.decode(row) for row in box]
 
     def grid(self, steps: int) -> list[Params]:

@@ -49,6 +49,9 @@ class BayesianDriver(Driver):
             n_initial_points=initial,
             initial_point_generator="lhs",
             random_state=np.random.RandomState(self.seed),
+            # Two L-BFGS restarts per acquisition instead of five: a few parameters rarely
+            # need more, and gp_hedge optimizes three acquisitions on every tell.
+            acq_optimizer_kwargs={"n_restarts_optimizer": 2},
         )
         self._asked: list[list[float]] = []
 

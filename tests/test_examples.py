@@ -1,0 +1,56 @@
+"""Every example runs through ``stratopt run`` and meets the expectations in its sibling
+``.expect.yaml`` (budgets reduced there to fit the test suite)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stratopt.api import read_document
+from tests.conftest import EXAMPLES
+from tests.test_cli import stratopt
+
+EXAMPLE_FILES = sorted(p for p in EXAMPLES.glob("*.yaml") if not p.name.endswith(".expect.yaml"))
+
+
+def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def test_every_example_has_expectations() -> None:
+    assert EXAMPLE_FILES
+    for example in EXAMPLE_FILES:
+        assert example.with_suffix(".expect.yaml").exists(), f"{example.name} has no .expect.yaml"
+
+
+@pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.stem)
+def test_example_runs_locally(example: Path, tmp_path: Path) -> None:
+    expectations = yaml.safe_load(example.with_suffix(".expect.yaml").read_text())
+    document = read_document(example)  # the strict reader users get (no duplicate keys)
+    document["spec"] = deep_merge(document["spec"], expectations["overrides"])
+    reduced = tmp_path / example.name
+    reduced.write_text(yaml.safe_dump(document))
+    done = stratopt("run", str(reduced), "-o", "json", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert status["phase"] == "Succeeded"
+    for key, value in expectations["expect"].items():
+        actual = status.get(key, status["progress"].get(key))
+        assert actual == value, f"{key}: expected {value}, got {actual}"
+    assert status["best"]["parameters"] and status["paretoFront"]
+    if len(document["spec"]["objectives"]) == 1:
+        assert {"bestParameters", "bestObjectiveValue", "iterationsCompleted"} <= set(status)
+    else:
+        assert set(status["picks"]) == {"conservative", "balanced", "aggressive"}
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert written == {"status.yaml", "evaluations.csv", "pareto.png"}
