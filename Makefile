@@ -32,6 +32,7 @@ controlplane:
 
 benchmark: $(INSTALLED)
 	$(BIN)/python benchmarks/backtest_speed.py
+	$(BIN)/python benchmarks/seed_scenarios.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
