@@ -22,7 +22,7 @@ lint: $(INSTALLED)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-unit: $(INSTALLED)
+unit: $(INSTALLED) controlplane
 	$(BIN)/pytest
 
 test: lint unit
