@@ -27,6 +27,9 @@ unit: $(INSTALLED) controlplane
 
 test: lint unit
 
+crds: $(INSTALLED)
+	$(BIN)/stratopt crds
+
 controlplane:
 	bash hack/build-controlplane.sh
 

@@ -165,6 +165,25 @@ def run(file: str, output: str, workers: int | None, out_dir: str | None) -> Non
     emit(status, output, lambda _: print_optimization(spec, outcome.status))
 
 
+@cli.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default="crds",
+    show_default=True,
+    help="Directory to write the CRD files into.",
+)
+def crds(out_dir: str) -> None:
+    """Write the CustomResourceDefinitions generated from the resource models."""
+    from pathlib import Path
+
+    from stratopt.api.crds import write_crds
+
+    for path in write_crds(Path(out_dir)):
+        click.echo(path)
+
+
 def main() -> None:
     """Entry point of the ``stratopt`` console script."""
     cli()

@@ -95,6 +95,7 @@ def summarize(
             evaluations_total=planned,
             batches_completed=batches,
             generation=generation,
+            percent=min(100, round(100 * len(evaluations) / max(planned, 1))),
             history=list(history),
         ),
         pareto_front=solutions[:FRONT_LIMIT],
@@ -104,6 +105,7 @@ def summarize(
         return status
     best = solutions[0]
     status.best = best
+    status.best_summary = " ".join(f"{name}={value:.4g}" for name, value in best.objectives.items())
     status.picks = Picks(
         conservative=min(solutions, key=lambda s: (s.metrics["max_drawdown"], s.rank or 0)),
         balanced=best,

@@ -19,6 +19,7 @@ from stratopt.api.v1alpha1.optimization import (
     GridSettings,
     Nsga2Settings,
     Objective,
+    OptimizationRun,
     OptimizationRunSpec,
     OptimizationRunStatus,
     ParameterRange,
@@ -30,7 +31,11 @@ from stratopt.api.v1alpha1.optimization import (
 )
 from stratopt.api.v1alpha1.status import Condition
 
+#: Every resource kind of this version, in the order their CRDs are written.
+RESOURCES = (OptimizationRun,)
+
 __all__ = [
+    "RESOURCES",
     "AlgorithmName",
     "AlgorithmSpec",
     "BacktestSpec",
@@ -46,6 +51,7 @@ __all__ = [
     "GridSettings",
     "Nsga2Settings",
     "Objective",
+    "OptimizationRun",
     "OptimizationRunSpec",
     "OptimizationRunStatus",
     "ParameterRange",

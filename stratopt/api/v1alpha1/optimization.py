@@ -6,14 +6,40 @@ import re
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from stratopt.api._base import ApiModel
+from stratopt.api._resource import CrdInfo, Resource, condition_column
 from stratopt.api.metrics import METRIC_NAMES, default_goal
 from stratopt.api.v1alpha1.backtest import BacktestSpec
 from stratopt.api.v1alpha1.status import Condition
 
 _METRICS = ", ".join(METRIC_NAMES)
+_CEL_METRICS = "[" + ", ".join(f"'{m}'" for m in METRIC_NAMES) + "]"
+_CATEGORICAL = "(has(self.type) && self.type == 'categorical')"
+
+
+def cel(rule: str, message: str, field_path: str | None = None) -> dict[str, str]:
+    """An ``x-kubernetes-validations`` entry: the API server's copy of a model rule."""
+    entry = {"rule": rule, "message": message}
+    if field_path is not None:
+        entry["fieldPath"] = field_path
+    return entry
+
+
+def _keyed_by_name(schema: dict[str, Any]) -> None:
+    """The API server enforces unique names in a list keyed by ``name``."""
+    schema["x-kubernetes-list-type"] = "map"
+    schema["x-kubernetes-list-map-keys"] = ["name"]
+
+
+_METRIC_ENUM: dict[str, Any] = {"enum": list(METRIC_NAMES)}
+
+
+def cel_rules(*rules: dict[str, str]) -> ConfigDict:
+    """Model config carrying CEL rules into the generated schema."""
+    validations: list[JsonValue] = [dict(rule) for rule in rules]
+    return ConfigDict(json_schema_extra={"x-kubernetes-validations": validations})
 
 
 class ParameterType(StrEnum):
@@ -24,6 +50,24 @@ class ParameterType(StrEnum):
 
 class ParameterRange(ApiModel):
     """One searched parameter and the values it may take."""
+
+    model_config = cel_rules(
+        cel(f"!{_CATEGORICAL} || has(self.values)", "a categorical parameter needs values"),
+        cel(
+            f"{_CATEGORICAL} || (has(self.min) && has(self.max))",
+            "min and max are required for type int and float",
+        ),
+        cel(
+            "!has(self.min) || !has(self.max) || self.min < self.max",
+            "min must be less than max",
+            ".min",
+        ),
+        cel(
+            "!has(self.log) || !self.log || (has(self.min) && self.min > 0.0)",
+            "log scale needs min > 0",
+            ".log",
+        ),
+    )
 
     name: str = Field(
         min_length=1,
@@ -83,7 +127,9 @@ def _check_metric(name: str) -> str:
 class Objective(ApiModel):
     """A metric to optimize; written as a bare metric name or with an explicit goal."""
 
-    name: str = Field(description=f"Metric name: one of {_METRICS}.")
+    name: str = Field(
+        description=f"Metric name: one of {_METRICS}.", json_schema_extra=_METRIC_ENUM
+    )
     goal: Goal | None = Field(
         default=None,
         description="'maximize' or 'minimize'; by "
@@ -104,7 +150,9 @@ _CONSTRAINT = re.compile(r"^\s*([a-z_]+)\s*(>=|<=)\s*(-?[0-9.eE+-]+)\s*$")
 class Constraint(ApiModel):
     """A bound a solution's metric must respect, e.g. ``num_trades >= 30``."""
 
-    metric: str = Field(description=f"Metric name: one of {_METRICS}.")
+    metric: str = Field(
+        description=f"Metric name: one of {_METRICS}.", json_schema_extra=_METRIC_ENUM
+    )
     op: Literal[">=", "<="] = Field(description="'>=' or '<='.")
     value: float = Field(description="The bound.")
 
@@ -164,6 +212,15 @@ class Nsga2Settings(ApiModel):
 
 class BayesianSettings(ApiModel):
     """Bayesian optimization (scikit-optimize, Gaussian process) of one objective."""
+
+    model_config = cel_rules(
+        cel(
+            "!has(self.initialPoints) || self.initialPoints <= "
+            "(has(self.iterations) ? self.iterations : 50)",
+            "initialPoints must not exceed iterations",
+            ".initialPoints",
+        )
+    )
 
     iterations: int = Field(default=50, ge=1, le=10_000, description="Evaluations in total.")
     initial_points: int = Field(
@@ -247,6 +304,17 @@ class AlgorithmName(StrEnum):
 class AlgorithmSpec(ApiModel):
     """The search algorithm: its name and, optionally, the settings block of that name."""
 
+    model_config = cel_rules(
+        *(
+            cel(
+                f"!has(self.{other}) || self.name == '{other}'",
+                f"algorithm.{other} is set but algorithm.name is not '{other}'",
+                f".{other}",
+            )
+            for other in ("nsga2", "bayesian", "grid", "random", "ensemble")
+        )
+    )
+
     name: AlgorithmName = Field(description="nsga2, bayesian, grid, random or ensemble.")
     nsga2: Nsga2Settings | None = Field(default=None, description="Settings of nsga2.")
     bayesian: BayesianSettings | None = Field(default=None, description="Settings of bayesian.")
@@ -303,17 +371,32 @@ class ExecutionSpec(ApiModel):
 class OptimizationRunSpec(ApiModel):
     """Search the parameters of a backtested strategy."""
 
+    model_config = cel_rules(
+        cel(
+            "self.algorithm.name != 'bayesian' || size(self.objectives) == 1",
+            "bayesian optimizes exactly one objective",
+            ".objectives",
+        ),
+    )
+
     backtest: BacktestSpec = Field(description="The backtest each evaluation runs.")
     parameters: list[ParameterRange] = Field(
-        min_length=1, max_length=64, description="The searched parameters."
+        min_length=1,
+        max_length=64,
+        description="The searched parameters.",
+        json_schema_extra=_keyed_by_name,
     )
     objectives: list[Objective] = Field(
         min_length=1,
         max_length=8,
-        description="Metrics to optimize: names, or {name, goal}. Several give a Pareto front.",
+        description="Metrics to optimize, as {name, goal}; several give a Pareto front. "
+        "stratopt run also accepts bare metric names.",
     )
     constraints: list[Constraint] = Field(
-        default_factory=list, description="Bounds on metrics, e.g. 'num_trades >= 30'."
+        default_factory=list,
+        max_length=32,
+        description="Bounds on metrics, as {metric, op, value}; stratopt run also accepts "
+        "'num_trades >= 30'.",
     )
     algorithm: AlgorithmSpec = Field(description="The search algorithm and its settings.")
     seed: int = Field(
@@ -377,6 +460,9 @@ class Progress(ApiModel):
         default=0, description="Evaluations planned (upper bound when early stopping is on)."
     )
     batches_completed: int = Field(default=0, description="Batches (generations) done.")
+    percent: int = Field(
+        default=0, ge=0, le=100, description="Evaluations done, percent of those planned."
+    )
     generation: int | None = Field(default=None, description="NSGA-II generation reached.")
     history: list[dict[str, float]] = Field(
         default_factory=list, description="Per batch: evaluations, hypervolume, best objective."
@@ -428,6 +514,9 @@ class OptimizationRunStatus(ApiModel):
     )
     pareto_front_size: int = Field(default=0, description="Size of the whole front.")
     best: Solution | None = Field(default=None, description="The rank-1 solution.")
+    best_summary: str | None = Field(
+        default=None, description="The rank-1 solution's objectives in one line, for kubectl get."
+    )
     picks: Picks | None = Field(
         default=None, description="Conservative, balanced, aggressive choices."
     )
@@ -443,4 +532,31 @@ class OptimizationRunStatus(ApiModel):
     diagnostics: dict[str, Any] | None = Field(default=None, description="Overfitting diagnostics.")
     walk_forward: dict[str, Any] | None = Field(
         default=None, description="Walk-forward folds and summary."
+    )
+
+
+class OptimizationRun(Resource):
+    """The OptimizationRun resource: searches strategy parameters."""
+
+    crd = CrdInfo(
+        kind="OptimizationRun",
+        plural="optimizationruns",
+        short_names=("optrun",),
+        spec=OptimizationRunSpec,
+        status=OptimizationRunStatus,
+        description="Searches the parameters of a backtested trading strategy and reports "
+        "the Pareto front (several objectives) or the best point (one objective).",
+        printer_columns=(
+            {"name": "Algorithm", "type": "string", "jsonPath": ".spec.algorithm.name"},
+            {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+            {
+                "name": "Progress",
+                "type": "integer",
+                "jsonPath": ".status.progress.percent",
+                "description": "Percent of planned evaluations done.",
+            },
+            {"name": "Best", "type": "string", "jsonPath": ".status.bestSummary"},
+            condition_column("Reason", "Succeeded", "reason", priority=1),
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ),
     )
