@@ -146,16 +146,25 @@ def _print_backtest(report: dict[str, Any]) -> None:
 @_fail_cleanly
 def run(file: str, output: str, workers: int | None, out_dir: str | None) -> None:
     """Run the resource in FILE on this machine and print its status."""
-    from stratopt.api import parse_model, read_document
-    from stratopt.api.v1alpha1 import OptimizationRunSpec
+    from stratopt.api import read_document
     from stratopt.errors import InputError
-    from stratopt.reporting import ProgressReporter, print_optimization, write_optimization
-    from stratopt.runtime import run_optimization
 
     document = read_document(file)
     kind = document.get("kind", "OptimizationRun")
-    if kind != "OptimizationRun":
-        raise InputError("kind", f"'{kind}' cannot run locally yet; use OptimizationRun")
+    runners = {"OptimizationRun": _run_optimization, "FeatureAnalysis": _run_feature_analysis}
+    if kind not in runners:
+        raise InputError("kind", f"'{kind}' cannot run locally; use one of {sorted(runners)}")
+    runners[kind](document, output, workers, out_dir)
+
+
+def _run_optimization(
+    document: dict[str, Any], output: str, workers: int | None, out_dir: str | None
+) -> None:
+    from stratopt.api import parse_model
+    from stratopt.api.v1alpha1 import OptimizationRunSpec
+    from stratopt.reporting import ProgressReporter, print_optimization, write_optimization
+    from stratopt.runtime import run_optimization
+
     spec = parse_model(OptimizationRunSpec, document["spec"], "spec")
     with ProgressReporter(spec.algorithm.name.value) as reporter:
         outcome = run_optimization(spec, workers=workers, on_batch=reporter.update)
@@ -163,6 +172,22 @@ def run(file: str, output: str, workers: int | None, out_dir: str | None) -> Non
     if out_dir is not None:
         write_optimization(out_dir, spec, outcome)
     emit(status, output, lambda _: print_optimization(spec, outcome.status))
+
+
+def _run_feature_analysis(
+    document: dict[str, Any], output: str, workers: int | None, out_dir: str | None
+) -> None:
+    from stratopt.api import parse_model
+    from stratopt.api.v1alpha1 import FeatureAnalysisSpec
+    from stratopt.reporting import print_features, write_features
+    from stratopt.runtime import run_feature_analysis
+
+    spec = parse_model(FeatureAnalysisSpec, document["spec"], "spec")
+    result = run_feature_analysis(spec)
+    status = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if out_dir is not None:
+        write_features(out_dir, spec, result)
+    emit(status, output, lambda _: print_features(result))
 
 
 @cli.command()

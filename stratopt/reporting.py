@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from stratopt.api.v1alpha1 import OptimizationRunSpec, OptimizationRunStatus
+    from stratopt.api.v1alpha1 import (
+        FeatureAnalysisSpec,
+        FeatureAnalysisStatus,
+        OptimizationRunSpec,
+        OptimizationRunStatus,
+    )
     from stratopt.runtime import OptimizationOutcome
 
 
@@ -172,4 +177,62 @@ def plot_pareto(path: Path, outcome: OptimizationOutcome) -> None:
     axes.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def print_features(status: FeatureAnalysisStatus) -> None:
+    """The ranking and the scores."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"model {status.score_metric} {status.model_score:.4f} vs baseline "
+        f"{status.baseline_score:.4f} on {status.n_samples} samples, "
+        f"{status.n_features} features (out of sample)"
+    )
+    table = Table("rank", "feature", "importance", "std", title="Feature importance")
+    for feature in status.features:
+        table.add_row(
+            str(feature.rank), feature.name, f"{feature.importance:.5f}", f"{feature.std:.5f}"
+        )
+    console.print(table)
+
+
+def write_features(
+    directory: str, spec: FeatureAnalysisSpec, status: FeatureAnalysisStatus
+) -> None:
+    """status.yaml, features.parquet (the feature matrix) and importance.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from stratopt.data import load_market_data
+    from stratopt.features import feature_matrix
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    document = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    (out / "status.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    data = load_market_data(spec.data, "spec.data")
+    matrix = pd.DataFrame(
+        feature_matrix(data, spec.features), index=data.index, columns=spec.features
+    )
+    matrix.to_parquet(out / "features.parquet")
+    features = list(reversed(status.features))
+    figure, axes = plt.subplots(figsize=(7, 0.35 * len(features) + 1.5))
+    axes.barh(
+        [f.name for f in features],
+        [f.importance for f in features],
+        xerr=[f.std for f in features],
+        color="steelblue",
+    )
+    axes.set_xlabel(f"importance (drop in held-out {status.score_metric})")
+    axes.set_title(
+        f"{status.score_metric} {status.model_score:.3f} vs baseline {status.baseline_score:.3f}"
+    )
+    figure.tight_layout()
+    figure.savefig(out / "importance.png", dpi=110)
     plt.close(figure)

@@ -45,12 +45,17 @@ def test_example_runs_locally(example: Path, tmp_path: Path) -> None:
     status = json.loads(done.stdout)
     assert status["phase"] == "Succeeded"
     for key, value in expectations["expect"].items():
-        actual = status.get(key, status["progress"].get(key))
+        actual = status.get(key, status.get("progress", {}).get(key))
         assert actual == value, f"{key}: expected {value}, got {actual}"
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    if document["kind"] == "FeatureAnalysis":
+        assert len(status["topFeatures"]) == document["spec"]["topK"]
+        assert {"modelScore", "baselineScore", "features"} <= set(status)
+        assert written == {"status.yaml", "features.parquet", "importance.png"}
+        return
     assert status["best"]["parameters"] and status["paretoFront"]
     if len(document["spec"]["objectives"]) == 1:
         assert {"bestParameters", "bestObjectiveValue", "iterationsCompleted"} <= set(status)
     else:
         assert set(status["picks"]) == {"conservative", "balanced", "aggressive"}
-    written = {p.name for p in (tmp_path / "out").iterdir()}
     assert written == {"status.yaml", "evaluations.csv", "pareto.png"}

@@ -24,7 +24,7 @@ def example(name: str = "optimization-genetic") -> dict[str, Any]:
 def test_every_example_is_accepted(
     control_plane: ControlPlane, crds: list[str], namespace: str
 ) -> None:
-    for path in sorted(EXAMPLES.glob("optimization-*.yaml")):
+    for path in sorted(EXAMPLES.glob("*.yaml")):
         if path.name.endswith(".expect.yaml"):
             continue
         done = kubectl(

@@ -8,6 +8,11 @@ from stratopt.api.v1alpha1.backtest import (
     StopUnit,
     StrategySpec,
 )
+from stratopt.api.v1alpha1.features import (
+    FeatureAnalysis,
+    FeatureAnalysisSpec,
+    FeatureAnalysisStatus,
+)
 from stratopt.api.v1alpha1.optimization import (
     AlgorithmName,
     AlgorithmSpec,
@@ -32,7 +37,7 @@ from stratopt.api.v1alpha1.optimization import (
 from stratopt.api.v1alpha1.status import Condition
 
 #: Every resource kind of this version, in the order their CRDs are written.
-RESOURCES = (OptimizationRun,)
+RESOURCES = (OptimizationRun, FeatureAnalysis)
 
 __all__ = [
     "RESOURCES",
@@ -46,6 +51,9 @@ __all__ = [
     "DataSpec",
     "EnsembleSettings",
     "ExecutionSpec",
+    "FeatureAnalysis",
+    "FeatureAnalysisSpec",
+    "FeatureAnalysisStatus",
     "FillConvention",
     "Goal",
     "GridSettings",
