@@ -36,6 +36,13 @@ def _convert(node: Any, definitions: dict[str, Any]) -> Any:
         target = definitions[node.pop("$ref").rsplit("/", 1)[-1]]
         node = {**target, **node}
     description = node.get("description")
+    if node.get("x-kubernetes-int-or-string"):
+        int_or_string: dict[str, Any] = {"x-kubernetes-int-or-string": True}
+        if description:
+            int_or_string["description"] = description
+        if any(o.get("type") == "null" for o in node.get("anyOf", [])):
+            int_or_string["nullable"] = True
+        return int_or_string
     if "anyOf" in node:
         choices = node.pop("anyOf")
         options = [o for o in choices if o.get("type") != "null"]

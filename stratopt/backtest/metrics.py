@@ -15,7 +15,14 @@ import numpy as np
 from stratopt.api.metrics import METRIC_NAMES, METRICS, Goal, default_goal
 from stratopt.backtest import _kernel as k
 
-__all__ = ["METRICS", "METRIC_NAMES", "Goal", "default_goal", "metrics_from_stats"]
+__all__ = [
+    "METRICS",
+    "METRIC_NAMES",
+    "Goal",
+    "default_goal",
+    "metrics_from_returns",
+    "metrics_from_stats",
+]
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -55,3 +62,33 @@ def metrics_from_stats(
         "exposure": _ratio(float(stats[k.S_BARS_IN_MARKET]), float(bars)) * 100.0,
     }
     return {name: (value if math.isfinite(value) else 0.0) for name, value in values.items()}
+
+
+def metrics_from_returns(
+    returns: np.ndarray,
+    trade_pnls: np.ndarray,
+    *,
+    capital: float,
+    bars_in_market: int,
+    years: float,
+    periods_per_year: float,
+) -> dict[str, float]:
+    """Metrics of a bar-return series and its trades (e.g. a stitched walk-forward curve)."""
+    equity = capital * np.cumprod(1.0 + returns)
+    peaks = np.maximum.accumulate(np.concatenate(([capital], equity)))[1:]
+    stats = np.zeros(k.STATS_SIZE)
+    stats[k.S_FINAL_EQUITY] = equity[-1] if len(equity) else capital
+    stats[k.S_MAX_DRAWDOWN] = float(np.max(1.0 - equity / peaks)) if len(equity) else 0.0
+    body = returns[1:]  # the kernel counts returns between bars, not the first bar's
+    stats[k.S_SUM_RETURN] = body.sum()
+    stats[k.S_SUM_RETURN_SQ] = (body * body).sum()
+    stats[k.S_SUM_DOWNSIDE_SQ] = (np.minimum(body, 0.0) ** 2).sum()
+    stats[k.S_RETURNS] = len(body)
+    stats[k.S_TRADES] = len(trade_pnls)
+    stats[k.S_WINS] = float((trade_pnls > 0).sum())
+    stats[k.S_GROSS_PROFIT] = float(trade_pnls[trade_pnls > 0].sum())
+    stats[k.S_GROSS_LOSS] = float(-trade_pnls[trade_pnls <= 0].sum())
+    stats[k.S_BARS_IN_MARKET] = bars_in_market
+    return metrics_from_stats(
+        stats, capital=capital, bars=len(returns), years=years, periods_per_year=periods_per_year
+    )

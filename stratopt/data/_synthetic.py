@@ -4,7 +4,9 @@
 geometric Brownian motion whose volatility switches between calm, normal and stressed
 regimes (a persistent Markov chain) and follows an intraday cycle, with volume that rises
 with volatility and absolute returns. ``synthetic:walk`` is the same walk with constant
-volatility and no regimes: a null market where no strategy has an edge.
+volatility and no regimes: a null market where no strategy has an edge. ``reversion=φ``
+makes each bar's return lean against the previous one (r_t = ε_t − φ·r_{t−1}): a
+market with a planted, persistent edge for mean-reversion strategies.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import pandas as pd
+from scipy.signal import lfilter
 
 from stratopt.errors import DataError
 
@@ -26,6 +29,7 @@ _DEFAULTS: dict[str, str] = {
     "vol": "0.08",
     "drift": "0.0",
     "decimals": "5",
+    "reversion": "0.0",
 }
 _REGIME_SCALE = np.array([0.6, 1.0, 2.0])
 # Rows: from calm, normal, stressed. Persistent regimes, as in real FX volatility.
@@ -63,6 +67,7 @@ def synthesize_ohlcv(source: str, field: str = "data.source") -> pd.DataFrame:
         vol = float(options["vol"])
         drift = float(options["drift"])
         decimals = int(options["decimals"])
+        reversion = float(options["reversion"])
         freq = pd.Timedelta(options["freq"])
         start = pd.Timestamp(options["start"])
     except ValueError as exc:
@@ -71,6 +76,8 @@ def synthesize_ohlcv(source: str, field: str = "data.source") -> pd.DataFrame:
         raise DataError(field, f"bars must be at least 2; got {bars}")
     if price <= 0 or vol <= 0:
         raise DataError(field, "price and vol must be positive")
+    if not 0 <= reversion < 1:
+        raise DataError(field, f"reversion must be in [0, 1); got {reversion}")
 
     index = _trading_index(start, freq, bars)
     rng = np.random.default_rng(seed)
@@ -82,16 +89,29 @@ def synthesize_ohlcv(source: str, field: str = "data.source") -> pd.DataFrame:
         scale = np.ones(bars)
     bar_sigma = sigma * scale
     shocks = rng.standard_normal(bars)
-    log_returns = drift / periods_per_year - 0.5 * bar_sigma**2 + bar_sigma * shocks
+    noise = bar_sigma * shocks
+    if reversion > 0:
+        # r_t = noise_t − reversion · r_{t−1}: a planted, persistent mean-reversion edge.
+        noise = lfilter([1.0], [1.0, reversion], noise)
+    log_returns = drift / periods_per_year - 0.5 * bar_sigma**2 + noise
     close = price * np.exp(np.cumsum(log_returns))
     open_ = np.empty(bars)
     open_[0] = price
     open_[1:] = close[:-1]
-    # Wicks: the excursion of a Brownian bridge beyond the open-close body.
-    wick_up = np.abs(rng.standard_normal(bars)) * bar_sigma * 0.6
-    wick_down = np.abs(rng.standard_normal(bars)) * bar_sigma * 0.6
-    high = np.maximum(open_, close) * np.exp(wick_up)
-    low = np.minimum(open_, close) * np.exp(-wick_down)
+    # Wicks: the extremes of the Brownian bridge from open to close within the bar,
+    # sampled exactly (P(max > m) = exp(-2(m - a)(m - b) / s^2) in log price), so stops
+    # and targets touched intrabar are consistent with the path: no free lunch on wicks.
+    log_open, log_close = np.log(open_), np.log(close)
+    variance = bar_sigma**2
+    spread = (log_close - log_open) ** 2
+    log_high = 0.5 * (
+        log_open + log_close + np.sqrt(spread - 2 * variance * np.log(rng.random(bars)))
+    )
+    log_low = 0.5 * (
+        log_open + log_close - np.sqrt(spread - 2 * variance * np.log(rng.random(bars)))
+    )
+    high = np.exp(log_high)
+    low = np.exp(log_low)
     base_volume = rng.lognormal(mean=7.0, sigma=0.35, size=bars)
     volume = np.round(base_volume * scale * (1.0 + 2.0 * np.abs(shocks)))
     frame = pd.DataFrame(

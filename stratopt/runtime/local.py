@@ -18,9 +18,11 @@ from stratopt.backtest import Backtester
 _worker_backtester: Backtester | None = None
 
 
-def _evaluate_chunk(chunk: Sequence[dict[str, float]]) -> list[dict[str, float]]:
+def _evaluate_chunk(
+    chunk: Sequence[dict[str, float]], window: tuple[int, int] | None
+) -> list[dict[str, float]]:
     assert _worker_backtester is not None, "worker started without a backtester"
-    return [_worker_backtester.evaluate(params) for params in chunk]
+    return [_worker_backtester.evaluate(params, window) for params in chunk]
 
 
 class LocalExecutor:
@@ -29,25 +31,33 @@ class LocalExecutor:
     Args:
         backtester: evaluates one parameter set.
         workers: processes to use; default all cores. 1 evaluates in this process.
+        window: (start, end) bars to trade in; default all.
     """
 
     #: Below this many evaluations per worker, inter-process overhead outweighs the gain.
     MIN_PER_WORKER = 8
 
-    def __init__(self, backtester: Backtester, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        backtester: Backtester,
+        workers: int | None = None,
+        window: tuple[int, int] | None = None,
+    ) -> None:
         self.backtester = backtester
+        self.window = window
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
 
     def evaluate(self, batch: Sequence[dict[str, float]]) -> list[dict[str, float]]:
         """Metrics of each parameter set, in order."""
         if self.workers == 1 or len(batch) < self.workers * self.MIN_PER_WORKER:
-            return [self.backtester.evaluate(params) for params in batch]
+            return [self.backtester.evaluate(params, self.window) for params in batch]
         pool = self._ensure_pool()
         chunks = self.workers * 4
         size = -(-len(batch) // chunks)
         pieces = [batch[i : i + size] for i in range(0, len(batch), size)]
-        return [metrics for part in pool.map(_evaluate_chunk, pieces) for metrics in part]
+        windows = [self.window] * len(pieces)
+        return [m for part in pool.map(_evaluate_chunk, pieces, windows) for m in part]
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         global _worker_backtester

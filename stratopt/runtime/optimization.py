@@ -21,6 +21,7 @@ from stratopt.optimize import (
     check_space_against_strategy,
     summarize,
 )
+from stratopt.runtime.diagnostics import diagnose
 from stratopt.runtime.local import LocalExecutor
 
 ProgressCallback = Callable[[dict[str, Any]], None]
@@ -51,12 +52,33 @@ def run_optimization(
     data: MarketData | None = None,
     on_batch: ProgressCallback | None = None,
 ) -> OptimizationOutcome:
-    """Run the whole search on this machine."""
+    """Run the whole search on this machine, its diagnostics, and any walk-forward."""
     backtester = prepare(spec, data)
-    driver: Driver = DRIVERS[spec.algorithm.name.value](spec)
+    outcome = search(spec, backtester, workers=workers, on_batch=on_batch)
+    status = outcome.status
+    if status.best is not None:
+        status.diagnostics = diagnose(backtester, outcome.evaluations, status.best.parameters)
+    if spec.walk_forward is not None:
+        from stratopt.runtime.walkforward import walk_forward
+
+        status.walk_forward = walk_forward(spec, backtester, workers=workers)
+    return outcome
+
+
+def search(
+    spec: OptimizationRunSpec,
+    backtester: Backtester,
+    *,
+    workers: int | None = None,
+    window: tuple[int, int] | None = None,
+    seed: int | None = None,
+    on_batch: ProgressCallback | None = None,
+) -> OptimizationOutcome:
+    """The search alone, on ``window`` of the data (all of it by default)."""
+    driver: Driver = DRIVERS[spec.algorithm.name.value](spec, seed=seed)
     tracker = ProgressTracker(spec)
     known: dict[tuple[float, ...], dict[str, float]] = {}
-    with LocalExecutor(backtester, workers or spec.execution.workers) as executor:
+    with LocalExecutor(backtester, workers or spec.execution.workers, window) as executor:
         while batch := driver.ask():
             keys = [tuple(p.values()) for p in batch]
             fresh = list({k: p for k, p in zip(keys, batch, strict=True) if k not in known}.items())

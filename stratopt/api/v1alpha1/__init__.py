@@ -18,6 +18,7 @@ from stratopt.api.v1alpha1.optimization import (
     AlgorithmSpec,
     BayesianSettings,
     Constraint,
+    Diagnostics,
     EnsembleSettings,
     ExecutionSpec,
     Goal,
@@ -33,6 +34,8 @@ from stratopt.api.v1alpha1.optimization import (
     Progress,
     RandomSettings,
     Solution,
+    WalkForwardSpec,
+    WalkForwardStatus,
 )
 from stratopt.api.v1alpha1.status import Condition
 
@@ -49,6 +52,7 @@ __all__ = [
     "Constraint",
     "CostsSpec",
     "DataSpec",
+    "Diagnostics",
     "EnsembleSettings",
     "ExecutionSpec",
     "FeatureAnalysis",
@@ -70,4 +74,6 @@ __all__ = [
     "Solution",
     "StopUnit",
     "StrategySpec",
+    "WalkForwardSpec",
+    "WalkForwardStatus",
 ]

@@ -368,6 +368,60 @@ class ExecutionSpec(ApiModel):
     )
 
 
+_DURATION = re.compile(r"^([1-9][0-9]*)(y|mo|w|d|h)$")
+
+
+def _check_window(value: str | int, name: str) -> str | int:
+    if isinstance(value, int):
+        if value < 2:
+            raise ValueError(f"walkForward.{name} must be at least 2 bars; got {value}")
+        return value
+    if not _DURATION.match(value):
+        raise ValueError(
+            f"walkForward.{name} must be a bar count or a duration like 3y, "
+            f"6mo, 2w, 30d or 48h; got {value!r}"
+        )
+    return value
+
+
+class WalkForwardSpec(ApiModel):
+    """Optimize on a training window, trade the chosen parameters on the next test window,
+    roll forward. Positions close at each test window's end; indicators may read bars
+    before a window (warm-up) but trading starts at its first bar."""
+
+    train: str | int = Field(
+        description="Training window: bars, or a duration like 3y, 6mo, 2w, 30d, 48h.",
+        json_schema_extra={"x-kubernetes-int-or-string": True},
+    )
+    test: str | int = Field(
+        description="Test window, same units.",
+        json_schema_extra={"x-kubernetes-int-or-string": True},
+    )
+    step: str | int | None = Field(
+        default=None,
+        description="How far each fold moves; default the test window.",
+        json_schema_extra={"x-kubernetes-int-or-string": True},
+    )
+    anchored: bool = Field(
+        default=False,
+        description="Expanding training window from the first bar instead of a rolling one.",
+    )
+    folds: int | None = Field(
+        default=None, ge=1, le=500, description="Keep only the most recent this many folds."
+    )
+    select: str = Field(
+        default="balanced",
+        description="Which solution of a fold's search "
+        "trades out of sample: 'balanced' (rank 1), 'best' (best first "
+        "objective), or an objective's name (best on it).",
+    )
+
+    @field_validator("train", "test", "step")
+    @classmethod
+    def _window(cls, value: str | int | None, info: Any) -> str | int | None:
+        return None if value is None else _check_window(value, info.field_name)
+
+
 class OptimizationRunSpec(ApiModel):
     """Search the parameters of a backtested strategy."""
 
@@ -404,6 +458,12 @@ class OptimizationRunSpec(ApiModel):
         ge=0,
         le=2**32 - 1,
         description="Seed of every random choice; the same seed gives the same result.",
+    )
+    walk_forward: WalkForwardSpec | None = Field(
+        default=None,
+        description="Walk-forward "
+        "analysis: optimize in sample, trade out of "
+        "sample, fold after fold.",
     )
     execution: ExecutionSpec = Field(
         default_factory=ExecutionSpec, description="Workers and cluster execution."
@@ -444,6 +504,13 @@ class OptimizationRunSpec(ApiModel):
         objectives = [o.name for o in self.objectives]
         if len(set(objectives)) != len(objectives):
             raise ValueError("objectives: each metric may appear once")
+        if self.walk_forward is not None:
+            choices = {"balanced", "best", *objectives}
+            if self.walk_forward.select not in choices:
+                raise ValueError(
+                    f"walkForward.select must be one of {sorted(choices)}; got "
+                    f"{self.walk_forward.select!r}"
+                )
         if self.algorithm.name is AlgorithmName.BAYESIAN and len(self.objectives) != 1:
             raise ValueError(
                 "objectives: bayesian optimizes exactly one objective; got "
@@ -492,6 +559,83 @@ class Picks(ApiModel):
     aggressive: Solution | None = Field(default=None, description="Highest profit.")
 
 
+class Diagnostics(ApiModel):
+    """How much of the best result could be luck."""
+
+    deflated_sharpe: float = Field(
+        description="Probability that the best solution's Sharpe "
+        "ratio beats the best of this many unskilled trials "
+        "(Bailey & López de Prado, 2014); above 0.95 is significant."
+    )
+    sharpe: float = Field(description="The best solution's annualized Sharpe ratio.")
+    expected_max_sharpe: float = Field(
+        description="Annualized Sharpe ratio the best of this "
+        "many unskilled trials reaches by luck."
+    )
+    trials: int = Field(description="Evaluations behind the selection.")
+    skewness: float = Field(description="Skewness of the best solution's bar returns.")
+    kurtosis: float = Field(description="Kurtosis (not excess) of those returns.")
+    pbo: float | None = Field(
+        default=None,
+        description="Probability of backtest overfitting "
+        "by combinatorially symmetric cross-validation (Bailey et al., "
+        "2015): how often the in-sample winner ranks in the bottom half "
+        "out of sample. Above 0.5: the search mostly fits noise.",
+    )
+    pbo_configurations: int | None = Field(
+        default=None, description="Configurations compared (a bounded, evenly spread sample)."
+    )
+    pbo_blocks: int | None = Field(default=None, description="Time blocks of the CSCV split.")
+
+
+class FoldResult(ApiModel):
+    """One walk-forward fold."""
+
+    fold: int = Field(description="Fold number, from 1.")
+    train_start: str = Field(description="First training bar (RFC 3339).")
+    train_end: str = Field(description="Last training bar.")
+    test_start: str = Field(description="First test bar.")
+    test_end: str = Field(description="Last test bar.")
+    parameters: dict[str, float] = Field(description="Parameters chosen in sample.")
+    in_sample: dict[str, float] = Field(description="Their metrics on the training window.")
+    out_of_sample: dict[str, float] = Field(description="Their metrics on the test window.")
+
+
+class ParameterSpread(ApiModel):
+    """How a parameter moved across folds."""
+
+    mean: float = Field(description="Mean over folds.")
+    std: float = Field(description="Standard deviation over folds.")
+    min: float = Field(description="Smallest value chosen.")
+    max: float = Field(description="Largest value chosen.")
+    relative_spread: float = Field(
+        description="std over the width of the searched range: 0 = perfectly stable."
+    )
+
+
+class WalkForwardSummary(ApiModel):
+    """The stitched out-of-sample result."""
+
+    metrics: dict[str, float] = Field(
+        description="Metrics of the stitched out-of-sample "
+        "equity curve (trade counts summed over folds)."
+    )
+    efficiency: float = Field(
+        description="Annualized out-of-sample return over the mean "
+        "annualized in-sample return (0 when in-sample is not positive)."
+    )
+    parameter_stability: dict[str, ParameterSpread] = Field(
+        description="Spread of each parameter across folds."
+    )
+
+
+class WalkForwardStatus(ApiModel):
+    """Walk-forward folds and their summary."""
+
+    folds: list[FoldResult] = Field(description="Every fold, in time order.")
+    summary: WalkForwardSummary = Field(description="The out-of-sample summary.")
+
+
 class OptimizationRunStatus(ApiModel):
     """What the search found, written by the operator (or printed by stratopt run)."""
 
@@ -529,8 +673,10 @@ class OptimizationRunStatus(ApiModel):
     iterations_completed: int | None = Field(
         default=None, description="One objective: evaluations done."
     )
-    diagnostics: dict[str, Any] | None = Field(default=None, description="Overfitting diagnostics.")
-    walk_forward: dict[str, Any] | None = Field(
+    diagnostics: Diagnostics | None = Field(
+        default=None, description="Overfitting diagnostics of the best solution and the search."
+    )
+    walk_forward: WalkForwardStatus | None = Field(
         default=None, description="Walk-forward folds and summary."
     )
 

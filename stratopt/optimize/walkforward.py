@@ -1,0 +1,142 @@
+"""Walk-forward analysis: fold windows, the solution each fold carries out of sample,
+the stitched out-of-sample result, and parameter stability. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from stratopt.api.v1alpha1 import (
+    OptimizationRunSpec,
+    OptimizationRunStatus,
+    Solution,
+    WalkForwardSpec,
+)
+from stratopt.api.v1alpha1.optimization import Goal, ParameterSpread
+from stratopt.errors import InputError
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Bar index ranges (start inclusive, end exclusive) of one fold."""
+
+    number: int
+    train: tuple[int, int]
+    test: tuple[int, int]
+
+
+def _offset(window: str) -> pd.DateOffset:
+    match = re.fullmatch(r"([0-9]+)(y|mo|w|d|h)", window)
+    assert match, window
+    amount = int(match[1])
+    unit = match[2]
+    if unit == "y":
+        return pd.DateOffset(years=amount)
+    if unit == "mo":
+        return pd.DateOffset(months=amount)
+    if unit == "w":
+        return pd.DateOffset(weeks=amount)
+    if unit == "d":
+        return pd.DateOffset(days=amount)
+    return pd.DateOffset(hours=amount)
+
+
+def _advance(index: pd.DatetimeIndex, start: int, window: str | int) -> int:
+    """The position ``window`` after ``start`` (bars, or a calendar duration)."""
+    if isinstance(window, int):
+        return start + window
+    return int(index.searchsorted(index[start] + _offset(window), side="left"))
+
+
+def _retreat(index: pd.DatetimeIndex, end: int, window: str | int) -> int:
+    """The position ``window`` before ``end``, not before the first bar."""
+    if isinstance(window, int):
+        return max(end - window, 0)
+    return int(index.searchsorted(index[end] - _offset(window), side="left"))
+
+
+def fold_windows(index: pd.DatetimeIndex, spec: WalkForwardSpec) -> list[Fold]:
+    """Every fold that fits the data; the last test window may be up to 20% short.
+
+    Test windows are stepped forward and each training window is measured back from its
+    test window's first bar, so with the default step the test windows tile the data
+    exactly, never overlapping.
+
+    Raises:
+        InputError: when not even one fold fits, naming ``spec.walkForward``.
+    """
+    bars = len(index)
+    step = spec.step if spec.step is not None else spec.test
+    folds: list[Fold] = []
+    test_start = _advance(index, 0, spec.train)
+    full_test: int | None = None
+    while test_start < bars:
+        test_end = min(_advance(index, test_start, spec.test), bars)
+        length = test_end - test_start
+        full_test = full_test or length
+        if length < max(2, 0.8 * full_test):
+            break
+        train_start = 0 if spec.anchored else _retreat(index, test_start, spec.train)
+        folds.append(Fold(len(folds) + 1, (train_start, test_start), (test_start, test_end)))
+        test_start = _advance(index, test_start, step)
+    if not folds:
+        raise InputError(
+            "spec.walkForward",
+            f"no fold fits in {bars} bars with train "
+            f"{spec.train!r} and test {spec.test!r}; use shorter windows or more data",
+        )
+    if spec.folds is not None:
+        folds = [Fold(i + 1, f.train, f.test) for i, f in enumerate(folds[-spec.folds :])]
+    return folds
+
+
+def select_solution(spec: OptimizationRunSpec, status: OptimizationRunStatus) -> Solution:
+    """The solution of a fold's search that trades out of sample."""
+    assert spec.walk_forward is not None and status.best is not None
+    select = spec.walk_forward.select
+    if select == "balanced":
+        return status.best
+    objective = (
+        spec.objectives[0]
+        if select == "best"
+        else next(o for o in spec.objectives if o.name == select)
+    )
+    front = status.pareto_front
+    if objective.direction is Goal.MAXIMIZE:
+        return max(front, key=lambda s: (s.metrics[objective.name], -(s.rank or 0)))
+    return min(front, key=lambda s: (s.metrics[objective.name], s.rank or 0))
+
+
+def stitch_returns(curves: Sequence[np.ndarray], capital: float) -> np.ndarray:
+    """Bar returns of consecutive test-window equity curves, each starting from ``capital``."""
+    parts = []
+    for equity in curves:
+        previous = np.concatenate(([capital], equity[:-1]))
+        parts.append(equity / previous - 1.0)
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def parameter_stability(
+    spec: OptimizationRunSpec, chosen: Sequence[dict[str, float]]
+) -> dict[str, ParameterSpread]:
+    """Mean, spread and range of each searched parameter across folds."""
+    spreads = {}
+    for r in spec.parameters:
+        values = np.array([c[r.name] for c in chosen])
+        low = r.min if r.values is None else min(r.values)
+        high = r.max if r.values is None else max(r.values)
+        assert low is not None and high is not None
+        width = high - low
+        std = float(values.std())
+        spreads[r.name] = ParameterSpread(
+            mean=float(values.mean()),
+            std=std,
+            min=float(values.min()),
+            max=float(values.max()),
+            relative_spread=std / width if width > 0 else 0.0,
+        )
+    return spreads

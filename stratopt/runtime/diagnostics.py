@@ -1,0 +1,75 @@
+"""Overfitting diagnostics of a finished search: re-run the best solution and a bounded,
+evenly spread sample of the evaluated configurations with their returns recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from stratopt.api.v1alpha1 import Diagnostics
+from stratopt.backtest import Backtester
+from stratopt.optimize import Evaluation
+from stratopt.optimize.diagnostics import (
+    block_summaries,
+    deflated_sharpe,
+    probability_of_overfitting,
+)
+
+#: CSCV splits the bars into this many blocks: C(16, 8) = 12,870 in/out-of-sample splits.
+PBO_BLOCKS = 16
+#: At most this many configurations enter CSCV, whatever the size of the search.
+PBO_CONFIGURATIONS = 200
+
+
+def bar_returns(
+    backtester: Backtester, parameters: dict[str, float], window: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Bar returns of one configuration (the first bar against the initial capital)."""
+    equity = backtester.run(parameters, window).equity.to_numpy()
+    previous = np.concatenate(([backtester.spec.capital], equity[:-1]))
+    return np.asarray(equity / previous - 1.0)
+
+
+def diagnose(
+    backtester: Backtester,
+    evaluations: Sequence[Evaluation],
+    best: dict[str, float],
+    window: tuple[int, int] | None = None,
+) -> Diagnostics:
+    """DSR of ``best`` given every trial, and PBO over a sample of the configurations."""
+    unique: dict[tuple[float, ...], Evaluation] = {}
+    for e in evaluations:
+        unique.setdefault(tuple(e.parameters.values()), e)
+    trials = list(unique.values())
+    returns = bar_returns(backtester, best, window)
+    dsr = deflated_sharpe(
+        returns,
+        np.array([e.metrics["sharpe_ratio"] for e in trials]),
+        backtester.data.periods_per_year,
+    )
+    diagnostics = Diagnostics(
+        deflated_sharpe=dsr.probability,
+        sharpe=dsr.sharpe,
+        expected_max_sharpe=dsr.expected_max_sharpe,
+        trials=dsr.trials,
+        skewness=dsr.skewness,
+        kurtosis=dsr.kurtosis,
+    )
+    if len(trials) >= 2 and len(returns) >= 2 * PBO_BLOCKS:
+        picks = np.unique(
+            np.linspace(0, len(trials) - 1, min(len(trials), PBO_CONFIGURATIONS))
+            .round()
+            .astype(int)
+        )
+        summaries = np.stack(
+            [
+                block_summaries(bar_returns(backtester, trials[i].parameters, window), PBO_BLOCKS)
+                for i in picks
+            ]
+        )
+        pbo = probability_of_overfitting(summaries)
+        diagnostics.pbo = pbo.probability
+        diagnostics.pbo_configurations = pbo.configurations
+        diagnostics.pbo_blocks = pbo.blocks
+    return diagnostics
