@@ -151,7 +151,11 @@ def run(file: str, output: str, workers: int | None, out_dir: str | None) -> Non
 
     document = read_document(file)
     kind = document.get("kind", "OptimizationRun")
-    runners = {"OptimizationRun": _run_optimization, "FeatureAnalysis": _run_feature_analysis}
+    runners = {
+        "OptimizationRun": _run_optimization,
+        "FeatureAnalysis": _run_feature_analysis,
+        "ForecastRun": _run_forecast,
+    }
     if kind not in runners:
         raise InputError("kind", f"'{kind}' cannot run locally; use one of {sorted(runners)}")
     runners[kind](document, output, workers, out_dir)
@@ -207,6 +211,22 @@ def crds(out_dir: str) -> None:
 
     for path in write_crds(Path(out_dir)):
         click.echo(path)
+
+
+def _run_forecast(
+    document: dict[str, Any], output: str, workers: int | None, out_dir: str | None
+) -> None:
+    from stratopt.api import parse_model
+    from stratopt.api.v1alpha1 import ForecastRunSpec
+    from stratopt.reporting import print_forecast, write_forecast
+    from stratopt.runtime import run_forecast
+
+    spec = parse_model(ForecastRunSpec, document["spec"], "spec")
+    result, model, data = run_forecast(spec)
+    status = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if out_dir is not None:
+        write_forecast(out_dir, spec, result, model, data)
+    emit(status, output, lambda _: print_forecast(result))
 
 
 def main() -> None:

@@ -14,9 +14,13 @@ if TYPE_CHECKING:
     from stratopt.api.v1alpha1 import (
         FeatureAnalysisSpec,
         FeatureAnalysisStatus,
+        ForecastRunSpec,
+        ForecastRunStatus,
         OptimizationRunSpec,
         OptimizationRunStatus,
     )
+    from stratopt.data import MarketData
+    from stratopt.forecast.lstm import LstmForecaster
     from stratopt.runtime import OptimizationOutcome
 
 
@@ -235,4 +239,67 @@ def write_features(
     )
     figure.tight_layout()
     figure.savefig(out / "importance.png", dpi=110)
+    plt.close(figure)
+
+
+def print_forecast(status: ForecastRunStatus) -> None:
+    """The forecast table and the test-part metrics."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    metrics = status.metrics
+    assert metrics is not None
+    console.print(
+        f"trained {status.epochs_run} epochs on {status.device} in "
+        f"{status.training_seconds:.1f}s; test part: RMSE {metrics.rmse:.6g} vs naive "
+        f"{metrics.naive_rmse:.6g} (skill {metrics.skill:+.3f}), directional accuracy "
+        f"{metrics.directional_accuracy:.3f}, interval coverage "
+        f"{metrics.interval_coverage:.3f}"
+    )
+    table = Table("step", "timestamp", "value", "lower", "upper", title="Forecast")
+    for p in status.predictions:
+        table.add_row(
+            str(p.step), p.timestamp, f"{p.value:.6g}", f"{p.lower:.6g}", f"{p.upper:.6g}"
+        )
+    console.print(table)
+
+
+def write_forecast(
+    directory: str,
+    spec: ForecastRunSpec,
+    status: ForecastRunStatus,
+    model: LstmForecaster,
+    data: MarketData,
+) -> None:
+    """status.yaml, model.keras and forecast.png (a fan chart)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    document = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    (out / "status.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    model.model_.save(out / "model.keras")
+    history = getattr(data, spec.target)[-5 * spec.horizon :]
+    figure, axes = plt.subplots(figsize=(9, 4.5))
+    axes.plot(data.index[-len(history) :], history, color="black", label="history")
+    times = pd.to_datetime([p.timestamp for p in status.predictions])
+    axes.plot(times, [p.value for p in status.predictions], color="crimson", label="forecast")
+    axes.fill_between(
+        times,
+        [p.lower for p in status.predictions],
+        [p.upper for p in status.predictions],
+        color="crimson",
+        alpha=0.2,
+        label=f"{spec.intervals.level:.0%} interval",
+    )
+    axes.legend(loc="best")
+    axes.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    figure.savefig(out / "forecast.png", dpi=110)
     plt.close(figure)

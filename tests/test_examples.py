@@ -58,6 +58,11 @@ def test_example_runs_locally(example: Path, tmp_path: Path) -> None:
     for key, value in expectations["expect"].items():
         assert lookup(status, key) == value, f"{key}: expected {value}, got {lookup(status, key)}"
     written = {p.name for p in (tmp_path / "out").iterdir()}
+    if document["kind"] == "ForecastRun":
+        assert all(p["lower"] <= p["value"] <= p["upper"] for p in status["predictions"])
+        assert {"skill", "intervalCoverage"} <= set(status["metrics"])
+        assert written == {"status.yaml", "model.keras", "forecast.png"}
+        return
     if document["kind"] == "FeatureAnalysis":
         assert len(status["topFeatures"]) == document["spec"]["topK"]
         assert {"modelScore", "baselineScore", "features"} <= set(status)

@@ -1,12 +1,33 @@
-"""Run a FeatureAnalysis on this machine (the operator runs the same inside a Job)."""
+"""Run a FeatureAnalysis or a ForecastRun on this machine (the operator runs the same
+inside a Job)."""
 
 from __future__ import annotations
 
-from stratopt.api.v1alpha1 import FeatureAnalysisSpec, FeatureAnalysisStatus
-from stratopt.data import load_market_data
+from typing import TYPE_CHECKING
+
+from stratopt.api.v1alpha1 import (
+    FeatureAnalysisSpec,
+    FeatureAnalysisStatus,
+    ForecastRunSpec,
+    ForecastRunStatus,
+)
+from stratopt.data import MarketData, load_market_data
 from stratopt.features import analyze_features
 
 
 def run_feature_analysis(spec: FeatureAnalysisSpec) -> FeatureAnalysisStatus:
     """Load the data and rank the features."""
     return analyze_features(spec, load_market_data(spec.data, "spec.data"))
+
+
+if TYPE_CHECKING:
+    from stratopt.forecast.lstm import LstmForecaster
+
+
+def run_forecast(spec: ForecastRunSpec) -> tuple[ForecastRunStatus, LstmForecaster, MarketData]:
+    """Load the data, train, evaluate and forecast."""
+    from stratopt.forecast import forecast
+
+    data = load_market_data(spec.data, "spec.data")
+    status, model = forecast(spec, data)
+    return status, model, data

@@ -13,6 +13,11 @@ from stratopt.api.v1alpha1.features import (
     FeatureAnalysisSpec,
     FeatureAnalysisStatus,
 )
+from stratopt.api.v1alpha1.forecast import (
+    ForecastRun,
+    ForecastRunSpec,
+    ForecastRunStatus,
+)
 from stratopt.api.v1alpha1.optimization import (
     AlgorithmName,
     AlgorithmSpec,
@@ -40,7 +45,7 @@ from stratopt.api.v1alpha1.optimization import (
 from stratopt.api.v1alpha1.status import Condition
 
 #: Every resource kind of this version, in the order their CRDs are written.
-RESOURCES = (OptimizationRun, FeatureAnalysis)
+RESOURCES = (OptimizationRun, FeatureAnalysis, ForecastRun)
 
 __all__ = [
     "RESOURCES",
@@ -59,6 +64,9 @@ __all__ = [
     "FeatureAnalysisSpec",
     "FeatureAnalysisStatus",
     "FillConvention",
+    "ForecastRun",
+    "ForecastRunSpec",
+    "ForecastRunStatus",
     "Goal",
     "GridSettings",
     "Nsga2Settings",

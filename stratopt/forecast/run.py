@@ -1,0 +1,122 @@
+"""Train, evaluate on the held-out part, and forecast: the ForecastRun's status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from stratopt.api.v1alpha1 import ForecastRunSpec, ForecastRunStatus
+from stratopt.api.v1alpha1.forecast import DEFAULT_FORECAST_FEATURES, ForecastMetrics, Prediction
+from stratopt.data import MarketData
+from stratopt.errors import InputError
+from stratopt.forecast.dataset import SequenceData, prepare
+from stratopt.forecast.lstm import LstmForecaster
+
+
+def input_features(spec: ForecastRunSpec) -> list[str]:
+    """The features the network reads: given, from a FeatureAnalysis status, or default."""
+    if spec.features is not None:
+        return list(spec.features)
+    if spec.from_feature_analysis is None:
+        return list(DEFAULT_FORECAST_FEATURES)
+    path = Path(spec.from_feature_analysis)
+    if not path.exists():
+        raise InputError(
+            "spec.fromFeatureAnalysis",
+            f"no saved FeatureAnalysis status at "
+            f"{path}; run `stratopt run ANALYSIS.yaml --out DIR` and point here "
+            "at DIR/status.yaml",
+        )
+    status = yaml.safe_load(path.read_text()) or {}
+    top = status.get("topFeatures") or status.get("status", {}).get("topFeatures")
+    if not top:
+        raise InputError("spec.fromFeatureAnalysis", f"{path} has no topFeatures")
+    return [str(name) for name in top]
+
+
+def _prices(
+    data: MarketData,
+    spec: ForecastRunSpec,
+    sequences: SequenceData,
+    scaled: np.ndarray,
+    rows: slice,
+) -> np.ndarray:
+    anchor = getattr(data, spec.target)[sequences.ends[rows]]
+    return np.asarray(anchor[:, None] * np.exp(scaled * sequences.target_scale))
+
+
+def test_metrics(
+    spec: ForecastRunSpec, data: MarketData, sequences: SequenceData, model: LstmForecaster
+) -> ForecastMetrics:
+    """Accuracy over every step of every test sequence."""
+    rows = slice(sequences.test.start, sequences.test.stop)
+    point, lower, upper = model.predict(sequences.inputs[rows])
+    actual = _prices(data, spec, sequences, sequences.targets[rows], rows)
+    forecast = _prices(data, spec, sequences, point, rows)
+    low = _prices(data, spec, sequences, lower, rows)
+    high = _prices(data, spec, sequences, upper, rows)
+    last = getattr(data, spec.target)[sequences.ends[rows]][:, None]
+    error = forecast - actual
+    rmse = float(np.sqrt(np.mean(error**2)))
+    naive = float(np.sqrt(np.mean((last - actual) ** 2)))
+    moved = actual != last
+    direction = np.sign(forecast - last) == np.sign(actual - last)
+    return ForecastMetrics(
+        rmse=rmse,
+        mae=float(np.mean(np.abs(error))),
+        mape=float(np.mean(np.abs(error / actual)) * 100),
+        directional_accuracy=float(direction[moved].mean()) if moved.any() else 0.0,
+        naive_rmse=naive,
+        skill=1 - rmse / naive if naive > 0 else 0.0,
+        interval_coverage=float(np.mean((actual >= low) & (actual <= high))),
+    )
+
+
+def _future_times(index: pd.DatetimeIndex, horizon: int) -> list[str]:
+    """Expected bar times: the usual bar spacing, on the weekdays the history trades."""
+    step = pd.Series(index[-200:]).diff().median()
+    trading_days = set(index[-2000:].day_of_week)
+    times: list[str] = []
+    moment = index[-1]
+    while len(times) < horizon:
+        moment = moment + step
+        if moment.day_of_week in trading_days:
+            times.append(moment.isoformat())
+    return times
+
+
+def forecast(spec: ForecastRunSpec, data: MarketData) -> tuple[ForecastRunStatus, LstmForecaster]:
+    """Fit, score on the test part, forecast the next ``horizon`` bars."""
+    features = input_features(spec)
+    sequences = prepare(spec, data, features)
+    model = LstmForecaster(spec).fit(sequences)
+    metrics = test_metrics(spec, data, sequences, model)
+    point, lower, upper = model.predict(sequences.latest)
+    last = float(getattr(data, spec.target)[-1])
+    scale = sequences.target_scale
+    values, lows, highs = (last * np.exp(a[0] * scale) for a in (point, lower, upper))
+    times = _future_times(data.index, spec.horizon)
+    predictions = [
+        Prediction(
+            step=k + 1,
+            timestamp=times[k],
+            value=float(values[k]),
+            lower=float(min(lows[k], values[k])),
+            upper=float(max(highs[k], values[k])),
+        )
+        for k in range(spec.horizon)
+    ]
+    status = ForecastRunStatus(
+        phase="Succeeded",
+        predictions=predictions,
+        metrics=metrics,
+        model_accuracy=metrics.directional_accuracy,
+        features=features,
+        device=model.device_,
+        epochs_run=model.epochs_run_,
+        training_seconds=model.training_seconds_,
+    )
+    return status, model
