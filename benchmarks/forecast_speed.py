@@ -11,20 +11,27 @@ from stratopt.forecast.lstm import LstmForecaster
 
 
 def main() -> None:
-    spec = ForecastRunSpec.model_validate({
-        "data": {"source": "synthetic:"},
-        "features": ["return_1", "rsi_14", "volatility_20", "volume_ratio_20"],
-        "sequenceLength": 60, "horizon": 30, "model": {"units": [64, 64]},
-        "training": {"epochs": 3, "batchSize": 32, "patience": 10},
-    })
-    data = MarketData.from_frame(synthesize_ohlcv("synthetic:gbm?bars=3850&freq=1h&seed=7"),
-                                 pip_size=1e-4, tick_size=1e-5)
+    spec = ForecastRunSpec.model_validate(
+        {
+            "data": {"source": "synthetic:"},
+            "features": ["return_1", "rsi_14", "volatility_20", "volume_ratio_20"],
+            "sequenceLength": 60,
+            "horizon": 30,
+            "model": {"units": [64, 64]},
+            "training": {"epochs": 3, "batchSize": 32, "patience": 10},
+        }
+    )
+    data = MarketData.from_frame(
+        synthesize_ohlcv("synthetic:gbm?bars=3850&freq=1h&seed=7"), pip_size=1e-4, tick_size=1e-5
+    )
     sequences = prepare(spec, data, list(spec.features or []))
     model = LstmForecaster(spec).fit(sequences)
-    print(f"device {model.device_}: {sequences.train.stop} training sequences × "
-          f"{sequences.inputs.shape[1]} bars × {sequences.inputs.shape[2]} features, "
-          f"batch {model.batch_size_}: {model.seconds_per_epoch_:.2f} s/epoch "
-          f"({model.epochs_run_} epochs)")
+    print(
+        f"device {model.device_}: {sequences.train.stop} training sequences × "
+        f"{sequences.inputs.shape[1]} bars × {sequences.inputs.shape[2]} features, "
+        f"batch {model.batch_size_}: {model.seconds_per_epoch_:.2f} s/epoch "
+        f"({model.epochs_run_} epochs)"
+    )
 
 
 if __name__ == "__main__":

@@ -229,6 +229,32 @@ def _run_forecast(
     emit(status, output, lambda _: print_forecast(result))
 
 
+@cli.command()
+@click.option(
+    "-n", "--namespace", "namespaces", multiple=True, help="Watch this namespace (repeatable)."
+)
+@click.option("-A", "--all-namespaces", is_flag=True, help="Watch every namespace.")
+@click.option(
+    "--peering",
+    default=None,
+    help="kopf peering object for high availability; standalone by default.",
+)
+def operator(namespaces: tuple[str, ...], all_namespaces: bool, peering: str | None) -> None:
+    """Run the Kubernetes operator (kopf) for stratopt's resources."""
+    import kopf
+
+    import stratopt.operator.handlers  # noqa: F401 - registers the handlers
+
+    if not namespaces and not all_namespaces:
+        raise click.UsageError("give --namespace NS (repeatable) or --all-namespaces")
+    kopf.run(
+        standalone=peering is None,
+        peering_name=peering,
+        clusterwide=all_namespaces,
+        namespaces=list(namespaces),
+    )
+
+
 def main() -> None:
     """Entry point of the ``stratopt`` console script."""
     cli()

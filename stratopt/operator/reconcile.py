@@ -1,0 +1,155 @@
+"""One reconciliation of a run: plan from what exists, then create or report.
+
+Idempotent and stateless: everything it needs is read back from the API (the run, its
+Job, its result ConfigMap), so a restarted operator simply carries on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client import ApiException
+from pydantic import BaseModel
+
+from stratopt.api import SpecError, parse_model
+from stratopt.api.v1alpha1 import FeatureAnalysisSpec, ForecastRunSpec, OptimizationRunSpec
+from stratopt.operator import status as projection
+from stratopt.operator.manifests import build_run_job, build_worker_rbac
+from stratopt.runtime.protocol import job_name, result_name
+from stratopt.settings import OperatorSettings
+
+SPECS: dict[str, type[BaseModel]] = {
+    "OptimizationRun": OptimizationRunSpec,
+    "FeatureAnalysis": FeatureAnalysisSpec,
+    "ForecastRun": ForecastRunSpec,
+}
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Clients:
+    """API clients; their objects are handled as ``Any`` at this I/O boundary."""
+
+    core: Any
+    batch: Any
+    rbac: Any
+
+    @classmethod
+    def default(cls) -> Clients:
+        return cls(client.CoreV1Api(), client.BatchV1Api(), client.RbacAuthorizationV1Api())
+
+
+def _create(create: Any, namespace: str, body: dict[str, Any]) -> None:
+    try:
+        create(namespace, body)
+    except ApiException as exc:
+        if exc.status != 409:  # already there: this is how ensure stays idempotent
+            raise
+
+
+def ensure_worker_rbac(clients: Clients, namespace: str, settings: OperatorSettings) -> None:
+    account, role, binding = build_worker_rbac(namespace, settings.jobs)
+    _create(clients.core.create_namespaced_service_account, namespace, account)
+    _create(clients.rbac.create_namespaced_role, namespace, role)
+    _create(clients.rbac.create_namespaced_role_binding, namespace, binding)
+
+
+def _read(read: Any, name: str, namespace: str) -> Any:
+    try:
+        return read(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _failure_message(clients: Clients, namespace: str, job: str) -> str:
+    pods = clients.core.list_namespaced_pod(namespace, label_selector=f"job-name={job}").items
+    for pod in pods:
+        for state in pod.status.container_statuses or []:
+            terminated = state.state.terminated if state.state else None
+            if terminated is not None and terminated.exit_code != 0 and terminated.message:
+                return str(terminated.message).strip().splitlines()[-1]
+    return "the run's Job failed; see its pods"
+
+
+def reconcile(
+    kind: str,
+    body: MutableMapping[str, Any],
+    patch: Any,
+    clients: Clients,
+    settings: OperatorSettings,
+) -> None:
+    """Move the run one step: create its Job, or report how the Job went."""
+    meta = body["metadata"]
+    name, namespace, generation = meta["name"], meta["namespace"], meta["generation"]
+    status: dict[str, Any] = dict(body.get("status") or {})
+    if (
+        status.get("observedGeneration") == generation
+        and status.get("phase") in projection.TERMINAL_PHASES
+    ):
+        return
+    try:
+        parse_model(SPECS[kind], body.get("spec"), "spec")
+    except SpecError as exc:
+        patch.status.update(projection.failed(status, generation, exc.reason, str(exc), now()))
+        return
+    job = _read(clients.batch.read_namespaced_job, job_name(name, generation), namespace)
+    if job is None:
+        ensure_worker_rbac(clients, namespace, settings)
+        _remove_stale_jobs(clients, namespace, name, generation)
+        manifest = build_run_job(
+            kind,
+            name,
+            namespace,
+            meta["uid"],
+            generation,
+            dict(body.get("spec") or {}),
+            settings.jobs,
+        )
+        _create(clients.batch.create_namespaced_job, namespace, manifest)
+        patch.status.update(projection.running(status, generation, "Job created", now()))
+        return
+    serialized: dict[str, Any] = client.ApiClient().sanitize_for_serialization(job)  # type: ignore[no-untyped-call]
+    outcome, reason = projection.job_outcome(serialized)
+    if outcome == "Running":
+        if status.get("phase") != "Running" or status.get("observedGeneration") != generation:
+            patch.status.update(projection.running(status, generation, "Job running", now()))
+        return
+    if outcome == "Failed":
+        message = _failure_message(clients, namespace, job_name(name, generation))
+        failure = message.split(":", 1)[0] if ":" in message else reason
+        patch.status.update(
+            projection.failed(status, generation, failure or "JobFailed", message, now())
+        )
+        return
+    result = _read(
+        clients.core.read_namespaced_config_map, result_name(name, generation), namespace
+    )
+    if result is None or "status.json" not in (result.data or {}):
+        patch.status.update(
+            projection.failed(
+                status, generation, "ResultMissing", "the Job succeeded but wrote no result", now()
+            )
+        )
+        return
+    document = json.loads(result.data["status.json"])
+    patch.status.update(projection.succeeded(status, generation, document, now()))
+
+
+def _remove_stale_jobs(clients: Clients, namespace: str, name: str, generation: int) -> None:
+    """Jobs of earlier generations go when the spec changes (their pods with them)."""
+    jobs = clients.batch.list_namespaced_job(namespace, label_selector=f"stratopt.io/run={name}")
+    for job in jobs.items:
+        if job.metadata.labels.get("stratopt.io/generation") != str(generation):
+            clients.batch.delete_namespaced_job(
+                job.metadata.name, namespace, propagation_policy="Background"
+            )

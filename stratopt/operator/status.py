@@ -1,0 +1,135 @@
+"""Status projection: Kubernetes-style conditions and the phase derived from them.
+
+Pure functions over plain dicts (the status as stored). Setting a condition is a no-op
+when its status and reason are unchanged, and keeps ``lastTransitionTime`` unless the
+status flips.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TERMINAL_PHASES = ("Succeeded", "Failed")
+
+
+def set_condition(
+    conditions: list[dict[str, Any]], kind: str, status: str, reason: str, message: str, now: str
+) -> list[dict[str, Any]]:
+    """A new list with condition ``kind`` set; unchanged entries are kept as they are."""
+    updated = []
+    found = False
+    for condition in conditions:
+        if condition.get("type") != kind:
+            updated.append(condition)
+            continue
+        found = True
+        if condition.get("status") == status and condition.get("reason") == reason:
+            updated.append({**condition, "message": message})
+            continue
+        transition = (
+            condition.get("lastTransitionTime", now) if condition.get("status") == status else now
+        )
+        updated.append(
+            {
+                "type": kind,
+                "status": status,
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": transition,
+            }
+        )
+    if not found:
+        updated.append(
+            {
+                "type": kind,
+                "status": status,
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": now,
+            }
+        )
+    return updated
+
+
+def phase_of(conditions: list[dict[str, Any]]) -> str:
+    """The phase the conditions imply."""
+    state = {c["type"]: c["status"] for c in conditions}
+    if state.get("Failed") == "True":
+        return "Failed"
+    if state.get("Succeeded") == "True":
+        return "Succeeded"
+    if state.get("Suspended") == "True":
+        return "Suspended"
+    if state.get("Reconciling") == "True":
+        return "Running"
+    return "Pending"
+
+
+def _with(
+    status: dict[str, Any], conditions: list[dict[str, Any]], generation: int, **fields: Any
+) -> dict[str, Any]:
+    return {
+        **fields,
+        "conditions": conditions,
+        "phase": phase_of(conditions),
+        "observedGeneration": generation,
+    }
+
+
+def running(status: dict[str, Any], generation: int, message: str, now: str) -> dict[str, Any]:
+    """The patch for a run whose Job is under way."""
+    conditions = set_condition(
+        status.get("conditions", []), "Reconciling", "True", "JobRunning", message, now
+    )
+    conditions = set_condition(conditions, "Succeeded", "False", "InProgress", message, now)
+    return _with(status, conditions, generation, startTime=status.get("startTime") or now)
+
+
+def succeeded(
+    status: dict[str, Any], generation: int, result: dict[str, Any], now: str
+) -> dict[str, Any]:
+    """The patch for a run whose Job finished: its result, and the closing conditions."""
+    conditions = set_condition(
+        status.get("conditions", []), "Reconciling", "False", "Completed", "", now
+    )
+    conditions = set_condition(
+        conditions, "Succeeded", "True", "Completed", "the run finished", now
+    )
+    fields = {k: v for k, v in result.items() if k not in ("phase", "conditions")}
+    return _with(
+        status,
+        conditions,
+        generation,
+        **fields,
+        startTime=status.get("startTime") or now,
+        completionTime=now,
+    )
+
+
+def failed(
+    status: dict[str, Any], generation: int, reason: str, message: str, now: str
+) -> dict[str, Any]:
+    """The patch for a run that cannot finish: the reason says what to fix."""
+    conditions = set_condition(
+        status.get("conditions", []), "Reconciling", "False", reason, message, now
+    )
+    conditions = set_condition(conditions, "Failed", "True", reason, message, now)
+    conditions = set_condition(conditions, "Succeeded", "False", reason, message, now)
+    return _with(
+        status, conditions, generation, startTime=status.get("startTime") or now, completionTime=now
+    )
+
+
+def job_outcome(job: dict[str, Any]) -> tuple[str, str]:
+    """("Running" | "Succeeded" | "Failed", the Job's reason) from a Job's status."""
+    conditions = {
+        c["type"]: c
+        for c in (job.get("status") or {}).get("conditions") or []
+        if c.get("status") == "True"
+    }
+    if "Complete" in conditions or "SuccessCriteriaMet" in conditions:
+        return "Succeeded", "Completed"
+    for kind in ("Failed", "FailureTarget"):
+        if kind in conditions:
+            return "Failed", str(conditions[kind].get("reason") or "JobFailed")
+    return "Running", ""

@@ -1,0 +1,62 @@
+"""Operator and Job settings: one typed object, read from ``STRATOPT_*`` variables and
+passed explicitly to whatever needs it (never read from a module global)."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, Field
+
+
+class JobSettings(BaseModel):
+    """How the operator shapes the Jobs it creates."""
+
+    image: str = Field(
+        default="ghcr.io/stratopt/stratopt:0.1.0",
+        description="Worker image (CPU); the image that runs `python -m stratopt.jobs`.",
+    )
+    gpu_image: str = Field(
+        default="ghcr.io/stratopt/stratopt-gpu:0.1.0",
+        description="Worker image for forecasts that ask for a GPU.",
+    )
+    service_account: str = Field(
+        default="stratopt-worker",
+        description="ServiceAccount of "
+        "worker pods: may read runs and write result ConfigMaps only.",
+    )
+    backoff_limit: int = Field(
+        default=2,
+        description="Retries of a failed pod (not counting "
+        "bad-input failures, which fail the Job at once).",
+    )
+    ttl_seconds_after_finished: int = Field(
+        default=3600, description="Seconds a finished Job is kept for inspection (s)."
+    )
+    active_deadline_seconds: int = Field(
+        default=6 * 3600, description="Seconds before a Job is stopped whatever it is doing (s)."
+    )
+    cpu_request: str = Field(default="1", description="CPU request of a worker pod.")
+    memory_request: str = Field(default="1Gi", description="Memory request of a worker pod.")
+
+
+class OperatorSettings(BaseModel):
+    """The operator's own behaviour."""
+
+    reconcile_interval: float = Field(
+        default=2.0, description="Seconds between checks of an unfinished run's Job (s)."
+    )
+    jobs: JobSettings = Field(default_factory=JobSettings, description="Job shaping.")
+
+    @classmethod
+    def from_environment(cls) -> OperatorSettings:
+        """Settings overridden by ``STRATOPT_IMAGE``, ``STRATOPT_RECONCILE_INTERVAL`` etc."""
+        jobs: dict[str, str] = {}
+        for name in JobSettings.model_fields:
+            value = os.environ.get(f"STRATOPT_{name.upper()}")
+            if value is not None:
+                jobs[name] = value
+        interval = os.environ.get("STRATOPT_RECONCILE_INTERVAL")
+        settings = cls(jobs=JobSettings.model_validate(jobs))
+        if interval is not None:
+            settings.reconcile_interval = float(interval)
+        return settings

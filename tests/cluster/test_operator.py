@@ -1,0 +1,144 @@
+"""The operator on a real control plane: resources become Jobs, pods run as the worker
+ServiceAccount (RBAC enforced), and results flow back into status."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import kopf
+import pytest
+import yaml
+from kopf.testing import KopfRunner
+from kubernetes import client
+
+from stratopt.api.v1alpha1 import OptimizationRunSpec
+from stratopt.runtime import run_optimization
+from tests.cluster.conftest import kubectl, wait_for
+from tests.cluster.controlplane import ControlPlane
+from tests.cluster.node_agent import GPU_NODE, NodeAgent
+from tests.conftest import EXAMPLES
+from tests.test_examples import deep_merge
+
+os.environ.setdefault("STRATOPT_RECONCILE_INTERVAL", "0.5")
+
+
+@pytest.fixture()
+def operator(namespace: str, crds: list[str], node_agent: NodeAgent) -> Iterator[KopfRunner]:
+    settings = kopf.OperatorSettings()
+    settings.watching.server_timeout = 10
+    settings.execution.default_backoff = 1
+    with KopfRunner(
+        ["run", "--standalone", "-n", namespace, "-m", "stratopt.operator.handlers"],
+        settings=settings,
+        timeout=60,
+    ) as runner:
+        yield runner
+    assert runner.exception is None, runner.output
+
+
+def reduced(example: str) -> dict[str, Any]:
+    """An example with the test budget of its .expect.yaml."""
+    document = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text())
+    overrides = yaml.safe_load((EXAMPLES / f"{example}.expect.yaml").read_text())["overrides"]
+    document["spec"] = deep_merge(document["spec"], overrides)
+    return document
+
+
+def apply(plane: ControlPlane, namespace: str, document: dict[str, Any]) -> None:
+    kubectl(plane, "apply", "-n", namespace, "-f", "-", stdin=json.dumps(document))
+
+
+def finished(
+    api: client.ApiClient, namespace: str, plural: str, name: str, timeout: float = 240
+) -> dict[str, Any]:
+    custom = client.CustomObjectsApi(api)
+
+    def terminal() -> dict[str, Any] | None:
+        body = custom.get_namespaced_custom_object(
+            "stratopt.io", "v1alpha1", namespace, plural, name
+        )
+        status = body.get("status") or {}
+        return body if status.get("phase") in ("Succeeded", "Failed") else None
+
+    result: dict[str, Any] = wait_for(terminal, f"{plural}/{name} to finish", timeout)
+    return result
+
+
+def test_optimization_run_matches_the_local_run(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    operator: KopfRunner,
+    node_agent: NodeAgent,
+) -> None:
+    document = reduced("optimization-genetic")
+    apply(control_plane, namespace, document)
+    body = finished(api, namespace, "optimizationruns", "rsi-genetic")
+    status = body["status"]
+    assert status["phase"] == "Succeeded", (status, node_agent.errors)
+    local = run_optimization(OptimizationRunSpec.model_validate(document["spec"])).status
+    expected = local.model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert status["paretoFront"] == expected["paretoFront"]
+    assert status["best"] == expected["best"] and status["progress"] == expected["progress"]
+    assert status["observedGeneration"] == body["metadata"]["generation"]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Succeeded"]["status"] == "True"
+    assert conditions["Reconciling"]["status"] == "False"
+    wait = kubectl(
+        control_plane,
+        "wait",
+        "-n",
+        namespace,
+        "--for=condition=Succeeded",
+        "optrun/rsi-genetic",
+        "--timeout=10s",
+    )
+    assert "condition met" in wait.stdout
+    row = kubectl(control_plane, "get", "optrun", "-n", namespace).stdout.splitlines()[1].split()
+    assert row[1:4] == ["nsga2", "Succeeded", "100"]
+
+
+def test_bad_data_fails_with_a_message_naming_the_field(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    operator: KopfRunner,
+) -> None:
+    document = reduced("optimization-genetic")
+    document["metadata"]["name"] = "missing-data"
+    document["spec"]["backtest"]["data"]["source"] = "/data/absent.csv"
+    apply(control_plane, namespace, document)
+    status = finished(api, namespace, "optimizationruns", "missing-data")["status"]
+    assert status["phase"] == "Failed"
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "InvalidData"
+    assert "spec.backtest.data.source: file not found" in failed["message"]
+    jobs = client.BatchV1Api(api).list_namespaced_job(namespace).items
+    assert len(jobs) == 1 and (jobs[0].status.failed or 0) == 1, "bad input must not be retried"
+
+
+def test_feature_analysis_and_gpu_forecast(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    operator: KopfRunner,
+) -> None:
+    apply(control_plane, namespace, reduced("feature-analysis"))
+    forecast = reduced("forecast")
+    forecast["spec"]["resources"]["gpu"] = 1
+    apply(control_plane, namespace, forecast)
+    analysis = finished(api, namespace, "featureanalyses", "eurusd-features")["status"]
+    assert analysis["phase"] == "Succeeded" and len(analysis["topFeatures"]) == 5
+    result = finished(api, namespace, "forecastruns", "eurusd-forecast")["status"]
+    assert result["phase"] == "Succeeded" and len(result["predictions"]) == 30
+    pods = (
+        client.CoreV1Api(api)
+        .list_namespaced_pod(namespace, label_selector="stratopt.io/run=eurusd-forecast")
+        .items
+    )
+    assert pods and all(p.spec.node_name == GPU_NODE for p in pods)
+    limits = pods[0].spec.containers[0].resources.limits
+    assert limits == {"nvidia.com/gpu": "1"}

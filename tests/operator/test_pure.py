@@ -1,0 +1,80 @@
+"""The operator's pure parts: manifests, conditions, phase and Job outcome."""
+
+from __future__ import annotations
+
+from stratopt.operator import status
+from stratopt.operator.manifests import build_run_job, build_worker_rbac
+from stratopt.runtime.protocol import BAD_INPUT_EXIT_CODE
+from stratopt.settings import JobSettings
+
+
+def test_run_job_manifest() -> None:
+    job = build_run_job("OptimizationRun", "rsi", "ns", "uid-1", 3, {}, JobSettings())
+    assert job["metadata"]["name"] == "rsi-g3"
+    assert job["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["command"][:4] == ["python", "-m", "stratopt.jobs", "run"]
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert pod["serviceAccountName"] == "stratopt-worker" and pod["restartPolicy"] == "Never"
+    rule = job["spec"]["podFailurePolicy"]["rules"][0]
+    assert rule["action"] == "FailJob" and rule["onExitCodes"]["values"] == [BAD_INPUT_EXIT_CODE]
+    assert "limits" not in container["resources"]
+
+
+def test_gpu_forecast_job_asks_for_gpus_with_defaults_for_nvidia_nodes() -> None:
+    spec = {"resources": {"gpu": 2, "memory": "8Gi"}}
+    job = build_run_job("ForecastRun", "fc", "ns", "u", 1, spec, JobSettings())
+    pod = job["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"]["limits"] == {"nvidia.com/gpu": "2"}
+    assert pod["containers"][0]["resources"]["requests"]["memory"] == "8Gi"
+    assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert pod["containers"][0]["image"] == JobSettings().gpu_image
+
+
+def test_worker_role_grants_only_what_workers_use() -> None:
+    _, role, binding = build_worker_rbac("ns", JobSettings())
+    verbs = {(tuple(r["resources"]), tuple(r["verbs"])) for r in role["rules"]}
+    assert verbs == {
+        (("featureanalyses", "forecastruns", "optimizationruns"), ("get",)),
+        (("configmaps",), ("get", "create", "update")),
+    }
+    assert binding["subjects"][0]["name"] == "stratopt-worker"
+
+
+def test_conditions_are_transition_aware() -> None:
+    first = status.set_condition([], "Succeeded", "False", "InProgress", "a", "t1")
+    same = status.set_condition(first, "Succeeded", "False", "InProgress", "b", "t2")
+    assert same[0]["lastTransitionTime"] == "t1" and same[0]["message"] == "b"
+    flipped = status.set_condition(same, "Succeeded", "True", "Completed", "", "t3")
+    assert flipped[0]["lastTransitionTime"] == "t3"
+    assert status.phase_of(flipped) == "Succeeded"
+    assert (
+        status.phase_of(status.set_condition([], "Reconciling", "True", "x", "", "t")) == "Running"
+    )
+    assert status.phase_of([]) == "Pending"
+
+
+def test_status_patches() -> None:
+    running = status.running({}, 2, "Job created", "t1")
+    assert running["phase"] == "Running" and running["observedGeneration"] == 2
+    done = status.succeeded(running, 2, {"best": {"x": 1}, "phase": "ignored"}, "t2")
+    assert done["phase"] == "Succeeded" and done["best"] == {"x": 1}
+    assert done["startTime"] == "t1" and done["completionTime"] == "t2"
+    failed = status.failed(running, 2, "InvalidData", "spec.backtest.data.source: ...", "t3")
+    assert failed["phase"] == "Failed"
+
+
+def test_job_outcome() -> None:
+    assert status.job_outcome({"status": {}}) == ("Running", "")
+    complete = {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+    assert status.job_outcome(complete) == ("Succeeded", "Completed")
+    failed = {
+        "status": {
+            "conditions": [{"type": "Failed", "status": "True", "reason": "PodFailurePolicy"}]
+        }
+    }
+    assert status.job_outcome(failed) == ("Failed", "PodFailurePolicy")
