@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -22,6 +23,8 @@ from stratopt.runtime.protocol import (
     load_client_configuration,
     owner_reference,
     result_name,
+    shard_input_name,
+    shard_result_name,
 )
 
 
@@ -49,6 +52,85 @@ def execute(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def _write_configmap(
+    core: Any,
+    namespace: str,
+    name: str,
+    owner: dict[str, Any],
+    labels: dict[str, str],
+    data: dict[str, str],
+) -> None:
+    from kubernetes import client
+
+    configmap: Any = client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(
+            name=name, namespace=namespace, labels=labels, owner_references=[owner]
+        ),
+        data=data,
+    )
+    try:
+        core.create_namespaced_config_map(namespace, configmap)
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+        core.replace_namespaced_config_map(name, namespace, configmap)
+
+
+def _evaluate_shard(core: Any, body: dict[str, Any], args: argparse.Namespace) -> None:
+    """Evaluate this pod's shard of one batch; store its metrics in order."""
+    from stratopt.api import parse_model
+    from stratopt.api.v1alpha1 import OptimizationRunSpec
+    from stratopt.runtime.optimization import prepare
+
+    index = int(os.environ["JOB_COMPLETION_INDEX"])
+    spec = parse_model(OptimizationRunSpec, body["spec"], "spec")
+    backtester = prepare(spec)
+    shards = core.read_namespaced_config_map(
+        shard_input_name(args.name, args.generation, args.batch), args.namespace
+    )
+    batch = json.loads(shards.data[f"shard-{index}"])
+    metrics = [backtester.evaluate(params) for params in batch]
+    _write_configmap(
+        core,
+        args.namespace,
+        shard_result_name(args.name, args.generation, args.batch, index),
+        owner_reference("OptimizationRun", args.name, body["metadata"]["uid"]),
+        {
+            "stratopt.io/run": args.name,
+            "stratopt.io/generation": str(args.generation),
+            "stratopt.io/batch": str(args.batch),
+        },
+        {"metrics.json": json.dumps(metrics)},
+    )
+
+
+def _finalize(core: Any, body: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The status of a distributed search: the local code path over the stored results."""
+    from stratopt.api import parse_model
+    from stratopt.api.v1alpha1 import OptimizationRunSpec
+    from stratopt.runtime.kubernetes import batch_metrics, shard, stored_results
+    from stratopt.runtime.optimization import run_optimization
+
+    spec = parse_model(OptimizationRunSpec, body["spec"], "spec")
+    results = stored_results(core, args.namespace, args.name, args.generation)
+
+    def stored(number: int, batch: list[dict[str, float]]) -> list[dict[str, float]]:
+        metrics = batch_metrics(
+            results,
+            args.name,
+            args.generation,
+            number,
+            len(shard(batch, spec.execution.shard_size)),
+        )
+        if metrics is None:
+            raise RuntimeError(f"results of batch {number} are missing")
+        return metrics
+
+    status = run_optimization(spec, workers=1, evaluate=stored).status
+    document: dict[str, Any] = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return document
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stratopt.jobs")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -57,7 +139,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--name", required=True)
     run.add_argument("--namespace", required=True)
     run.add_argument("--generation", type=int, required=True)
+    evaluate = commands.add_parser("evaluate", help="evaluate one shard of a batch")
+    finalize = commands.add_parser("finalize", help="summarize a distributed search")
+    for command in (evaluate, finalize):
+        command.add_argument("--name", required=True)
+        command.add_argument("--namespace", required=True)
+        command.add_argument("--generation", type=int, required=True)
+    evaluate.add_argument("--batch", type=int, required=True)
     args = parser.parse_args(argv)
+    if args.command != "run":
+        args.kind = "OptimizationRun"
 
     core, custom = _clients()
     body = custom.get_namespaced_custom_object(
@@ -71,27 +162,25 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     try:
-        result = execute(args.kind, body["spec"])
+        if args.command == "evaluate":
+            _evaluate_shard(core, body, args)
+            return 0
+        result = (
+            _finalize(core, body, args)
+            if args.command == "finalize"
+            else execute(args.kind, body["spec"])
+        )
     except StratoptError as exc:
         print(f"{exc.reason}: {str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
         return BAD_INPUT_EXIT_CODE
-    from kubernetes import client
-
-    configmap: Any = client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(
-            name=result_name(args.name, args.generation),
-            namespace=args.namespace,
-            owner_references=[owner_reference(args.kind, args.name, body["metadata"]["uid"])],
-            labels={"stratopt.io/run": args.name, "stratopt.io/generation": str(args.generation)},
-        ),
-        data={"status.json": json.dumps(result)},
+    _write_configmap(
+        core,
+        args.namespace,
+        result_name(args.name, args.generation),
+        owner_reference(args.kind, args.name, body["metadata"]["uid"]),
+        {"stratopt.io/run": args.name, "stratopt.io/generation": str(args.generation)},
+        {"status.json": json.dumps(result)},
     )
-    try:
-        core.create_namespaced_config_map(args.namespace, configmap)
-    except client.ApiException as exc:
-        if exc.status != 409:
-            raise
-        core.replace_namespaced_config_map(configmap.metadata.name, args.namespace, configmap)
     return 0
 
 

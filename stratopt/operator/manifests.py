@@ -6,15 +6,19 @@ return dicts ready for the API.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from stratopt.api._resource import GROUP
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     PLURALS,
+    batch_job_name,
+    finalize_job_name,
     job_name,
     owner_reference,
     run_labels,
+    shard_input_name,
 )
 from stratopt.settings import JobSettings
 
@@ -27,9 +31,16 @@ def build_run_job(
     generation: int,
     spec: dict[str, Any],
     settings: JobSettings,
+    *,
+    command: list[str] | None = None,
+    job: str | None = None,
+    completions: int | None = None,
+    parallelism: int | None = None,
+    extra_labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The Job that runs a whole resource in one pod and writes its result ConfigMap."""
-    labels = run_labels(kind, name, generation)
+    """The Job that runs a whole resource in one pod and writes its result ConfigMap;
+    with ``completions``, an Indexed Job whose pods each evaluate one shard."""
+    labels = {**run_labels(kind, name, generation), **(extra_labels or {})}
     resources: dict[str, Any] = {
         "requests": {"cpu": settings.cpu_request, "memory": settings.memory_request}
     }
@@ -52,7 +63,8 @@ def build_run_job(
     container = {
         "name": "worker",
         "image": image,
-        "command": [
+        "command": command
+        or [
             "python",
             "-m",
             "stratopt.jobs",
@@ -76,17 +88,26 @@ def build_run_job(
             "capabilities": {"drop": ["ALL"]},
         },
     }
+    indexed: dict[str, Any] = {"backoffLimit": settings.backoff_limit}
+    if completions is not None:
+        # backoffLimitPerIndex retries a failed shard alone; the others keep their results.
+        indexed = {
+            "completionMode": "Indexed",
+            "completions": completions,
+            "parallelism": min(parallelism or completions, completions),
+            "backoffLimitPerIndex": settings.backoff_limit,
+        }
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": job_name(name, generation),
+            "name": job or job_name(name, generation),
             "namespace": namespace,
             "labels": labels,
             "ownerReferences": [owner_reference(kind, name, uid)],
         },
         "spec": {
-            "backoffLimit": settings.backoff_limit,
+            **indexed,
             "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
             "activeDeadlineSeconds": settings.active_deadline_seconds,
             "podFailurePolicy": {
@@ -121,7 +142,11 @@ def build_worker_rbac(namespace: str, settings: JobSettings) -> list[dict[str, A
     name = settings.service_account
     rules = [
         {"apiGroups": [GROUP], "resources": sorted(PLURALS.values()), "verbs": ["get"]},
-        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "update"]},
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "verbs": ["get", "list", "create", "update"],
+        },
     ]
     return [
         {
@@ -143,3 +168,98 @@ def build_worker_rbac(namespace: str, settings: JobSettings) -> list[dict[str, A
             "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
         },
     ]
+
+
+def build_batch_job(
+    name: str,
+    namespace: str,
+    uid: str,
+    generation: int,
+    batch: int,
+    shards: int,
+    parallelism: int,
+    settings: JobSettings,
+) -> dict[str, Any]:
+    """The Indexed Job of one batch: pod *i* evaluates shard *i* (``JOB_COMPLETION_INDEX``)."""
+    command = [
+        "python",
+        "-m",
+        "stratopt.jobs",
+        "evaluate",
+        "--name",
+        name,
+        "--namespace",
+        namespace,
+        "--generation",
+        str(generation),
+        "--batch",
+        str(batch),
+    ]
+    return build_run_job(
+        "OptimizationRun",
+        name,
+        namespace,
+        uid,
+        generation,
+        {},
+        settings,
+        command=command,
+        job=batch_job_name(name, generation, batch),
+        completions=shards,
+        parallelism=parallelism,
+        extra_labels={"stratopt.io/batch": str(batch)},
+    )
+
+
+def build_finalize_job(
+    name: str, namespace: str, uid: str, generation: int, settings: JobSettings
+) -> dict[str, Any]:
+    """The Job that turns a distributed search's stored results into its status."""
+    command = [
+        "python",
+        "-m",
+        "stratopt.jobs",
+        "finalize",
+        "--name",
+        name,
+        "--namespace",
+        namespace,
+        "--generation",
+        str(generation),
+    ]
+    return build_run_job(
+        "OptimizationRun",
+        name,
+        namespace,
+        uid,
+        generation,
+        {},
+        settings,
+        command=command,
+        job=finalize_job_name(name, generation),
+    )
+
+
+def build_shard_configmap(
+    name: str,
+    namespace: str,
+    uid: str,
+    generation: int,
+    batch: int,
+    shards: list[list[dict[str, float]]],
+) -> dict[str, Any]:
+    """A batch's parameter sets, one key per shard, owned by the run."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": shard_input_name(name, generation, batch),
+            "namespace": namespace,
+            "labels": {
+                **run_labels("OptimizationRun", name, generation),
+                "stratopt.io/batch": str(batch),
+            },
+            "ownerReferences": [owner_reference("OptimizationRun", name, uid)],
+        },
+        "data": {f"shard-{i}": json.dumps(shard) for i, shard in enumerate(shards)},
+    }

@@ -19,8 +19,15 @@ from pydantic import BaseModel
 from stratopt.api import SpecError, parse_model
 from stratopt.api.v1alpha1 import FeatureAnalysisSpec, ForecastRunSpec, OptimizationRunSpec
 from stratopt.operator import status as projection
-from stratopt.operator.manifests import build_run_job, build_worker_rbac
-from stratopt.runtime.protocol import job_name, result_name
+from stratopt.operator.manifests import (
+    build_batch_job,
+    build_finalize_job,
+    build_run_job,
+    build_shard_configmap,
+    build_worker_rbac,
+)
+from stratopt.runtime.kubernetes import replay, shard, stored_results
+from stratopt.runtime.protocol import batch_job_name, finalize_job_name, job_name, result_name
 from stratopt.settings import OperatorSettings
 
 SPECS: dict[str, type[BaseModel]] = {
@@ -102,10 +109,14 @@ def reconcile(
     except SpecError as exc:
         patch.status.update(projection.failed(status, generation, exc.reason, str(exc), now()))
         return
-    job = _read(clients.batch.read_namespaced_job, job_name(name, generation), namespace)
-    if job is None:
-        ensure_worker_rbac(clients, namespace, settings)
-        _remove_stale_jobs(clients, namespace, name, generation)
+    if kind == "OptimizationRun" and execution_mode(dict(body.get("spec") or {})) == "distributed":
+        spec = OptimizationRunSpec.model_validate(body["spec"])
+        if not _advance_distributed(body, spec, patch, clients, settings, status):
+            return
+        follow = finalize_job_name(name, generation)
+        manifest = build_finalize_job(name, namespace, meta["uid"], generation, settings.jobs)
+    else:
+        follow = job_name(name, generation)
         manifest = build_run_job(
             kind,
             name,
@@ -115,17 +126,123 @@ def reconcile(
             dict(body.get("spec") or {}),
             settings.jobs,
         )
+    _follow(follow, manifest, body, patch, clients, settings, status)
+
+
+def execution_mode(spec: dict[str, Any]) -> str:
+    """'single' or 'distributed'. ``auto`` distributes only when one batch is estimated to
+    cost far more than starting pods: evaluations × bars × 10 ns above a minute."""
+    execution = spec.get("execution") or {}
+    mode = str(execution.get("mode", "auto"))
+    if mode != "auto":
+        return mode
+    settings = (spec.get("algorithm") or {}).get("nsga2") or {}
+    batch = int(settings.get("populationSize", 100))
+    source = str(((spec.get("backtest") or {}).get("data") or {}).get("source", ""))
+    bars = 100_000
+    if "bars=" in source:
+        bars = int(source.split("bars=")[1].split("&")[0])
+    return "distributed" if batch * bars * 1e-8 > 60 else "single"
+
+
+def _advance_distributed(
+    body: MutableMapping[str, Any],
+    spec: OptimizationRunSpec,
+    patch: Any,
+    clients: Clients,
+    settings: OperatorSettings,
+    status: dict[str, Any],
+) -> bool:
+    """Run the next batch's Indexed Job; True once every batch has results."""
+    meta = body["metadata"]
+    name, namespace, generation = meta["name"], meta["namespace"], meta["generation"]
+    results = stored_results(clients.core, namespace, name, generation)
+    state = replay(spec, results, name, generation)
+    progress = {
+        "evaluationsCompleted": len(state.driver.evaluations),
+        "evaluationsTotal": state.driver.planned_evaluations,
+        "batchesCompleted": state.batch,
+        "percent": min(
+            100,
+            round(100 * len(state.driver.evaluations) / max(state.driver.planned_evaluations, 1)),
+        ),
+        **state.driver.progress(),
+    }
+    if state.pending is None:
+        return True
+    shards = shard(state.pending, spec.execution.shard_size)
+    _create(
+        clients.core.create_namespaced_config_map,
+        namespace,
+        build_shard_configmap(name, namespace, meta["uid"], generation, state.batch, shards),
+    )
+    job = _read(
+        clients.batch.read_namespaced_job, batch_job_name(name, generation, state.batch), namespace
+    )
+    if job is None:
+        ensure_worker_rbac(clients, namespace, settings)
+        _remove_stale_jobs(clients, namespace, name, generation)
+        _create(
+            clients.batch.create_namespaced_job,
+            namespace,
+            build_batch_job(
+                name,
+                namespace,
+                meta["uid"],
+                generation,
+                state.batch,
+                len(shards),
+                spec.execution.parallelism,
+                settings.jobs,
+            ),
+        )
+    else:
+        outcome, reason = projection.job_outcome(_serialize(job))
+        if outcome == "Failed":
+            message = _failure_message(clients, namespace, job.metadata.name)
+            failure = message.split(":", 1)[0] if ":" in message else reason
+            patch.status.update(
+                projection.failed(status, generation, failure or "JobFailed", message, now())
+            )
+            return False
+    update = projection.running(status, generation, f"batch {state.batch} running", now())
+    if status.get("progress") != progress or status.get("phase") != "Running":
+        patch.status.update({**update, "progress": progress})
+    return False
+
+
+def _serialize(job: Any) -> dict[str, Any]:
+    serialized: dict[str, Any] = client.ApiClient().sanitize_for_serialization(job)  # type: ignore[no-untyped-call]
+    return serialized
+
+
+def _follow(
+    job_name_: str,
+    manifest: dict[str, Any],
+    body: MutableMapping[str, Any],
+    patch: Any,
+    clients: Clients,
+    settings: OperatorSettings,
+    status: dict[str, Any],
+) -> None:
+    """Create ``manifest`` if absent; when its Job ends, report its result or failure."""
+    meta = body["metadata"]
+    name, namespace, generation = meta["name"], meta["namespace"], meta["generation"]
+    job = _read(clients.batch.read_namespaced_job, job_name_, namespace)
+    if job is None:
+        ensure_worker_rbac(clients, namespace, settings)
+        if not job_name_.endswith("-final"):
+            _remove_stale_jobs(clients, namespace, name, generation)
         _create(clients.batch.create_namespaced_job, namespace, manifest)
         patch.status.update(projection.running(status, generation, "Job created", now()))
         return
-    serialized: dict[str, Any] = client.ApiClient().sanitize_for_serialization(job)  # type: ignore[no-untyped-call]
-    outcome, reason = projection.job_outcome(serialized)
+    outcome, reason = projection.job_outcome(_serialize(job))
     if outcome == "Running":
         if status.get("phase") != "Running" or status.get("observedGeneration") != generation:
             patch.status.update(projection.running(status, generation, "Job running", now()))
         return
     if outcome == "Failed":
-        message = _failure_message(clients, namespace, job_name(name, generation))
+        message = _failure_message(clients, namespace, job_name_)
         failure = message.split(":", 1)[0] if ":" in message else reason
         patch.status.update(
             projection.failed(status, generation, failure or "JobFailed", message, now())

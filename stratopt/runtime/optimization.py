@@ -25,6 +25,8 @@ from stratopt.runtime.diagnostics import diagnose
 from stratopt.runtime.local import LocalExecutor
 
 ProgressCallback = Callable[[dict[str, Any]], None]
+#: Evaluates one batch (by its number) in order; the default is the local process pool.
+BatchEvaluator = Callable[[int, list[dict[str, float]]], list[dict[str, float]]]
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,16 @@ def run_optimization(
     workers: int | None = None,
     data: MarketData | None = None,
     on_batch: ProgressCallback | None = None,
+    evaluate: BatchEvaluator | None = None,
 ) -> OptimizationOutcome:
-    """Run the whole search on this machine, its diagnostics, and any walk-forward."""
+    """Run the whole search, its diagnostics, and any walk-forward.
+
+    ``evaluate`` replaces local evaluation of the search's batches (a distributed run
+    reads them back from the cluster); everything else is the same code path, so the
+    same spec gives the same status either way.
+    """
     backtester = prepare(spec, data)
-    outcome = search(spec, backtester, workers=workers, on_batch=on_batch)
+    outcome = search(spec, backtester, workers=workers, on_batch=on_batch, evaluate=evaluate)
     status = outcome.status
     if status.best is not None:
         status.diagnostics = diagnose(backtester, outcome.evaluations, status.best.parameters)
@@ -73,6 +81,7 @@ def search(
     window: tuple[int, int] | None = None,
     seed: int | None = None,
     on_batch: ProgressCallback | None = None,
+    evaluate: BatchEvaluator | None = None,
 ) -> OptimizationOutcome:
     """The search alone, on ``window`` of the data (all of it by default)."""
     driver: Driver = DRIVERS[spec.algorithm.name.value](spec, seed=seed)
@@ -81,6 +90,9 @@ def search(
     with LocalExecutor(backtester, workers or spec.execution.workers, window) as executor:
         while batch := driver.ask():
             keys = [tuple(p.values()) for p in batch]
+            if evaluate is not None:
+                for key, metrics in zip(keys, evaluate(len(driver.history), batch), strict=True):
+                    known[key] = metrics
             fresh = list({k: p for k, p in zip(keys, batch, strict=True) if k not in known}.items())
             for key, metrics in zip(
                 [k for k, _ in fresh], executor.evaluate([p for _, p in fresh]), strict=True

@@ -27,6 +27,26 @@ def result_name(name: str, generation: int) -> str:
     return f"{name}-g{generation}-result"[:253]
 
 
+def batch_job_name(name: str, generation: int, batch: int) -> str:
+    """The Indexed Job evaluating batch ``batch`` of a distributed search."""
+    return f"{name}-g{generation}-b{batch}"[:63]
+
+
+def shard_input_name(name: str, generation: int, batch: int) -> str:
+    """The ConfigMap holding a batch's shards (key ``shard-<index>``)."""
+    return f"{name}-g{generation}-b{batch}-input"[:253]
+
+
+def shard_result_name(name: str, generation: int, batch: int, shard: int) -> str:
+    """The ConfigMap one shard's pod writes its metrics into."""
+    return f"{name}-g{generation}-b{batch}-s{shard}"[:253]
+
+
+def finalize_job_name(name: str, generation: int) -> str:
+    """The Job that summarizes a distributed search (front, diagnostics, walk-forward)."""
+    return f"{name}-g{generation}-final"[:63]
+
+
 def owner_reference(kind: str, name: str, uid: str) -> dict[str, Any]:
     """Makes the run own an object, so deleting the run deletes it."""
     return {

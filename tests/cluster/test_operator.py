@@ -3,6 +3,7 @@ ServiceAccount (RBAC enforced), and results flow back into status."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Iterator
@@ -142,3 +143,80 @@ def test_feature_analysis_and_gpu_forecast(
     assert pods and all(p.spec.node_name == GPU_NODE for p in pods)
     limits = pods[0].spec.containers[0].resources.limits
     assert limits == {"nvidia.com/gpu": "1"}
+
+
+def distributed_example(name: str) -> dict[str, Any]:
+    document = reduced("optimization-genetic")
+    document["metadata"]["name"] = name
+    document["spec"]["algorithm"]["nsga2"] = {"populationSize": 20, "generations": 3}
+    document["spec"]["execution"] = {"mode": "distributed", "shardSize": 8, "parallelism": 2}
+    return document
+
+
+def _local_status(document: dict[str, Any]) -> dict[str, Any]:
+    spec = OptimizationRunSpec.model_validate(copy.deepcopy(document["spec"]))
+    status: dict[str, Any] = run_optimization(spec).status.model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    return status
+
+
+def _assert_same_result(status: dict[str, Any], expected: dict[str, Any]) -> None:
+    for key in ("paretoFront", "best", "picks", "progress", "diagnostics"):
+        assert status[key] == expected[key], key
+
+
+def test_distributed_run_uses_indexed_jobs_per_generation_and_matches_local(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    operator: KopfRunner,
+) -> None:
+    document = distributed_example("rsi-distributed")
+    apply(control_plane, namespace, document)
+    status = finished(api, namespace, "optimizationruns", "rsi-distributed")["status"]
+    assert status["phase"] == "Succeeded", status
+    _assert_same_result(status, _local_status(document))
+    jobs = {j.metadata.name: j for j in client.BatchV1Api(api).list_namespaced_job(namespace).items}
+    batches = [f"rsi-distributed-g1-b{k}" for k in range(3)]
+    assert sorted(jobs) == sorted([*batches, "rsi-distributed-g1-final"])
+    for name in batches:
+        spec = jobs[name].spec
+        assert (spec.completion_mode, spec.completions, spec.parallelism) == ("Indexed", 3, 2)
+        assert jobs[name].status.succeeded == 3
+
+
+def test_operator_restart_mid_run_finishes_with_the_same_status(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    crds: list[str],
+    node_agent: NodeAgent,
+) -> None:
+    document = distributed_example("rsi-restart")
+    settings = kopf.OperatorSettings()
+    settings.watching.server_timeout = 10
+    arguments = ["run", "--standalone", "-n", namespace, "-m", "stratopt.operator.handlers"]
+    batch = client.BatchV1Api(api)
+    with KopfRunner(arguments, settings=settings, timeout=60) as first:
+        apply(control_plane, namespace, document)
+        wait_for(
+            lambda: any(
+                j.metadata.name == "rsi-restart-g1-b1"
+                for j in batch.list_namespaced_job(namespace).items
+            ),
+            "the second generation's Job",
+            120,
+        )
+    assert first.exception is None, first.output
+    with KopfRunner(arguments, settings=settings, timeout=60) as second:
+        status = finished(api, namespace, "optimizationruns", "rsi-restart")["status"]
+    assert second.exception is None, second.output
+    assert status["phase"] == "Succeeded"
+    _assert_same_result(status, _local_status(document))
+    names = [j.metadata.name for j in batch.list_namespaced_job(namespace).items]
+    assert sorted(names) == sorted(
+        [f"rsi-restart-g1-b{k}" for k in range(3)] + ["rsi-restart-g1-final"]
+    ), "a Job was duplicated or lost"
+    for job in batch.list_namespaced_job(namespace).items:
+        assert (job.status.succeeded or 0) == (job.spec.completions or 1), "a batch ran twice"
