@@ -220,3 +220,52 @@ def test_operator_restart_mid_run_finishes_with_the_same_status(
     ), "a Job was duplicated or lost"
     for job in batch.list_namespaced_job(namespace).items:
         assert (job.status.succeeded or 0) == (job.spec.completions or 1), "a batch ran twice"
+
+
+def test_spec_change_restarts_and_deletion_leaves_nothing(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    operator: KopfRunner,
+) -> None:
+    document = distributed_example("rsi-change")
+    apply(control_plane, namespace, document)
+    batch = client.BatchV1Api(api)
+    wait_for(lambda: batch.list_namespaced_job(namespace).items, "the first Job", 60)
+    document["spec"]["seed"] = 7
+    apply(control_plane, namespace, document)
+    custom = client.CustomObjectsApi(api)
+
+    def second_generation_done() -> dict[str, Any] | None:
+        body = custom.get_namespaced_custom_object(
+            "stratopt.io", "v1alpha1", namespace, "optimizationruns", "rsi-change"
+        )
+        status = body.get("status") or {}
+        done = status.get("observedGeneration") == 2 and status.get("phase") == "Succeeded"
+        return body if done else None
+
+    body = wait_for(second_generation_done, "the restarted run to finish", 240)
+    _assert_same_result(body["status"], _local_status(document))
+    assert all(
+        j.metadata.labels["stratopt.io/generation"] == "2"
+        for j in batch.list_namespaced_job(namespace).items
+    ), "old Jobs must go"
+
+    custom.delete_namespaced_custom_object(
+        "stratopt.io", "v1alpha1", namespace, "optimizationruns", "rsi-change"
+    )
+    core = client.CoreV1Api(api)
+
+    def nothing_left() -> bool:
+        owned = [
+            cm
+            for cm in core.list_namespaced_config_map(namespace).items
+            if cm.metadata.labels and "stratopt.io/run" in cm.metadata.labels
+        ]
+        return not (
+            batch.list_namespaced_job(namespace).items
+            or owned
+            or core.list_namespaced_pod(namespace).items
+        )
+
+    wait_for(nothing_left, "Jobs, pods and ConfigMaps to be collected", 120)
