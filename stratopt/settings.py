@@ -45,6 +45,12 @@ class OperatorSettings(BaseModel):
     reconcile_interval: float = Field(
         default=2.0, description="Seconds between checks of an unfinished run's Job (s)."
     )
+    metrics_port: int = Field(
+        default=8080,
+        ge=0,
+        le=65535,
+        description="Port of the Prometheus metrics endpoint; 0 turns it off.",
+    )
     jobs: JobSettings = Field(default_factory=JobSettings, description="Job shaping.")
 
     @classmethod
@@ -55,8 +61,11 @@ class OperatorSettings(BaseModel):
             value = os.environ.get(f"STRATOPT_{name.upper()}")
             if value is not None:
                 jobs[name] = value
-        interval = os.environ.get("STRATOPT_RECONCILE_INTERVAL")
         settings = cls(jobs=JobSettings.model_validate(jobs))
+        interval = os.environ.get("STRATOPT_RECONCILE_INTERVAL")
         if interval is not None:
             settings.reconcile_interval = float(interval)
+        port = os.environ.get("STRATOPT_METRICS_PORT")
+        if port is not None:
+            settings.metrics_port = int(port)
         return settings

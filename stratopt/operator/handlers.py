@@ -8,13 +8,23 @@ from __future__ import annotations
 from typing import Any
 
 import kopf
+from prometheus_client import start_http_server
 
 from stratopt.api._resource import GROUP, VERSION
+from stratopt.operator import metrics
 from stratopt.operator.reconcile import Clients, reconcile
 from stratopt.runtime.protocol import PLURALS, load_client_configuration
 from stratopt.settings import OperatorSettings
 
 SETTINGS = OperatorSettings.from_environment()
+_serving: set[int] = set()
+
+
+def serve_metrics(port: int) -> None:
+    """Serve the metrics once per process, even when the operator is restarted in it."""
+    if port and port not in _serving:
+        start_http_server(port, registry=metrics.REGISTRY)
+        _serving.add(port)
 
 
 @kopf.on.login(id="stratopt-login")
@@ -27,6 +37,7 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 @kopf.on.startup(id="stratopt-startup")
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     load_client_configuration()
+    serve_metrics(SETTINGS.metrics_port)
     # kopf's bookkeeping lives in annotations: the structural status schema would prune it.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -45,7 +56,11 @@ def _register(kind: str, plural: str) -> None:
         id=f"{plural}-reconcile",
     )
     def run_reconcile(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        reconcile(kind, dict(body), patch, Clients.default(), SETTINGS)
+        try:
+            reconcile(kind, dict(body), patch, Clients.default(), SETTINGS)
+        except Exception:
+            metrics.HANDLER_ERRORS.labels(kind).inc()
+            raise
 
 
 for _kind, _plural in PLURALS.items():

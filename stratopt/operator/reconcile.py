@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from stratopt.api import SpecError, parse_model
 from stratopt.api.v1alpha1 import FeatureAnalysisSpec, ForecastRunSpec, OptimizationRunSpec
+from stratopt.operator import metrics
 from stratopt.operator import status as projection
 from stratopt.operator.manifests import (
     build_batch_job,
@@ -88,6 +89,26 @@ def _failure_message(clients: Clients, namespace: str, job: str) -> str:
     return "the run's Job failed; see its pods"
 
 
+class _Recorder:
+    """Stands in for kopf's patch: forwards status updates and records phase changes in
+    the metrics (``patch.status.update`` works on it as on kopf's)."""
+
+    def __init__(self, kind: str, patch: Any, previous: str | None) -> None:
+        self.kind = kind
+        self.patch = patch
+        self.previous = previous
+        self.status = self
+
+    def update(self, fields: dict[str, Any]) -> None:
+        self.patch.status.update(fields)
+        phase = fields.get("phase")
+        if phase is not None:
+            metrics.record_phase(self.kind, self.previous, str(phase))
+            if phase == "Failed":
+                metrics.JOB_FAILURES.labels(self.kind).inc()
+            self.previous = str(phase)
+
+
 def reconcile(
     kind: str,
     body: MutableMapping[str, Any],
@@ -96,6 +117,7 @@ def reconcile(
     settings: OperatorSettings,
 ) -> None:
     """Move the run one step: create its Job, or report how the Job went."""
+    patch = _Recorder(kind, patch, (body.get("status") or {}).get("phase"))
     meta = body["metadata"]
     name, namespace, generation = meta["name"], meta["namespace"], meta["generation"]
     status: dict[str, Any] = dict(body.get("status") or {})
@@ -179,7 +201,13 @@ def _advance_distributed(
     job = _read(
         clients.batch.read_namespaced_job, batch_job_name(name, generation, state.batch), namespace
     )
+    done_before = int((status.get("progress") or {}).get("evaluationsCompleted", 0))
+    if progress["evaluationsCompleted"] > done_before:
+        metrics.EVALUATIONS.labels("OptimizationRun").inc(
+            progress["evaluationsCompleted"] - done_before
+        )
     if job is None:
+        _observe_batch(clients, namespace, name, generation, state.batch - 1)
         ensure_worker_rbac(clients, namespace, settings)
         _remove_stale_jobs(clients, namespace, name, generation)
         _create(
@@ -209,6 +237,20 @@ def _advance_distributed(
     if status.get("progress") != progress or status.get("phase") != "Running":
         patch.status.update({**update, "progress": progress})
     return False
+
+
+def _observe_batch(
+    clients: Clients, namespace: str, name: str, generation: int, batch: int
+) -> None:
+    """Record how long the finished batch took, from its Job's start to completion."""
+    if batch < 0:
+        return
+    job = _read(
+        clients.batch.read_namespaced_job, batch_job_name(name, generation, batch), namespace
+    )
+    if job is not None and job.status.start_time and job.status.completion_time:
+        seconds = (job.status.completion_time - job.status.start_time).total_seconds()
+        metrics.BATCH_SECONDS.observe(seconds)
 
 
 def _serialize(job: Any) -> dict[str, Any]:

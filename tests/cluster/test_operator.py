@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,12 +19,14 @@ from kubernetes import client
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.runtime import run_optimization
 from tests.cluster.conftest import kubectl, wait_for
-from tests.cluster.controlplane import ControlPlane
+from tests.cluster.controlplane import ControlPlane, free_port
 from tests.cluster.node_agent import GPU_NODE, NodeAgent
 from tests.conftest import EXAMPLES
 from tests.test_examples import deep_merge
 
 os.environ.setdefault("STRATOPT_RECONCILE_INTERVAL", "0.5")
+METRICS_PORT = free_port()
+os.environ.setdefault("STRATOPT_METRICS_PORT", str(METRICS_PORT))
 
 
 @pytest.fixture()
@@ -100,6 +103,10 @@ def test_optimization_run_matches_the_local_run(
     assert "condition met" in wait.stdout
     row = kubectl(control_plane, "get", "optrun", "-n", namespace).stdout.splitlines()[1].split()
     assert row[1:4] == ["nsga2", "Succeeded", "100"]
+    port = os.environ["STRATOPT_METRICS_PORT"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        exposition = response.read().decode()
+    assert 'stratopt_runs_finished_total{kind="OptimizationRun",phase="Succeeded"}' in exposition
 
 
 def test_bad_data_fails_with_a_message_naming_the_field(

@@ -78,3 +78,18 @@ def test_job_outcome() -> None:
         }
     }
     assert status.job_outcome(failed) == ("Failed", "PodFailurePolicy")
+
+
+def test_phase_metrics_follow_transitions() -> None:
+    from stratopt.operator import metrics
+
+    def value(name: str, phase: str) -> float:
+        sample = metrics.REGISTRY.get_sample_value(name, {"kind": "Probe", "phase": phase})
+        return sample or 0.0
+
+    metrics.record_phase("Probe", None, "Running")
+    metrics.record_phase("Probe", "Running", "Running")
+    assert value("stratopt_runs", "Running") == 1
+    metrics.record_phase("Probe", "Running", "Succeeded")
+    assert value("stratopt_runs", "Running") == 0 and value("stratopt_runs", "Succeeded") == 1
+    assert value("stratopt_runs_finished_total", "Succeeded") == 1
