@@ -50,6 +50,24 @@ def _round_to_tick(price: float, inv_tick: float) -> float:  # pragma: no cover
     return float(np.round(price * inv_tick) / inv_tick)
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _levels(
+    raw: float,
+    side: int,
+    stop_loss: float,
+    take_profit: float,
+    stops_in_percent: bool,
+    pip_size: float,
+    inv_tick: float,
+) -> tuple[float, float]:  # pragma: no cover
+    """Stop and take-profit levels around a raw fill price (0.0 where disabled)."""
+    distance_stop = raw * stop_loss / 100.0 if stops_in_percent else stop_loss * pip_size
+    distance_take = raw * take_profit / 100.0 if stops_in_percent else take_profit * pip_size
+    stop = _round_to_tick(raw - side * distance_stop, inv_tick) if stop_loss > 0 else 0.0
+    take = _round_to_tick(raw + side * distance_take, inv_tick) if take_profit > 0 else 0.0
+    return stop, take
+
+
 # error_model="numpy": divisions skip the zero checks Python semantics would add per bar.
 @njit(cache=True, error_model="numpy")
 def simulate(
@@ -141,21 +159,8 @@ def simulate(
                 entry_price = fill
                 entry_bar = i
                 cash -= commission * units * fill
-                distance_stop = (
-                    raw * stop_loss / 100.0 if stops_in_percent else stop_loss * pip_size
-                )
-                distance_take = (
-                    raw * take_profit / 100.0 if stops_in_percent else take_profit * pip_size
-                )
-                stop_level = (
-                    _round_to_tick(raw - direction * distance_stop, inv_tick)
-                    if stop_loss > 0
-                    else 0.0
-                )
-                take_level = (
-                    _round_to_tick(raw + direction * distance_take, inv_tick)
-                    if take_profit > 0
-                    else 0.0
+                stop_level, take_level = _levels(
+                    raw, direction, stop_loss, take_profit, stops_in_percent, pip_size, inv_tick
                 )
         pending = 0
 
@@ -238,21 +243,8 @@ def simulate(
                         entry_price = fill
                         entry_bar = i
                         cash -= commission * units * fill
-                        distance_stop = (
-                            c * stop_loss / 100.0 if stops_in_percent else stop_loss * pip_size
-                        )
-                        distance_take = (
-                            c * take_profit / 100.0 if stops_in_percent else take_profit * pip_size
-                        )
-                        stop_level = (
-                            _round_to_tick(c - side * distance_stop, inv_tick)
-                            if stop_loss > 0
-                            else 0.0
-                        )
-                        take_level = (
-                            _round_to_tick(c + side * distance_take, inv_tick)
-                            if take_profit > 0
-                            else 0.0
+                        stop_level, take_level = _levels(
+                            c, side, stop_loss, take_profit, stops_in_percent, pip_size, inv_tick
                         )
                 else:
                     pending = side

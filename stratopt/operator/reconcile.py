@@ -79,6 +79,23 @@ def _read(read: Any, name: str, namespace: str) -> Any:
         raise
 
 
+def _report_failure(
+    clients: Clients,
+    namespace: str,
+    job: str,
+    job_reason: str,
+    patch: Any,
+    status: dict[str, Any],
+    generation: int,
+) -> None:
+    """Fail the run with the failing pod's one-line reason ("Reason: what to fix")."""
+    message = _failure_message(clients, namespace, job)
+    failure = message.split(":", 1)[0] if ":" in message else job_reason
+    patch.status.update(
+        projection.failed(status, generation, failure or "JobFailed", message, now())
+    )
+
+
 def _failure_message(clients: Clients, namespace: str, job: str) -> str:
     pods = clients.core.list_namespaced_pod(namespace, label_selector=f"job-name={job}").items
     for pod in pods:
@@ -227,10 +244,8 @@ def _advance_distributed(
     else:
         outcome, reason = projection.job_outcome(_serialize(job))
         if outcome == "Failed":
-            message = _failure_message(clients, namespace, job.metadata.name)
-            failure = message.split(":", 1)[0] if ":" in message else reason
-            patch.status.update(
-                projection.failed(status, generation, failure or "JobFailed", message, now())
+            _report_failure(
+                clients, namespace, job.metadata.name, reason, patch, status, generation
             )
             return False
     update = projection.running(status, generation, f"batch {state.batch} running", now())
@@ -284,11 +299,7 @@ def _follow(
             patch.status.update(projection.running(status, generation, "Job running", now()))
         return
     if outcome == "Failed":
-        message = _failure_message(clients, namespace, job_name_)
-        failure = message.split(":", 1)[0] if ":" in message else reason
-        patch.status.update(
-            projection.failed(status, generation, failure or "JobFailed", message, now())
-        )
+        _report_failure(clients, namespace, job_name_, reason, patch, status, generation)
         return
     result = _read(
         clients.core.read_namespaced_config_map, result_name(name, generation), namespace

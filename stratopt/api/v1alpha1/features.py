@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from stratopt.api._base import ApiModel
 from stratopt.api._resource import CrdInfo, Resource
 from stratopt.api.v1alpha1.backtest import DataSpec
-from stratopt.api.v1alpha1.status import Condition
+from stratopt.api.v1alpha1.status import RunStatus
 
 DEFAULT_FEATURES = (
     "rsi_14",
@@ -130,16 +130,9 @@ class FeatureImportance(ApiModel):
     rank: int = Field(description="1 = most important.")
 
 
-class FeatureAnalysisStatus(ApiModel):
+class FeatureAnalysisStatus(RunStatus):
     """The ranking and how well the model predicts, written by the operator."""
 
-    phase: Literal["Pending", "Running", "Succeeded", "Failed", "Suspended"] = Field(
-        default="Pending", description="Lifecycle phase, derived from the conditions."
-    )
-    conditions: list[Condition] = Field(default_factory=list, description="Conditions.")
-    observed_generation: int | None = Field(default=None, description="Generation described.")
-    start_time: str | None = Field(default=None, description="When the run started.")
-    completion_time: str | None = Field(default=None, description="When it finished.")
     features: list[FeatureImportance] = Field(
         default_factory=list, description="Every feature, most important first."
     )

@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field, model_validator
 from stratopt.api._base import ApiModel
 from stratopt.api._resource import CrdInfo, Resource
 from stratopt.api.v1alpha1.backtest import DataSpec
-from stratopt.api.v1alpha1.status import Condition
+from stratopt.api.v1alpha1.status import RunStatus
 
 DEFAULT_FORECAST_FEATURES = ("return_1", "rsi_14", "volatility_20", "volume_ratio_20")
 
@@ -177,16 +177,9 @@ class ForecastMetrics(ApiModel):
     interval_coverage: float = Field(description="Share of actual prices inside the intervals.")
 
 
-class ForecastRunStatus(ApiModel):
+class ForecastRunStatus(RunStatus):
     """The forecast and its honest accuracy, written by the operator."""
 
-    phase: Literal["Pending", "Running", "Succeeded", "Failed", "Suspended"] = Field(
-        default="Pending", description="Lifecycle phase, derived from the conditions."
-    )
-    conditions: list[Condition] = Field(default_factory=list, description="Conditions.")
-    observed_generation: int | None = Field(default=None, description="Generation described.")
-    start_time: str | None = Field(default=None, description="When the run started.")
-    completion_time: str | None = Field(default=None, description="When it finished.")
     predictions: list[Prediction] = Field(
         default_factory=list, description="One entry per step of the horizon."
     )

@@ -12,7 +12,7 @@ from stratopt.api._base import ApiModel
 from stratopt.api._resource import CrdInfo, Resource, condition_column
 from stratopt.api.metrics import METRIC_NAMES, default_goal
 from stratopt.api.v1alpha1.backtest import BacktestSpec
-from stratopt.api.v1alpha1.status import Condition
+from stratopt.api.v1alpha1.status import RunStatus
 
 _METRICS = ", ".join(METRIC_NAMES)
 _CEL_METRICS = "[" + ", ".join(f"'{m}'" for m in METRIC_NAMES) + "]"
@@ -636,20 +636,9 @@ class WalkForwardStatus(ApiModel):
     summary: WalkForwardSummary = Field(description="The out-of-sample summary.")
 
 
-class OptimizationRunStatus(ApiModel):
+class OptimizationRunStatus(RunStatus):
     """What the search found, written by the operator (or printed by stratopt run)."""
 
-    phase: Literal["Pending", "Running", "Succeeded", "Failed", "Suspended"] = Field(
-        default="Pending", description="Lifecycle phase, derived from the conditions."
-    )
-    conditions: list[Condition] = Field(
-        default_factory=list, description="Kubernetes-style conditions."
-    )
-    observed_generation: int | None = Field(
-        default=None, description="metadata.generation this status describes."
-    )
-    start_time: str | None = Field(default=None, description="When the run started (RFC 3339).")
-    completion_time: str | None = Field(default=None, description="When it finished.")
     algorithm: str | None = Field(default=None, description="The algorithm that ran.")
     progress: Progress = Field(default_factory=Progress, description="Progress.")
     pareto_front: list[Solution] = Field(

@@ -19,3 +19,19 @@ class Condition(ApiModel):
     last_transition_time: str | None = Field(
         default=None, description="When status last changed (RFC 3339)."
     )
+
+
+class RunStatus(ApiModel):
+    """The lifecycle fields every kind's status shares (Kubernetes conventions)."""
+
+    phase: Literal["Pending", "Running", "Succeeded", "Failed", "Suspended"] = Field(
+        default="Pending", description="Lifecycle phase, derived from the conditions."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list, description="Kubernetes-style conditions."
+    )
+    observed_generation: int | None = Field(
+        default=None, description="metadata.generation this status describes."
+    )
+    start_time: str | None = Field(default=None, description="When the run started (RFC 3339).")
+    completion_time: str | None = Field(default=None, description="When it finished.")
