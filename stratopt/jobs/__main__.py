@@ -23,6 +23,7 @@ from stratopt.runtime.protocol import (
     load_client_configuration,
     owner_reference,
     result_name,
+    revision,
     shard_input_name,
     shard_result_name,
 )
@@ -86,18 +87,18 @@ def _evaluate_shard(core: Any, body: dict[str, Any], args: argparse.Namespace) -
     spec = parse_model(OptimizationRunSpec, body["spec"], "spec")
     backtester = prepare(spec)
     shards = core.read_namespaced_config_map(
-        shard_input_name(args.name, args.generation, args.batch), args.namespace
+        shard_input_name(args.name, args.revision, args.batch), args.namespace
     )
     batch = json.loads(shards.data[f"shard-{index}"])
     metrics = [backtester.evaluate(params) for params in batch]
     _write_configmap(
         core,
         args.namespace,
-        shard_result_name(args.name, args.generation, args.batch, index),
+        shard_result_name(args.name, args.revision, args.batch, index),
         owner_reference("OptimizationRun", args.name, body["metadata"]["uid"]),
         {
             "stratopt.io/run": args.name,
-            "stratopt.io/generation": str(args.generation),
+            "stratopt.io/revision": args.revision,
             "stratopt.io/batch": str(args.batch),
         },
         {"metrics.json": json.dumps(metrics)},
@@ -112,13 +113,13 @@ def _finalize(core: Any, body: dict[str, Any], args: argparse.Namespace) -> dict
     from stratopt.runtime.optimization import run_optimization
 
     spec = parse_model(OptimizationRunSpec, body["spec"], "spec")
-    results = stored_results(core, args.namespace, args.name, args.generation)
+    results = stored_results(core, args.namespace, args.name, args.revision)
 
     def stored(number: int, batch: list[dict[str, float]]) -> list[dict[str, float]]:
         metrics = batch_metrics(
             results,
             args.name,
-            args.generation,
+            args.revision,
             number,
             len(shard(batch, spec.execution.shard_size)),
         )
@@ -138,13 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--kind", required=True, choices=sorted(PLURALS))
     run.add_argument("--name", required=True)
     run.add_argument("--namespace", required=True)
-    run.add_argument("--generation", type=int, required=True)
+    run.add_argument("--revision", required=True)
     evaluate = commands.add_parser("evaluate", help="evaluate one shard of a batch")
     finalize = commands.add_parser("finalize", help="summarize a distributed search")
     for command in (evaluate, finalize):
         command.add_argument("--name", required=True)
         command.add_argument("--namespace", required=True)
-        command.add_argument("--generation", type=int, required=True)
+        command.add_argument("--revision", required=True)
     evaluate.add_argument("--batch", type=int, required=True)
     args = parser.parse_args(argv)
     if args.command != "run":
@@ -154,12 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     body = custom.get_namespaced_custom_object(
         "stratopt.io", "v1alpha1", args.namespace, PLURALS[args.kind], args.name
     )
-    if body["metadata"].get("generation") != args.generation:
-        print(
-            f"{args.kind} {args.name} moved on to generation "
-            f"{body['metadata'].get('generation')}; nothing to do",
-            file=sys.stderr,
-        )
+    if revision(body["spec"]) != args.revision:
+        print(f"{args.kind} {args.name}'s spec has changed; nothing to do", file=sys.stderr)
         return 0
     try:
         if args.command == "evaluate":
@@ -176,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     _write_configmap(
         core,
         args.namespace,
-        result_name(args.name, args.generation),
+        result_name(args.name, args.revision),
         owner_reference(args.kind, args.name, body["metadata"]["uid"]),
-        {"stratopt.io/run": args.name, "stratopt.io/generation": str(args.generation)},
+        {"stratopt.io/run": args.name, "stratopt.io/revision": args.revision},
         {"status.json": json.dumps(result)},
     )
     return 0

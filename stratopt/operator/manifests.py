@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stratopt.api._resource import GROUP
+from stratopt.api._resource import GROUP, VERSION
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     PLURALS,
@@ -28,7 +28,7 @@ def build_run_job(
     name: str,
     namespace: str,
     uid: str,
-    generation: int,
+    revision: str,
     spec: dict[str, Any],
     settings: JobSettings,
     *,
@@ -37,10 +37,11 @@ def build_run_job(
     completions: int | None = None,
     parallelism: int | None = None,
     extra_labels: dict[str, str] | None = None,
+    suspend: bool = False,
 ) -> dict[str, Any]:
     """The Job that runs a whole resource in one pod and writes its result ConfigMap;
     with ``completions``, an Indexed Job whose pods each evaluate one shard."""
-    labels = {**run_labels(kind, name, generation), **(extra_labels or {})}
+    labels = {**run_labels(kind, name, revision), **(extra_labels or {})}
     resources: dict[str, Any] = {
         "requests": {"cpu": settings.cpu_request, "memory": settings.memory_request}
     }
@@ -75,8 +76,8 @@ def build_run_job(
             name,
             "--namespace",
             namespace,
-            "--generation",
-            str(generation),
+            "--revision",
+            revision,
         ],
         "resources": resources,
         "terminationMessagePolicy": "FallbackToLogsOnError",
@@ -101,13 +102,14 @@ def build_run_job(
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": job or job_name(name, generation),
+            "name": job or job_name(name, revision),
             "namespace": namespace,
             "labels": labels,
             "ownerReferences": [owner_reference(kind, name, uid)],
         },
         "spec": {
             **indexed,
+            "suspend": suspend,
             "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
             "activeDeadlineSeconds": settings.active_deadline_seconds,
             "podFailurePolicy": {
@@ -174,11 +176,13 @@ def build_batch_job(
     name: str,
     namespace: str,
     uid: str,
-    generation: int,
+    revision: str,
     batch: int,
     shards: int,
     parallelism: int,
     settings: JobSettings,
+    *,
+    suspend: bool = False,
 ) -> dict[str, Any]:
     """The Indexed Job of one batch: pod *i* evaluates shard *i* (``JOB_COMPLETION_INDEX``)."""
     command = [
@@ -190,8 +194,8 @@ def build_batch_job(
         name,
         "--namespace",
         namespace,
-        "--generation",
-        str(generation),
+        "--revision",
+        revision,
         "--batch",
         str(batch),
     ]
@@ -200,19 +204,26 @@ def build_batch_job(
         name,
         namespace,
         uid,
-        generation,
+        revision,
         {},
         settings,
         command=command,
-        job=batch_job_name(name, generation, batch),
+        job=batch_job_name(name, revision, batch),
         completions=shards,
         parallelism=parallelism,
         extra_labels={"stratopt.io/batch": str(batch)},
+        suspend=suspend,
     )
 
 
 def build_finalize_job(
-    name: str, namespace: str, uid: str, generation: int, settings: JobSettings
+    name: str,
+    namespace: str,
+    uid: str,
+    revision: str,
+    settings: JobSettings,
+    *,
+    suspend: bool = False,
 ) -> dict[str, Any]:
     """The Job that turns a distributed search's stored results into its status."""
     command = [
@@ -224,19 +235,20 @@ def build_finalize_job(
         name,
         "--namespace",
         namespace,
-        "--generation",
-        str(generation),
+        "--revision",
+        revision,
     ]
     return build_run_job(
         "OptimizationRun",
         name,
         namespace,
         uid,
-        generation,
+        revision,
         {},
         settings,
         command=command,
-        job=finalize_job_name(name, generation),
+        job=finalize_job_name(name, revision),
+        suspend=suspend,
     )
 
 
@@ -244,7 +256,7 @@ def build_shard_configmap(
     name: str,
     namespace: str,
     uid: str,
-    generation: int,
+    revision: str,
     batch: int,
     shards: list[list[dict[str, float]]],
 ) -> dict[str, Any]:
@@ -253,13 +265,48 @@ def build_shard_configmap(
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": shard_input_name(name, generation, batch),
+            "name": shard_input_name(name, revision, batch),
             "namespace": namespace,
             "labels": {
-                **run_labels("OptimizationRun", name, generation),
+                **run_labels("OptimizationRun", name, revision),
                 "stratopt.io/batch": str(batch),
             },
             "ownerReferences": [owner_reference("OptimizationRun", name, uid)],
         },
         "data": {f"shard-{i}": json.dumps(shard) for i, shard in enumerate(shards)},
+    }
+
+
+def build_event(
+    kind: str,
+    name: str,
+    namespace: str,
+    uid: str,
+    reason: str,
+    message: str,
+    now: str,
+    *,
+    warning: bool = False,
+) -> dict[str, Any]:
+    """A milestone of a run, as a core/v1 Event that ``kubectl describe`` shows."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{name}.", "namespace": namespace},
+        "involvedObject": {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": kind,
+            "name": name,
+            "namespace": namespace,
+            "uid": uid,
+        },
+        "type": "Warning" if warning else "Normal",
+        "reason": reason,
+        "message": message[:1024],
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+        "source": {"component": "stratopt-operator"},
+        "reportingComponent": "stratopt.io/operator",
+        "reportingInstance": "stratopt-operator",
     }

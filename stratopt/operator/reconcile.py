@@ -22,13 +22,20 @@ from stratopt.operator import metrics
 from stratopt.operator import status as projection
 from stratopt.operator.manifests import (
     build_batch_job,
+    build_event,
     build_finalize_job,
     build_run_job,
     build_shard_configmap,
     build_worker_rbac,
 )
 from stratopt.runtime.kubernetes import replay, shard, stored_results
-from stratopt.runtime.protocol import batch_job_name, finalize_job_name, job_name, result_name
+from stratopt.runtime.protocol import (
+    batch_job_name,
+    finalize_job_name,
+    job_name,
+    result_name,
+    revision,
+)
 from stratopt.settings import OperatorSettings
 
 SPECS: dict[str, type[BaseModel]] = {
@@ -79,20 +86,96 @@ def _read(read: Any, name: str, namespace: str) -> Any:
         raise
 
 
+@dataclass(frozen=True)
+class Run:
+    """The resource being reconciled: who it is and what its spec asks for now."""
+
+    kind: str
+    name: str
+    namespace: str
+    uid: str
+    generation: int
+    revision: str
+    suspended: bool
+
+    @classmethod
+    def of(cls, kind: str, body: MutableMapping[str, Any]) -> Run:
+        meta, spec = body["metadata"], dict(body.get("spec") or {})
+        return cls(
+            kind,
+            meta["name"],
+            meta["namespace"],
+            meta["uid"],
+            meta["generation"],
+            revision(spec),
+            bool(spec.get("suspend")),
+        )
+
+
+class _Recorder:
+    """Stands in for kopf's patch: forwards status updates (``patch.status.update`` works
+    on it as on kopf's), stamps the revision, and turns phase changes into metrics and
+    Events."""
+
+    def __init__(self, run: Run, patch: Any, previous: str | None, clients: Clients) -> None:
+        self.run = run
+        self.patch = patch
+        self.previous = previous
+        self.clients = clients
+        self.status = self
+
+    def update(self, fields: dict[str, Any]) -> None:
+        self.patch.status.update({**fields, "revision": self.run.revision})
+        phase = fields.get("phase")
+        if phase is None:
+            return
+        metrics.record_phase(self.run.kind, self.previous, str(phase))
+        if phase != self.previous:
+            self._announce_phase(str(phase), fields)
+            if phase == "Failed":
+                metrics.JOB_FAILURES.labels(self.run.kind).inc()
+        self.previous = str(phase)
+
+    def _announce_phase(self, phase: str, fields: dict[str, Any]) -> None:
+        if phase == "Running":
+            reason = "Resumed" if self.previous == "Suspended" else "Started"
+            self.announce(reason, f"{self.run.kind} {self.run.name} is running")
+        elif phase == "Suspended":
+            self.announce("Suspended", "the run's Job is suspended (spec.suspend is true)")
+        elif phase == "Succeeded":
+            self.announce("Succeeded", _summary(fields))
+        elif phase == "Failed":
+            failed = next(c for c in fields["conditions"] if c["type"] == "Failed")
+            self.announce(failed["reason"], failed["message"], warning=True)
+
+    def announce(self, reason: str, message: str, *, warning: bool = False) -> None:
+        """Post an Event; a failure to post never stops the reconciliation."""
+        run = self.run
+        event = build_event(
+            run.kind, run.name, run.namespace, run.uid, reason, message, now(), warning=warning
+        )
+        try:
+            self.clients.core.create_namespaced_event(run.namespace, event)
+        except ApiException:
+            metrics.HANDLER_ERRORS.labels(run.kind).inc()
+
+
+def _summary(fields: dict[str, Any]) -> str:
+    best = fields.get("best")
+    if isinstance(best, dict) and isinstance(best.get("objectives"), dict):
+        values = ", ".join(f"{k}={v:.4g}" for k, v in best["objectives"].items())
+        return f"finished; best {values}"
+    return "finished"
+
+
 def _report_failure(
-    clients: Clients,
-    namespace: str,
-    job: str,
-    job_reason: str,
-    patch: Any,
-    status: dict[str, Any],
-    generation: int,
+    clients: Clients, run: Run, job: str, job_reason: str, patch: Any, status: dict[str, Any]
 ) -> None:
     """Fail the run with the failing pod's one-line reason ("Reason: what to fix")."""
-    message = _failure_message(clients, namespace, job)
+    message = _failure_message(clients, run.namespace, job)
     failure = message.split(":", 1)[0] if ":" in message else job_reason
     patch.status.update(
-        projection.failed(status, generation, failure or "JobFailed", message, now())
+        projection.failed(status, run.generation, failure or "JobFailed", message, now())
     )
 
 
@@ -106,26 +189,6 @@ def _failure_message(clients: Clients, namespace: str, job: str) -> str:
     return "the run's Job failed; see its pods"
 
 
-class _Recorder:
-    """Stands in for kopf's patch: forwards status updates and records phase changes in
-    the metrics (``patch.status.update`` works on it as on kopf's)."""
-
-    def __init__(self, kind: str, patch: Any, previous: str | None) -> None:
-        self.kind = kind
-        self.patch = patch
-        self.previous = previous
-        self.status = self
-
-    def update(self, fields: dict[str, Any]) -> None:
-        self.patch.status.update(fields)
-        phase = fields.get("phase")
-        if phase is not None:
-            metrics.record_phase(self.kind, self.previous, str(phase))
-            if phase == "Failed":
-                metrics.JOB_FAILURES.labels(self.kind).inc()
-            self.previous = str(phase)
-
-
 def reconcile(
     kind: str,
     body: MutableMapping[str, Any],
@@ -134,38 +197,42 @@ def reconcile(
     settings: OperatorSettings,
 ) -> None:
     """Move the run one step: create its Job, or report how the Job went."""
-    patch = _Recorder(kind, patch, (body.get("status") or {}).get("phase"))
-    meta = body["metadata"]
-    name, namespace, generation = meta["name"], meta["namespace"], meta["generation"]
+    run = Run.of(kind, body)
     status: dict[str, Any] = dict(body.get("status") or {})
-    if (
-        status.get("observedGeneration") == generation
-        and status.get("phase") in projection.TERMINAL_PHASES
-    ):
-        return
+    recorder = _Recorder(run, patch, status.get("phase"), clients)
+    if status.get("phase") in projection.TERMINAL_PHASES:
+        if status.get("observedGeneration") == run.generation:
+            return
+        if status.get("revision") == run.revision:  # only suspend changed: nothing to redo
+            recorder.update({"observedGeneration": run.generation})
+            return
     try:
         parse_model(SPECS[kind], body.get("spec"), "spec")
     except SpecError as exc:
-        patch.status.update(projection.failed(status, generation, exc.reason, str(exc), now()))
+        recorder.update(projection.failed(status, run.generation, exc.reason, str(exc), now()))
         return
-    if kind == "OptimizationRun" and execution_mode(dict(body.get("spec") or {})) == "distributed":
-        spec = OptimizationRunSpec.model_validate(body["spec"])
-        if not _advance_distributed(body, spec, patch, clients, settings, status):
+    spec = dict(body.get("spec") or {})
+    if kind == "OptimizationRun" and execution_mode(spec) == "distributed":
+        search = OptimizationRunSpec.model_validate(spec)
+        if not _advance_distributed(run, search, recorder, clients, settings, status):
             return
-        follow = finalize_job_name(name, generation)
-        manifest = build_finalize_job(name, namespace, meta["uid"], generation, settings.jobs)
+        follow = finalize_job_name(run.name, run.revision)
+        manifest = build_finalize_job(
+            run.name, run.namespace, run.uid, run.revision, settings.jobs, suspend=run.suspended
+        )
     else:
-        follow = job_name(name, generation)
+        follow = job_name(run.name, run.revision)
         manifest = build_run_job(
             kind,
-            name,
-            namespace,
-            meta["uid"],
-            generation,
-            dict(body.get("spec") or {}),
+            run.name,
+            run.namespace,
+            run.uid,
+            run.revision,
+            spec,
             settings.jobs,
+            suspend=run.suspended,
         )
-    _follow(follow, manifest, body, patch, clients, settings, status)
+    _follow(run, follow, manifest, recorder, clients, settings, status)
 
 
 def execution_mode(spec: dict[str, Any]) -> str:
@@ -185,83 +252,89 @@ def execution_mode(spec: dict[str, Any]) -> str:
 
 
 def _advance_distributed(
-    body: MutableMapping[str, Any],
+    run: Run,
     spec: OptimizationRunSpec,
-    patch: Any,
+    patch: _Recorder,
     clients: Clients,
     settings: OperatorSettings,
     status: dict[str, Any],
 ) -> bool:
     """Run the next batch's Indexed Job; True once every batch has results."""
-    meta = body["metadata"]
-    name, namespace, generation = meta["name"], meta["namespace"], meta["generation"]
-    results = stored_results(clients.core, namespace, name, generation)
-    state = replay(spec, results, name, generation)
+    results = stored_results(clients.core, run.namespace, run.name, run.revision)
+    state = replay(spec, results, run.name, run.revision)
+    evaluated, planned = len(state.driver.evaluations), state.driver.planned_evaluations
     progress = {
-        "evaluationsCompleted": len(state.driver.evaluations),
-        "evaluationsTotal": state.driver.planned_evaluations,
+        "evaluationsCompleted": evaluated,
+        "evaluationsTotal": planned,
         "batchesCompleted": state.batch,
-        "percent": min(
-            100,
-            round(100 * len(state.driver.evaluations) / max(state.driver.planned_evaluations, 1)),
-        ),
+        "percent": min(100, round(100 * evaluated / max(planned, 1))),
         **state.driver.progress(),
     }
+    done_before = int((status.get("progress") or {}).get("evaluationsCompleted", 0))
+    if evaluated > done_before:
+        metrics.EVALUATIONS.labels(run.kind).inc(evaluated - done_before)
     if state.pending is None:
         return True
     shards = shard(state.pending, spec.execution.shard_size)
     _create(
         clients.core.create_namespaced_config_map,
-        namespace,
-        build_shard_configmap(name, namespace, meta["uid"], generation, state.batch, shards),
+        run.namespace,
+        build_shard_configmap(run.name, run.namespace, run.uid, run.revision, state.batch, shards),
     )
-    job = _read(
-        clients.batch.read_namespaced_job, batch_job_name(name, generation, state.batch), namespace
-    )
-    done_before = int((status.get("progress") or {}).get("evaluationsCompleted", 0))
-    if progress["evaluationsCompleted"] > done_before:
-        metrics.EVALUATIONS.labels("OptimizationRun").inc(
-            progress["evaluationsCompleted"] - done_before
-        )
+    name = batch_job_name(run.name, run.revision, state.batch)
+    job = _read(clients.batch.read_namespaced_job, name, run.namespace)
     if job is None:
-        _observe_batch(clients, namespace, name, generation, state.batch - 1)
-        ensure_worker_rbac(clients, namespace, settings)
-        _remove_stale_jobs(clients, namespace, name, generation)
-        _create(
-            clients.batch.create_namespaced_job,
-            namespace,
-            build_batch_job(
-                name,
-                namespace,
-                meta["uid"],
-                generation,
-                state.batch,
-                len(shards),
-                spec.execution.parallelism,
-                settings.jobs,
-            ),
+        _observe_batch(clients, run, state.batch - 1)
+        ensure_worker_rbac(clients, run.namespace, settings)
+        _remove_stale_jobs(clients, run)
+        manifest = build_batch_job(
+            run.name,
+            run.namespace,
+            run.uid,
+            run.revision,
+            state.batch,
+            len(shards),
+            spec.execution.parallelism,
+            settings.jobs,
+            suspend=run.suspended,
+        )
+        _create(clients.batch.create_namespaced_job, run.namespace, manifest)
+        patch.announce(
+            "BatchStarted",
+            f"Job {name}: batch {state.batch}, {len(state.pending)} evaluations "
+            f"in {len(shards)} shards ({evaluated}/{planned} done)",
         )
     else:
         outcome, reason = projection.job_outcome(_serialize(job))
         if outcome == "Failed":
-            _report_failure(
-                clients, namespace, job.metadata.name, reason, patch, status, generation
-            )
+            _report_failure(clients, run, name, reason, patch, status)
             return False
-    update = projection.running(status, generation, f"batch {state.batch} running", now())
-    if status.get("progress") != progress or status.get("phase") != "Running":
+        _sync_suspension(clients, run, job)
+    if run.suspended:
+        update = projection.suspended(status, run.generation, now())
+    else:
+        update = projection.running(status, run.generation, f"batch {state.batch} running", now())
+    if status.get("progress") != progress or status.get("phase") != update["phase"]:
         patch.status.update({**update, "progress": progress})
     return False
 
 
-def _observe_batch(
-    clients: Clients, namespace: str, name: str, generation: int, batch: int
-) -> None:
+def _sync_suspension(clients: Clients, run: Run, job: Any) -> None:
+    """Suspend or resume the Job as the spec says (a suspended Job keeps no pods)."""
+    if bool(job.spec.suspend) != run.suspended:
+        clients.batch.patch_namespaced_job(
+            job.metadata.name, run.namespace, {"spec": {"suspend": run.suspended}}
+        )
+
+
+def _observe_batch(clients: Clients, run: Run, batch: int) -> None:
     """Record how long the finished batch took, from its Job's start to completion."""
     if batch < 0:
         return
     job = _read(
-        clients.batch.read_namespaced_job, batch_job_name(name, generation, batch), namespace
+        clients.batch.read_namespaced_job,
+        batch_job_name(run.name, run.revision, batch),
+        run.namespace,
     )
     if job is not None and job.status.start_time and job.status.completion_time:
         seconds = (job.status.completion_time - job.status.start_time).total_seconds()
@@ -274,52 +347,69 @@ def _serialize(job: Any) -> dict[str, Any]:
 
 
 def _follow(
-    job_name_: str,
+    run: Run,
+    name: str,
     manifest: dict[str, Any],
-    body: MutableMapping[str, Any],
-    patch: Any,
+    patch: _Recorder,
     clients: Clients,
     settings: OperatorSettings,
     status: dict[str, Any],
 ) -> None:
     """Create ``manifest`` if absent; when its Job ends, report its result or failure."""
-    meta = body["metadata"]
-    name, namespace, generation = meta["name"], meta["namespace"], meta["generation"]
-    job = _read(clients.batch.read_namespaced_job, job_name_, namespace)
+    job = _read(clients.batch.read_namespaced_job, name, run.namespace)
     if job is None:
-        ensure_worker_rbac(clients, namespace, settings)
-        if not job_name_.endswith("-final"):
-            _remove_stale_jobs(clients, namespace, name, generation)
-        _create(clients.batch.create_namespaced_job, namespace, manifest)
-        patch.status.update(projection.running(status, generation, "Job created", now()))
+        ensure_worker_rbac(clients, run.namespace, settings)
+        if name != finalize_job_name(run.name, run.revision):
+            _remove_stale_jobs(clients, run)
+        _create(clients.batch.create_namespaced_job, run.namespace, manifest)
+        patch.announce("JobCreated", f"Job {name} created")
+        job_state = None
+    else:
+        job_state = projection.job_outcome(_serialize(job))
+    if job_state is None or job_state[0] == "Running":
+        if job is not None:
+            _sync_suspension(clients, run, job)
+        if run.suspended:
+            update = projection.suspended(status, run.generation, now())
+        else:
+            update = projection.running(status, run.generation, f"Job {name} running", now())
+        if (status.get("phase"), status.get("observedGeneration")) != (
+            update["phase"],
+            run.generation,
+        ):
+            patch.status.update(update)
         return
-    outcome, reason = projection.job_outcome(_serialize(job))
-    if outcome == "Running":
-        if status.get("phase") != "Running" or status.get("observedGeneration") != generation:
-            patch.status.update(projection.running(status, generation, "Job running", now()))
-        return
+    outcome, reason = job_state
     if outcome == "Failed":
-        _report_failure(clients, namespace, job_name_, reason, patch, status, generation)
+        _report_failure(clients, run, name, reason, patch, status)
         return
     result = _read(
-        clients.core.read_namespaced_config_map, result_name(name, generation), namespace
+        clients.core.read_namespaced_config_map,
+        result_name(run.name, run.revision),
+        run.namespace,
     )
     if result is None or "status.json" not in (result.data or {}):
         patch.status.update(
             projection.failed(
-                status, generation, "ResultMissing", "the Job succeeded but wrote no result", now()
+                status,
+                run.generation,
+                "ResultMissing",
+                "the Job succeeded but wrote no result",
+                now(),
             )
         )
         return
     document = json.loads(result.data["status.json"])
-    patch.status.update(projection.succeeded(status, generation, document, now()))
+    patch.status.update(projection.succeeded(status, run.generation, document, now()))
 
 
-def _remove_stale_jobs(clients: Clients, namespace: str, name: str, generation: int) -> None:
-    """Jobs of earlier generations go when the spec changes (their pods with them)."""
-    jobs = clients.batch.list_namespaced_job(namespace, label_selector=f"stratopt.io/run={name}")
+def _remove_stale_jobs(clients: Clients, run: Run) -> None:
+    """Jobs of earlier revisions go when the spec changes (their pods with them)."""
+    jobs = clients.batch.list_namespaced_job(
+        run.namespace, label_selector=f"stratopt.io/run={run.name}"
+    )
     for job in jobs.items:
-        if job.metadata.labels.get("stratopt.io/generation") != str(generation):
+        if job.metadata.labels.get("stratopt.io/revision") != run.revision:
             clients.batch.delete_namespaced_job(
-                job.metadata.name, namespace, propagation_policy="Background"
+                job.metadata.name, run.namespace, propagation_policy="Background"
             )

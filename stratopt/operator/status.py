@@ -78,10 +78,22 @@ def _with(
 
 def running(status: dict[str, Any], generation: int, message: str, now: str) -> dict[str, Any]:
     """The patch for a run whose Job is under way."""
-    conditions = set_condition(
-        status.get("conditions", []), "Reconciling", "True", "JobRunning", message, now
-    )
+    conditions = status.get("conditions", [])
+    if any(c.get("type") == "Suspended" for c in conditions):
+        conditions = set_condition(conditions, "Suspended", "False", "Resumed", "", now)
+    conditions = set_condition(conditions, "Reconciling", "True", "JobRunning", message, now)
     conditions = set_condition(conditions, "Succeeded", "False", "InProgress", message, now)
+    return _with(status, conditions, generation, startTime=status.get("startTime") or now)
+
+
+def suspended(status: dict[str, Any], generation: int, now: str) -> dict[str, Any]:
+    """The patch for a run whose Job is suspended (``spec.suspend: true``)."""
+    message = "spec.suspend is true; set it to false to resume"
+    conditions = set_condition(
+        status.get("conditions", []), "Suspended", "True", "Suspended", message, now
+    )
+    conditions = set_condition(conditions, "Reconciling", "False", "Suspended", message, now)
+    conditions = set_condition(conditions, "Succeeded", "False", "Suspended", message, now)
     return _with(status, conditions, generation, startTime=status.get("startTime") or now)
 
 

@@ -24,9 +24,9 @@ def shard(batch: list[Params], shard_size: int) -> list[list[Params]]:
     return [batch[i : i + shard_size] for i in range(0, len(batch), shard_size)]
 
 
-def stored_results(core: Any, namespace: str, name: str, generation: int) -> dict[str, Any]:
-    """Result ConfigMaps of a run's generation, by name, in one LIST call."""
-    selector = f"stratopt.io/run={name},stratopt.io/generation={generation}"
+def stored_results(core: Any, namespace: str, name: str, revision: str) -> dict[str, Any]:
+    """Result ConfigMaps of a run's revision, by name, in one LIST call."""
+    selector = f"stratopt.io/run={name},stratopt.io/revision={revision}"
     return {
         cm.metadata.name: cm
         for cm in core.list_namespaced_config_map(namespace, label_selector=selector).items
@@ -34,12 +34,12 @@ def stored_results(core: Any, namespace: str, name: str, generation: int) -> dic
 
 
 def batch_metrics(
-    results: dict[str, Any], name: str, generation: int, batch: int, shards: int
+    results: dict[str, Any], name: str, revision: str, batch: int, shards: int
 ) -> list[dict[str, float]] | None:
     """Metrics of a whole batch in order, or None while any shard is missing."""
     metrics: list[dict[str, float]] = []
     for index in range(shards):
-        found = results.get(shard_result_name(name, generation, batch, index))
+        found = results.get(shard_result_name(name, revision, batch, index))
         if found is None or "metrics.json" not in (found.data or {}):
             return None
         metrics.extend(json.loads(found.data["metrics.json"]))
@@ -55,15 +55,13 @@ class Replay:
     pending: list[Params] | None  # its parameter sets; None when the search is done
 
 
-def replay(
-    spec: OptimizationRunSpec, results: dict[str, Any], name: str, generation: int
-) -> Replay:
+def replay(spec: OptimizationRunSpec, results: dict[str, Any], name: str, revision: str) -> Replay:
     """Ask and tell through every batch with stored results; stop at the first without."""
     driver = DRIVERS[spec.algorithm.name.value](spec)
     number = 0
     while batch := driver.ask():
         metrics = batch_metrics(
-            results, name, generation, number, len(shard(batch, spec.execution.shard_size))
+            results, name, revision, number, len(shard(batch, spec.execution.shard_size))
         )
         if metrics is None:
             return Replay(driver, number, batch)

@@ -3,7 +3,10 @@ references and exit codes both sides must agree on."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from stratopt.api._resource import GROUP, VERSION
@@ -17,34 +20,50 @@ PLURALS = {
 }
 
 
-def job_name(name: str, generation: int) -> str:
+def revision(spec: Mapping[str, Any]) -> str:
+    """What a run computes, as ten hex digits: a hash of its spec without ``suspend``.
+
+    Names and labels carry the revision rather than ``metadata.generation``, because every
+    spec edit bumps the generation, and suspending or resuming must not restart a run.
+    """
+    relevant = {key: value for key, value in spec.items() if key != "suspend"}
+    canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:10]
+
+
+def _named(name: str, suffix: str, limit: int = 63) -> str:
+    """``name`` + ``suffix`` within ``limit``: the name is cut, never the revision."""
+    return name[: limit - len(suffix)] + suffix
+
+
+def job_name(name: str, revision: str) -> str:
     """Deterministic, so a restarted operator finds the Job it already created."""
-    return f"{name}-g{generation}"[:63]
+    return _named(name, f"-{revision}")
 
 
-def result_name(name: str, generation: int) -> str:
+def result_name(name: str, revision: str) -> str:
     """The ConfigMap a run's worker writes its status into."""
-    return f"{name}-g{generation}-result"[:253]
+    return _named(name, f"-{revision}-result", 253)
 
 
-def batch_job_name(name: str, generation: int, batch: int) -> str:
+def batch_job_name(name: str, revision: str, batch: int) -> str:
     """The Indexed Job evaluating batch ``batch`` of a distributed search."""
-    return f"{name}-g{generation}-b{batch}"[:63]
+    return _named(name, f"-{revision}-b{batch}")
 
 
-def shard_input_name(name: str, generation: int, batch: int) -> str:
+def shard_input_name(name: str, revision: str, batch: int) -> str:
     """The ConfigMap holding a batch's shards (key ``shard-<index>``)."""
-    return f"{name}-g{generation}-b{batch}-input"[:253]
+    return _named(name, f"-{revision}-b{batch}-input", 253)
 
 
-def shard_result_name(name: str, generation: int, batch: int, shard: int) -> str:
+def shard_result_name(name: str, revision: str, batch: int, shard: int) -> str:
     """The ConfigMap one shard's pod writes its metrics into."""
-    return f"{name}-g{generation}-b{batch}-s{shard}"[:253]
+    return _named(name, f"-{revision}-b{batch}-s{shard}", 253)
 
 
-def finalize_job_name(name: str, generation: int) -> str:
+def finalize_job_name(name: str, revision: str) -> str:
     """The Job that summarizes a distributed search (front, diagnostics, walk-forward)."""
-    return f"{name}-g{generation}-final"[:63]
+    return _named(name, f"-{revision}-final")
 
 
 def owner_reference(kind: str, name: str, uid: str) -> dict[str, Any]:
@@ -59,12 +78,12 @@ def owner_reference(kind: str, name: str, uid: str) -> dict[str, Any]:
     }
 
 
-def run_labels(kind: str, name: str, generation: int) -> dict[str, str]:
+def run_labels(kind: str, name: str, revision: str) -> dict[str, str]:
     return {
         "app.kubernetes.io/managed-by": "stratopt",
         "stratopt.io/kind": kind.lower(),
         "stratopt.io/run": name,
-        "stratopt.io/generation": str(generation),
+        "stratopt.io/revision": revision,
     }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from kubernetes import client
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.runtime import run_optimization
+from stratopt.runtime.protocol import revision
 from tests.cluster.conftest import kubectl, wait_for
 from tests.cluster.controlplane import ControlPlane, free_port
 from tests.cluster.node_agent import GPU_NODE, NodeAgent
@@ -168,6 +170,32 @@ def _local_status(document: dict[str, Any]) -> dict[str, Any]:
     return status
 
 
+def revision_of(api: client.ApiClient, namespace: str, name: str) -> str:
+    body = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        "stratopt.io", "v1alpha1", namespace, "optimizationruns", name
+    )
+    return revision(body["spec"])
+
+
+def batch_jobs(api: client.ApiClient, namespace: str, batch: int) -> list[Any]:
+    selector = f"stratopt.io/batch={batch}"
+    jobs: list[Any] = (
+        client.BatchV1Api(api).list_namespaced_job(namespace, label_selector=selector).items
+    )
+    return jobs
+
+
+def _assert_one_job_per_batch(api: client.ApiClient, namespace: str, name: str) -> None:
+    """Three batch Jobs and the finalize Job, each run once: nothing duplicated or lost."""
+    rev = revision_of(api, namespace, name)
+    jobs = client.BatchV1Api(api).list_namespaced_job(namespace).items
+    assert sorted(j.metadata.name for j in jobs) == sorted(
+        [f"{name}-{rev}-b{k}" for k in range(3)] + [f"{name}-{rev}-final"]
+    ), "a Job was duplicated or lost"
+    for job in jobs:
+        assert (job.status.succeeded or 0) == (job.spec.completions or 1), "a batch ran twice"
+
+
 def _assert_same_result(status: dict[str, Any], expected: dict[str, Any]) -> None:
     for key in ("paretoFront", "best", "picks", "progress", "diagnostics"):
         assert status[key] == expected[key], key
@@ -185,8 +213,9 @@ def test_distributed_run_uses_indexed_jobs_per_generation_and_matches_local(
     assert status["phase"] == "Succeeded", status
     _assert_same_result(status, _local_status(document))
     jobs = {j.metadata.name: j for j in client.BatchV1Api(api).list_namespaced_job(namespace).items}
-    batches = [f"rsi-distributed-g1-b{k}" for k in range(3)]
-    assert sorted(jobs) == sorted([*batches, "rsi-distributed-g1-final"])
+    rev = revision_of(api, namespace, "rsi-distributed")
+    batches = [f"rsi-distributed-{rev}-b{k}" for k in range(3)]
+    assert sorted(jobs) == sorted([*batches, f"rsi-distributed-{rev}-final"])
     for name in batches:
         spec = jobs[name].spec
         assert (spec.completion_mode, spec.completions, spec.parallelism) == ("Indexed", 3, 2)
@@ -204,29 +233,16 @@ def test_operator_restart_mid_run_finishes_with_the_same_status(
     settings = kopf.OperatorSettings()
     settings.watching.server_timeout = 10
     arguments = ["run", "--standalone", "-n", namespace, "-m", "stratopt.operator.handlers"]
-    batch = client.BatchV1Api(api)
     with KopfRunner(arguments, settings=settings, timeout=60) as first:
         apply(control_plane, namespace, document)
-        wait_for(
-            lambda: any(
-                j.metadata.name == "rsi-restart-g1-b1"
-                for j in batch.list_namespaced_job(namespace).items
-            ),
-            "the second generation's Job",
-            120,
-        )
+        wait_for(lambda: batch_jobs(api, namespace, 1), "the second generation's Job", 120)
     assert first.exception is None, first.output
     with KopfRunner(arguments, settings=settings, timeout=60) as second:
         status = finished(api, namespace, "optimizationruns", "rsi-restart")["status"]
     assert second.exception is None, second.output
     assert status["phase"] == "Succeeded"
     _assert_same_result(status, _local_status(document))
-    names = [j.metadata.name for j in batch.list_namespaced_job(namespace).items]
-    assert sorted(names) == sorted(
-        [f"rsi-restart-g1-b{k}" for k in range(3)] + ["rsi-restart-g1-final"]
-    ), "a Job was duplicated or lost"
-    for job in batch.list_namespaced_job(namespace).items:
-        assert (job.status.succeeded or 0) == (job.spec.completions or 1), "a batch ran twice"
+    _assert_one_job_per_batch(api, namespace, "rsi-restart")
 
 
 def test_spec_change_restarts_and_deletion_leaves_nothing(
@@ -253,8 +269,10 @@ def test_spec_change_restarts_and_deletion_leaves_nothing(
 
     body = wait_for(second_generation_done, "the restarted run to finish", 240)
     _assert_same_result(body["status"], _local_status(document))
+    rev = revision_of(api, namespace, "rsi-change")
+    assert body["status"]["revision"] == rev
     assert all(
-        j.metadata.labels["stratopt.io/generation"] == "2"
+        j.metadata.labels["stratopt.io/revision"] == rev
         for j in batch.list_namespaced_job(namespace).items
     ), "old Jobs must go"
 
@@ -276,3 +294,56 @@ def test_spec_change_restarts_and_deletion_leaves_nothing(
         )
 
     wait_for(nothing_left, "Jobs, pods and ConfigMaps to be collected", 120)
+
+
+def test_suspend_stops_the_job_and_resume_finishes_the_same_run(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    operator: KopfRunner,
+) -> None:
+    document = distributed_example("rsi-suspend")
+    apply(control_plane, namespace, document)
+    wait_for(lambda: batch_jobs(api, namespace, 1), "the second generation's Job", 120)
+    document["spec"]["suspend"] = True
+    apply(control_plane, namespace, document)
+    custom = client.CustomObjectsApi(api)
+    core = client.CoreV1Api(api)
+
+    def run() -> dict[str, Any]:
+        body: dict[str, Any] = custom.get_namespaced_custom_object(
+            "stratopt.io", "v1alpha1", namespace, "optimizationruns", "rsi-suspend"
+        )
+        return body
+
+    wait_for(lambda: (run().get("status") or {}).get("phase") == "Suspended", "Suspended", 60)
+    wait_for(
+        lambda: (
+            not core.list_namespaced_pod(namespace, field_selector="status.phase=Running").items
+        ),
+        "the suspended Job's pods to go",
+        60,
+    )
+    jobs_when_suspended = {
+        j.metadata.name for j in client.BatchV1Api(api).list_namespaced_job(namespace).items
+    }
+    time.sleep(3)  # several reconcile intervals: a suspended run must not move
+    jobs = client.BatchV1Api(api).list_namespaced_job(namespace).items
+    assert {j.metadata.name for j in jobs} == jobs_when_suspended
+    unfinished = [j for j in jobs if not j.status.completion_time]
+    assert unfinished and all(j.spec.suspend for j in unfinished)
+    assert run()["status"]["phase"] == "Suspended"
+
+    document["spec"]["suspend"] = False
+    apply(control_plane, namespace, document)
+    body = finished(api, namespace, "optimizationruns", "rsi-suspend")
+    assert body["status"]["phase"] == "Succeeded"
+    assert body["status"]["observedGeneration"] == body["metadata"]["generation"] == 3
+    _assert_same_result(body["status"], _local_status(document))
+    _assert_one_job_per_batch(api, namespace, "rsi-suspend")
+    events = core.list_namespaced_event(
+        namespace, field_selector="involvedObject.name=rsi-suspend"
+    ).items
+    reasons = {e.reason for e in events}
+    for milestone in ("Started", "BatchStarted", "Suspended", "Resumed", "Succeeded"):
+        assert milestone in reasons, reasons

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from stratopt.operator import status
-from stratopt.operator.manifests import build_run_job, build_worker_rbac
-from stratopt.runtime.protocol import BAD_INPUT_EXIT_CODE
+from stratopt.operator.manifests import build_event, build_run_job, build_worker_rbac
+from stratopt.runtime.protocol import (
+    BAD_INPUT_EXIT_CODE,
+    batch_job_name,
+    result_name,
+    revision,
+)
 from stratopt.settings import JobSettings
 
 
 def test_run_job_manifest() -> None:
-    job = build_run_job("OptimizationRun", "rsi", "ns", "uid-1", 3, {}, JobSettings())
-    assert job["metadata"]["name"] == "rsi-g3"
+    job = build_run_job("OptimizationRun", "rsi", "ns", "uid-1", "0123456789", {}, JobSettings())
+    assert job["metadata"]["name"] == "rsi-0123456789"
+    assert job["metadata"]["labels"]["stratopt.io/revision"] == "0123456789"
+    assert job["spec"]["suspend"] is False
     assert job["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
     pod = job["spec"]["template"]["spec"]
     container = pod["containers"][0]
@@ -26,7 +33,7 @@ def test_run_job_manifest() -> None:
 
 def test_gpu_forecast_job_asks_for_gpus_with_defaults_for_nvidia_nodes() -> None:
     spec = {"resources": {"gpu": 2, "memory": "8Gi"}}
-    job = build_run_job("ForecastRun", "fc", "ns", "u", 1, spec, JobSettings())
+    job = build_run_job("ForecastRun", "fc", "ns", "u", "r", spec, JobSettings())
     pod = job["spec"]["template"]["spec"]
     assert pod["containers"][0]["resources"]["limits"] == {"nvidia.com/gpu": "2"}
     assert pod["containers"][0]["resources"]["requests"]["memory"] == "8Gi"
@@ -93,3 +100,39 @@ def test_phase_metrics_follow_transitions() -> None:
     metrics.record_phase("Probe", "Running", "Succeeded")
     assert value("stratopt_runs", "Running") == 0 and value("stratopt_runs", "Succeeded") == 1
     assert value("stratopt_runs_finished_total", "Succeeded") == 1
+
+
+def test_revision_ignores_suspend_only() -> None:
+    spec = {"seed": 1, "backtest": {"data": {"source": "synthetic:gbm"}}}
+    assert (
+        revision(spec)
+        == revision({**spec, "suspend": True})
+        == revision(dict(reversed(spec.items())))
+    )
+    assert revision(spec) != revision({**spec, "seed": 2})
+
+
+def test_long_names_are_cut_before_the_revision() -> None:
+    name = "a" * 80
+    job = batch_job_name(name, "0123456789", 12)
+    assert len(job) == 63 and job.endswith("-0123456789-b12")
+    assert result_name(name, "0123456789").endswith("-0123456789-result")
+
+
+def test_suspension_is_a_phase_of_its_own_and_resuming_clears_it() -> None:
+    running = status.running({}, 1, "Job created", "t1")
+    paused = status.suspended(running, 2, "t2")
+    assert paused["phase"] == "Suspended"
+    assert {c["type"]: c["status"] for c in paused["conditions"]}["Reconciling"] == "False"
+    resumed = status.running(paused, 3, "Job running", "t3")
+    assert resumed["phase"] == "Running" and resumed["startTime"] == "t1"
+    assert {c["type"]: c["reason"] for c in resumed["conditions"]}["Suspended"] == "Resumed"
+    assert "Suspended" not in {c["type"] for c in running["conditions"]}
+
+
+def test_event_points_at_the_run() -> None:
+    event = build_event(
+        "OptimizationRun", "rsi", "ns", "u1", "Failed", "x" * 2000, "t", warning=True
+    )
+    assert event["involvedObject"]["uid"] == "u1" and event["type"] == "Warning"
+    assert event["metadata"]["generateName"] == "rsi." and len(event["message"]) == 1024

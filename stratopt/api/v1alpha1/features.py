@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from stratopt.api._base import ApiModel
 from stratopt.api._resource import CrdInfo, Resource
 from stratopt.api.v1alpha1.backtest import DataSpec
-from stratopt.api.v1alpha1.status import RunStatus
+from stratopt.api.v1alpha1.status import RunSpec, RunStatus
 
 DEFAULT_FEATURES = (
     "rsi_14",
@@ -79,7 +79,7 @@ class ImportanceSpec(ApiModel):
     repeats: int = Field(default=5, ge=1, le=100, description="Shuffles per feature and fold.")
 
 
-class FeatureAnalysisSpec(ApiModel):
+class FeatureAnalysisSpec(RunSpec):
     """Rank market features by how well they predict the target out of sample."""
 
     data: DataSpec = Field(description="Market data.")

@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field, model_validator
 from stratopt.api._base import ApiModel
 from stratopt.api._resource import CrdInfo, Resource
 from stratopt.api.v1alpha1.backtest import DataSpec
-from stratopt.api.v1alpha1.status import RunStatus
+from stratopt.api.v1alpha1.status import RunSpec, RunStatus
 
 DEFAULT_FORECAST_FEATURES = ("return_1", "rsi_14", "volatility_20", "volume_ratio_20")
 
@@ -95,7 +95,7 @@ class ResourcesSpec(ApiModel):
     )
 
 
-class ForecastRunSpec(ApiModel):
+class ForecastRunSpec(RunSpec):
     """Forecast the next ``horizon`` bars with an LSTM."""
 
     model_config = ConfigDict(

@@ -12,7 +12,7 @@ from stratopt.api._base import ApiModel
 from stratopt.api._resource import CrdInfo, Resource, condition_column
 from stratopt.api.metrics import METRIC_NAMES, default_goal
 from stratopt.api.v1alpha1.backtest import BacktestSpec
-from stratopt.api.v1alpha1.status import RunStatus
+from stratopt.api.v1alpha1.status import RunSpec, RunStatus
 
 _METRICS = ", ".join(METRIC_NAMES)
 _CEL_METRICS = "[" + ", ".join(f"'{m}'" for m in METRIC_NAMES) + "]"
@@ -422,7 +422,7 @@ class WalkForwardSpec(ApiModel):
         return None if value is None else _check_window(value, info.field_name)
 
 
-class OptimizationRunSpec(ApiModel):
+class OptimizationRunSpec(RunSpec):
     """Search the parameters of a backtested strategy."""
 
     model_config = cel_rules(

@@ -1,4 +1,4 @@
-"""Status building blocks shared by every kind: Kubernetes-style conditions."""
+"""Lifecycle building blocks shared by every kind: suspension, Kubernetes-style conditions."""
 
 from __future__ import annotations
 
@@ -7,6 +7,16 @@ from typing import Literal
 from pydantic import Field
 
 from stratopt.api._base import ApiModel
+
+
+class RunSpec(ApiModel):
+    """The lifecycle field every kind's spec shares."""
+
+    suspend: bool = Field(
+        default=False,
+        description="On a cluster: true suspends the run's Job (phase Suspended); false "
+        "resumes it where it stopped. Ignored by `stratopt run`.",
+    )
 
 
 class Condition(ApiModel):
@@ -32,6 +42,11 @@ class RunStatus(ApiModel):
     )
     observed_generation: int | None = Field(
         default=None, description="metadata.generation this status describes."
+    )
+    revision: str | None = Field(
+        default=None,
+        description="Hash of the spec (without suspend) this status describes; "
+        "it names the run's Jobs and ConfigMaps.",
     )
     start_time: str | None = Field(default=None, description="When the run started (RFC 3339).")
     completion_time: str | None = Field(default=None, description="When it finished.")
