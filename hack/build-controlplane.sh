@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler and etcd from the
-# Go module proxy into a cache outside the repository. A second run is a no-op.
+# Go module proxy into a cache outside the repository, and helm (the cluster tests install
+# the operator's RBAC from charts/stratopt). A second run is a no-op.
 #
 # Why a wrapper module: k8s.io/kubernetes requires its staging modules at v0.0.0 and
 # maps them with replace directives that only apply in its own main module, so a
@@ -9,20 +10,25 @@ set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.36.3}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
+HELM_VERSION="${HELM_VERSION:-v3.19.0}"
 CACHE="${STRATOPT_CACHE:-$HOME/.cache/stratopt}"
 BIN="$CACHE/controlplane/$K8S_VERSION-etcd-$ETCD_VERSION/bin"
 STAGING="v0.${K8S_VERSION#v1.}"
 MINOR="$(echo "$K8S_VERSION" | cut -d. -f2)"
 
-if [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && -x "$BIN/kube-scheduler" && -x "$BIN/etcd" ]]; then
-  echo "$BIN"
-  exit 0
-fi
-
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 mkdir -p "$BIN"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
+
+if [[ ! -x "$BIN/helm" ]]; then
+  GOBIN="$BIN" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
+fi
+
+if [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && -x "$BIN/kube-scheduler" && -x "$BIN/etcd" ]]; then
+  echo "$BIN"
+  exit 0
+fi
 
 # Kubernetes server binaries.
 mkdir -p "$WORK/k8s" && cd "$WORK/k8s"

@@ -80,6 +80,12 @@ def build_run_job(
             revision,
         ],
         "resources": resources,
+        # The root filesystem is read-only: numba caches its kernels in the pod's /tmp.
+        "env": [
+            {"name": "HOME", "value": "/tmp"},
+            {"name": "NUMBA_CACHE_DIR", "value": "/tmp/numba-cache"},
+        ],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": {
             "runAsNonRoot": True,
@@ -133,6 +139,7 @@ def build_run_job(
                     "serviceAccountName": settings.service_account,
                     "automountServiceAccountToken": True,
                     "containers": [container],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
                 },
             },
         },

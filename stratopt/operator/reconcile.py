@@ -7,6 +7,7 @@ Job, its result ConfigMap), so a restarted operator simply carries on.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ from stratopt.runtime.protocol import (
 )
 from stratopt.settings import OperatorSettings
 
+logger = logging.getLogger(__name__)
 SPECS: dict[str, type[BaseModel]] = {
     "OptimizationRun": OptimizationRunSpec,
     "FeatureAnalysis": FeatureAnalysisSpec,
@@ -156,8 +158,11 @@ class _Recorder:
         )
         try:
             self.clients.core.create_namespaced_event(run.namespace, event)
-        except ApiException:
+        except ApiException as exc:
             metrics.HANDLER_ERRORS.labels(run.kind).inc()
+            logger.warning(
+                "cannot post Event %s of %s: %s %s", reason, run.name, exc.status, exc.reason
+            )
 
 
 def _summary(fields: dict[str, Any]) -> str:

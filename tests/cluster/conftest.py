@@ -1,5 +1,6 @@
 """Fixtures for tests against a real control plane: the processes, the node agent,
-the shipped CRDs applied, and a fresh namespace per test.
+the shipped CRDs applied, the operator's credentials as the Helm chart grants them, and a
+fresh namespace per test.
 
 Only the kubeconfig these fixtures write is ever used: ``KUBECONFIG`` points at it for
 the whole session and any other is refused, so a developer's cluster is never touched.
@@ -7,6 +8,7 @@ the whole session and any other is refused, so a developer's cluster is never to
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -16,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client, config
 
-from tests.cluster.controlplane import ROOT, ControlPlane
+from tests.cluster.controlplane import ROOT, ControlPlane, kubeconfig
 from tests.cluster.node_agent import NodeAgent
+from tests.conftest import EXAMPLES
+from tests.test_examples import deep_merge
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +74,67 @@ def crds(control_plane: ControlPlane) -> list[str]:
     return names
 
 
+OPERATOR_NAMESPACE = "stratopt-system"
+OPERATOR_ACCOUNT = "stratopt-operator"
+
+
+def render_chart(plane: ControlPlane, *values: str) -> list[dict[str, Any]]:
+    """``helm template`` of charts/stratopt, installed as release ``stratopt``."""
+    done = subprocess.run(
+        [
+            str(plane.bin / "helm"),
+            "template",
+            "stratopt",
+            str(ROOT / "charts" / "stratopt"),
+            "--namespace",
+            OPERATOR_NAMESPACE,
+            *(arg for value in values for arg in ("--set", value)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return [document for document in yaml.safe_load_all(done.stdout) if document]
+
+
+@pytest.fixture(scope="session")
+def operator_kubeconfig(
+    api: client.ApiClient, control_plane: ControlPlane, crds: list[str]
+) -> Path:
+    """Credentials of the chart's operator ServiceAccount, bound to the chart's ClusterRole:
+    an operator using them holds exactly what the chart grants, so a missing permission
+    fails a test."""
+    rbac = [
+        document
+        for document in render_chart(control_plane)
+        if document["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
+    ]
+    assert len(rbac) == 3, [d["kind"] for d in rbac]
+    kubectl(control_plane, "create", "namespace", OPERATOR_NAMESPACE)
+    listing = {"apiVersion": "v1", "kind": "List", "items": rbac}
+    kubectl(control_plane, "apply", "-f", "-", stdin=json.dumps(listing))
+    token = (
+        client.CoreV1Api(api)
+        .create_namespaced_service_account_token(
+            OPERATOR_ACCOUNT,
+            OPERATOR_NAMESPACE,
+            client.AuthenticationV1TokenRequest(
+                spec=client.V1TokenRequestSpec(
+                    audiences=["https://kubernetes.default.svc"], expiration_seconds=4 * 3600
+                )
+            ),
+        )
+        .status.token
+    )
+    path = control_plane.workdir / "operator.kubeconfig"
+    path.write_text(
+        yaml.safe_dump(kubeconfig(control_plane.server, token, OPERATOR_ACCOUNT, control_plane.ca))
+    )
+    return path
+
+
 @pytest.fixture()
 def namespace(api: client.ApiClient, control_plane: ControlPlane) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:10]}"
@@ -115,3 +181,15 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 60.0) -> 
 @pytest.fixture()
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+def reduced(example: str) -> dict[str, Any]:
+    """An example with the test budget of its .expect.yaml."""
+    document = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text())
+    overrides = yaml.safe_load((EXAMPLES / f"{example}.expect.yaml").read_text())["overrides"]
+    document["spec"] = deep_merge(document["spec"], overrides)
+    return document
+
+
+def apply(plane: ControlPlane, namespace: str, document: dict[str, Any]) -> None:
+    kubectl(plane, "apply", "-n", namespace, "-f", "-", stdin=json.dumps(document))

@@ -3,58 +3,76 @@ ServiceAccount (RBAC enforced), and results flow back into status."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import json
+import logging
 import os
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import kopf
 import pytest
-import yaml
 from kopf.testing import KopfRunner
 from kubernetes import client
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.runtime import run_optimization
 from stratopt.runtime.protocol import revision
-from tests.cluster.conftest import kubectl, wait_for
+from tests.cluster.conftest import apply, kubectl, reduced, wait_for
 from tests.cluster.controlplane import ControlPlane, free_port
 from tests.cluster.node_agent import GPU_NODE, NodeAgent
-from tests.conftest import EXAMPLES
-from tests.test_examples import deep_merge
 
 os.environ.setdefault("STRATOPT_RECONCILE_INTERVAL", "0.5")
 METRICS_PORT = free_port()
 os.environ.setdefault("STRATOPT_METRICS_PORT", str(METRICS_PORT))
 
 
-@pytest.fixture()
-def operator(namespace: str, crds: list[str], node_agent: NodeAgent) -> Iterator[KopfRunner]:
+@contextlib.contextmanager
+def running_operator(namespace: str, credentials: Path) -> Iterator[KopfRunner]:
+    """The operator in this process, logged in as the chart's operator ServiceAccount."""
     settings = kopf.OperatorSettings()
     settings.watching.server_timeout = 10
     settings.execution.default_backoff = 1
-    with KopfRunner(
-        ["run", "--standalone", "-n", namespace, "-m", "stratopt.operator.handlers"],
-        settings=settings,
-        timeout=60,
-    ) as runner:
-        yield runner
+    admin = os.environ["KUBECONFIG"]
+    os.environ["KUBECONFIG"] = str(credentials)  # read by the operator's login handler
+    refusals = _Refusals()
+    logging.getLogger().addHandler(refusals)
+    try:
+        with KopfRunner(
+            ["run", "--standalone", "-n", namespace, "-m", "stratopt.operator.handlers"],
+            settings=settings,
+            timeout=60,
+        ) as runner:
+            yield runner
+    finally:
+        os.environ["KUBECONFIG"] = admin
+        logging.getLogger().removeHandler(refusals)
     assert runner.exception is None, runner.output
+    assert not refusals.messages, "the chart's ClusterRole lacks: " + "\n".join(refusals.messages)
 
 
-def reduced(example: str) -> dict[str, Any]:
-    """An example with the test budget of its .expect.yaml."""
-    document = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text())
-    overrides = yaml.safe_load((EXAMPLES / f"{example}.expect.yaml").read_text())["overrides"]
-    document["spec"] = deep_merge(document["spec"], overrides)
-    return document
+class _Refusals(logging.Handler):
+    """Collects log records of requests the API server refused (403)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "forbidden" in message.lower():
+            self.messages.append(message[:300])
 
 
-def apply(plane: ControlPlane, namespace: str, document: dict[str, Any]) -> None:
-    kubectl(plane, "apply", "-n", namespace, "-f", "-", stdin=json.dumps(document))
+@pytest.fixture()
+def operator(
+    namespace: str, operator_kubeconfig: Path, node_agent: NodeAgent
+) -> Iterator[KopfRunner]:
+    with running_operator(namespace, operator_kubeconfig) as runner:
+        yield runner
 
 
 def finished(
@@ -226,20 +244,15 @@ def test_operator_restart_mid_run_finishes_with_the_same_status(
     api: client.ApiClient,
     control_plane: ControlPlane,
     namespace: str,
-    crds: list[str],
+    operator_kubeconfig: Path,
     node_agent: NodeAgent,
 ) -> None:
     document = distributed_example("rsi-restart")
-    settings = kopf.OperatorSettings()
-    settings.watching.server_timeout = 10
-    arguments = ["run", "--standalone", "-n", namespace, "-m", "stratopt.operator.handlers"]
-    with KopfRunner(arguments, settings=settings, timeout=60) as first:
+    with running_operator(namespace, operator_kubeconfig):
         apply(control_plane, namespace, document)
         wait_for(lambda: batch_jobs(api, namespace, 1), "the second generation's Job", 120)
-    assert first.exception is None, first.output
-    with KopfRunner(arguments, settings=settings, timeout=60) as second:
+    with running_operator(namespace, operator_kubeconfig):
         status = finished(api, namespace, "optimizationruns", "rsi-restart")["status"]
-    assert second.exception is None, second.output
     assert status["phase"] == "Succeeded"
     _assert_same_result(status, _local_status(document))
     _assert_one_job_per_batch(api, namespace, "rsi-restart")
