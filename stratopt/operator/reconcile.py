@@ -315,13 +315,37 @@ def _advance_distributed(
             _report_failure(clients, run, name, reason, patch, status)
             return False
         _sync_suspension(clients, run, job)
-    if run.suspended:
-        update = projection.suspended(status, run.generation, now())
-    else:
-        update = projection.running(status, run.generation, f"batch {state.batch} running", now())
-    if status.get("progress") != progress or status.get("phase") != update["phase"]:
+    update = _in_progress(clients, run, name, status, f"batch {state.batch} running")
+    if (status.get("progress"), status.get("phase"), _stall(status)) != (
+        progress,
+        update["phase"],
+        _stall(update),
+    ):
         patch.status.update({**update, "progress": progress})
     return False
+
+
+def _in_progress(
+    clients: Clients, run: Run, job: str, status: dict[str, Any], message: str
+) -> dict[str, Any]:
+    """The status of an unfinished run: suspended, stalled (no node fits), or running."""
+    if run.suspended:
+        return projection.suspended(status, run.generation, now())
+    pods = clients.core.list_namespaced_pod(
+        run.namespace, label_selector=f"job-name={job}", field_selector="status.phase=Pending"
+    ).items
+    unschedulable = projection.unschedulable_message([_serialize(pod) for pod in pods])
+    if unschedulable is not None:
+        return projection.stalled(status, run.generation, "Unschedulable", unschedulable, now())
+    return projection.running(status, run.generation, message, now())
+
+
+def _stall(status: dict[str, Any]) -> str | None:
+    """The message of a True Stalled condition, to notice when it appears or changes."""
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Stalled" and condition.get("status") == "True":
+            return str(condition.get("message"))
+    return None
 
 
 def _sync_suspension(clients: Clients, run: Run, job: Any) -> None:
@@ -374,13 +398,11 @@ def _follow(
     if job_state is None or job_state[0] == "Running":
         if job is not None:
             _sync_suspension(clients, run, job)
-        if run.suspended:
-            update = projection.suspended(status, run.generation, now())
-        else:
-            update = projection.running(status, run.generation, f"Job {name} running", now())
-        if (status.get("phase"), status.get("observedGeneration")) != (
+        update = _in_progress(clients, run, name, status, f"Job {name} running")
+        if (status.get("phase"), status.get("observedGeneration"), _stall(status)) != (
             update["phase"],
             run.generation,
+            _stall(update),
         ):
             patch.status.update(update)
         return

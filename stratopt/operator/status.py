@@ -60,6 +60,8 @@ def phase_of(conditions: list[dict[str, Any]]) -> str:
         return "Succeeded"
     if state.get("Suspended") == "True":
         return "Suspended"
+    if state.get("Stalled") == "True":
+        return "Pending"
     if state.get("Reconciling") == "True":
         return "Running"
     return "Pending"
@@ -81,9 +83,37 @@ def running(status: dict[str, Any], generation: int, message: str, now: str) -> 
     conditions = status.get("conditions", [])
     if any(c.get("type") == "Suspended" for c in conditions):
         conditions = set_condition(conditions, "Suspended", "False", "Resumed", "", now)
+    if any(c.get("type") == "Stalled" for c in conditions):
+        conditions = set_condition(conditions, "Stalled", "False", "Scheduled", "", now)
     conditions = set_condition(conditions, "Reconciling", "True", "JobRunning", message, now)
     conditions = set_condition(conditions, "Succeeded", "False", "InProgress", message, now)
     return _with(status, conditions, generation, startTime=status.get("startTime") or now)
+
+
+def stalled(
+    status: dict[str, Any], generation: int, reason: str, message: str, now: str
+) -> dict[str, Any]:
+    """The patch for a run whose Job cannot start, e.g. no node can take its pods; it
+    goes on by itself once the cause is gone (a node joins, a GPU frees up)."""
+    patch = running(status, generation, message, now)
+    patch["conditions"] = set_condition(
+        patch["conditions"], "Stalled", "True", reason, message, now
+    )
+    patch["phase"] = phase_of(patch["conditions"])
+    return patch
+
+
+def unschedulable_message(pods: list[dict[str, Any]]) -> str | None:
+    """The scheduler's explanation when a Job's pod fits no node, else None."""
+    for pod in pods:
+        for condition in (pod.get("status") or {}).get("conditions") or []:
+            if (
+                condition.get("type") == "PodScheduled"
+                and condition.get("status") == "False"
+                and condition.get("reason") == "Unschedulable"
+            ):
+                return f"no node can take the pod: {condition.get('message', '').strip()}"
+    return None
 
 
 def suspended(status: dict[str, Any], generation: int, now: str) -> dict[str, Any]:

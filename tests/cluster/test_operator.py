@@ -172,6 +172,35 @@ def test_feature_analysis_and_gpu_forecast(
     assert limits == {"nvidia.com/gpu": "1"}
 
 
+def test_gpu_forecast_no_node_can_take_stays_pending_and_says_why(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    operator: KopfRunner,
+) -> None:
+    forecast = reduced("forecast")
+    forecast["metadata"]["name"] = "too-many-gpus"
+    forecast["spec"]["resources"]["gpu"] = 8  # the GPU node has 2
+    apply(control_plane, namespace, forecast)
+    custom = client.CustomObjectsApi(api)
+
+    def stalled() -> dict[str, Any] | None:
+        body = custom.get_namespaced_custom_object(
+            "stratopt.io", "v1alpha1", namespace, "forecastruns", "too-many-gpus"
+        )
+        conditions = {c["type"]: c for c in (body.get("status") or {}).get("conditions", [])}
+        stall = conditions.get("Stalled")
+        return stall if stall and stall["status"] == "True" else None
+
+    condition = wait_for(stalled, "a Stalled condition", 60)
+    assert condition["reason"] == "Unschedulable"
+    assert "Insufficient nvidia.com/gpu" in condition["message"], condition
+    body = custom.get_namespaced_custom_object(
+        "stratopt.io", "v1alpha1", namespace, "forecastruns", "too-many-gpus"
+    )
+    assert body["status"]["phase"] == "Pending"
+
+
 def distributed_example(name: str) -> dict[str, Any]:
     document = reduced("optimization-genetic")
     document["metadata"]["name"] = name

@@ -136,3 +136,28 @@ def test_event_points_at_the_run() -> None:
     )
     assert event["involvedObject"]["uid"] == "u1" and event["type"] == "Warning"
     assert event["metadata"]["generateName"] == "rsi." and len(event["message"]) == 1024
+
+
+def test_a_pod_no_node_fits_stalls_the_run_until_it_is_scheduled() -> None:
+    pending = {
+        "status": {
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "0/2 nodes are available: 2 Insufficient nvidia.com/gpu.",
+                }
+            ]
+        }
+    }
+    message = status.unschedulable_message([{"status": {}}, pending])
+    assert message is not None and "Insufficient nvidia.com/gpu" in message
+    assert status.unschedulable_message([{"status": {"conditions": []}}]) is None
+    stalled = status.stalled({}, 1, "Unschedulable", message, "t1")
+    assert stalled["phase"] == "Pending"
+    kinds = {c["type"]: (c["status"], c["reason"]) for c in stalled["conditions"]}
+    assert kinds["Stalled"] == ("True", "Unschedulable")
+    scheduled = status.running(stalled, 1, "Job running", "t2")
+    assert scheduled["phase"] == "Running"
+    assert {c["type"]: c["status"] for c in scheduled["conditions"]}["Stalled"] == "False"
