@@ -24,6 +24,18 @@ from stratopt.optimize.pareto import hypervolume, non_dominated, trade_off_order
 
 #: Front entries kept in status; the whole front stays with the evaluations.
 FRONT_LIMIT = 100
+#: History entries kept in status, so that it stays small however many batches run.
+HISTORY_LIMIT = 200
+
+
+def thinned(
+    history: Sequence[dict[str, float]], limit: int = HISTORY_LIMIT
+) -> list[dict[str, float]]:
+    """At most ``limit`` entries, evenly spaced, always with the first and the last."""
+    if len(history) <= limit:
+        return list(history)
+    keep = np.unique(np.linspace(0, len(history) - 1, limit).round().astype(int))
+    return [history[i] for i in keep]
 
 
 class ProgressTracker:
@@ -96,7 +108,7 @@ def summarize(
             batches_completed=batches,
             generation=generation,
             percent=min(100, round(100 * len(evaluations) / max(planned, 1))),
-            history=list(history),
+            history=thinned(history),
         ),
         pareto_front=solutions[:FRONT_LIMIT],
         pareto_front_size=len(solutions),

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +71,12 @@ class NodeAgent:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="node-agent", daemon=True)
         self.errors: list[str] = []
+        self._faults: list[Callable[[client.V1Pod], bool]] = []
+
+    def fail_once(self, matches: Callable[[client.V1Pod], bool]) -> None:
+        """The next pod ``matches`` accepts fails at once (exit code 1), as a container
+        does when its node breaks; later pods run normally."""
+        self._faults.append(matches)
 
     # -- nodes -----------------------------------------------------------------------
     def register_nodes(self) -> None:
@@ -175,6 +182,10 @@ class NodeAgent:
         ]
         if command and command[0] in ("python", "python3"):
             command[0] = sys.executable
+        fault = next((f for f in self._faults if f(pod)), None)
+        if fault is not None:
+            self._faults.remove(fault)
+            command = [sys.executable, "-c", "raise SystemExit('injected fault: node lost')"]
         running = RunningPod(
             pod.metadata.namespace,
             pod.metadata.name,

@@ -389,3 +389,40 @@ def test_suspend_stops_the_job_and_resume_finishes_the_same_run(
     reasons = {e.reason for e in events}
     for milestone in ("Started", "BatchStarted", "Suspended", "Resumed", "Succeeded"):
         assert milestone in reasons, reasons
+
+
+def test_a_shard_that_fails_once_is_retried_alone(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    operator: KopfRunner,
+    node_agent: NodeAgent,
+) -> None:
+    def second_shard_of_second_batch(pod: client.V1Pod) -> bool:
+        labels, annotations = pod.metadata.labels or {}, pod.metadata.annotations or {}
+        return (
+            pod.metadata.namespace == namespace
+            and labels.get("stratopt.io/batch") == "1"
+            and annotations.get("batch.kubernetes.io/job-completion-index") == "1"
+        )
+
+    node_agent.fail_once(second_shard_of_second_batch)
+    document = distributed_example("rsi-retry")
+    apply(control_plane, namespace, document)
+    status = finished(api, namespace, "optimizationruns", "rsi-retry")["status"]
+    assert status["phase"] == "Succeeded", status
+    _assert_same_result(status, _local_status(document))
+    (job,) = batch_jobs(api, namespace, 1)
+    assert (job.status.failed, job.status.succeeded) == (1, 3)
+    pods = client.CoreV1Api(api).list_namespaced_pod(
+        namespace, label_selector=f"job-name={job.metadata.name}"
+    )
+    runs: dict[str, list[str]] = {}
+    for pod in pods.items:
+        index = pod.metadata.annotations["batch.kubernetes.io/job-completion-index"]
+        runs.setdefault(index, []).append(pod.status.phase)
+    assert sorted(runs["1"]) == ["Failed", "Succeeded"], runs
+    assert runs["0"] == runs["2"] == ["Succeeded"], "only the failed shard may run again"
+    for other in (0, 2):
+        (done,) = batch_jobs(api, namespace, other)
+        assert (done.status.failed or 0, done.status.succeeded) == (0, 3)

@@ -532,7 +532,9 @@ class Progress(ApiModel):
     )
     generation: int | None = Field(default=None, description="NSGA-II generation reached.")
     history: list[dict[str, float]] = Field(
-        default_factory=list, description="Per batch: evaluations, hypervolume, best objective."
+        default_factory=list,
+        description="Per batch: evaluations, hypervolume, best objective; "
+        "at most 200 entries, evenly thinned over longer runs.",
     )
 
 

@@ -1,0 +1,78 @@
+"""Status stays small for any population or grid size: a distributed batch of 500 shards,
+and a search with thousands of batches, both give a status far below etcd's limit."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import yaml
+
+from stratopt.api.v1alpha1 import OptimizationRunSpec
+from stratopt.optimize.results import HISTORY_LIMIT, thinned
+from stratopt.runtime.kubernetes import replay, shard
+from stratopt.runtime.optimization import prepare, run_optimization
+from stratopt.runtime.protocol import shard_result_name
+from tests.conftest import EXAMPLES
+
+#: etcd refuses objects above 1.5 MiB; status must stay far below that.
+STATUS_BUDGET = 256 * 1024
+
+
+def _spec() -> OptimizationRunSpec:
+    """The genetic example on fewer bars, with a population of 1,000 in shards of 2."""
+    document = yaml.safe_load((EXAMPLES / "optimization-genetic.yaml").read_text())
+    spec = document["spec"]
+    spec["backtest"]["data"]["source"] = "synthetic:gbm?bars=3000&freq=1h&seed=7"
+    spec["algorithm"]["nsga2"] = {"populationSize": 1000, "generations": 1}
+    spec["execution"] = {"mode": "distributed", "shardSize": 2}
+    return OptimizationRunSpec.model_validate(spec)
+
+
+def _stored(spec: OptimizationRunSpec) -> tuple[dict[str, Any], int]:
+    """Result ConfigMaps of the first batch, as the shard pods write them."""
+    pending = replay(spec, {}, "big", "rev").pending
+    assert pending is not None
+    backtester = prepare(spec)
+    shards = shard(pending, spec.execution.shard_size)
+    results = {
+        shard_result_name("big", "rev", 0, index): SimpleNamespace(
+            data={"metrics.json": json.dumps([backtester.evaluate(p) for p in params])}
+        )
+        for index, params in enumerate(shards)
+    }
+    return results, len(shards)
+
+
+def test_a_batch_of_500_shards_keeps_status_bounded() -> None:
+    spec = _spec()
+    results, shards = _stored(spec)
+    assert shards == 500
+    state = replay(spec, results, "big", "rev")
+    assert state.pending is None and len(state.driver.evaluations) == 1000
+
+    def stored(number: int, batch: list[dict[str, float]]) -> list[dict[str, float]]:
+        metrics: list[dict[str, float]] = []
+        for index in range(len(shard(batch, spec.execution.shard_size))):
+            found = results[shard_result_name("big", "rev", number, index)]
+            metrics.extend(json.loads(found.data["metrics.json"]))
+        return metrics
+
+    status = run_optimization(spec, workers=1, evaluate=stored).status
+    document = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    size = len(json.dumps(document))
+    assert size < STATUS_BUDGET, size
+    assert len(document["paretoFront"]) <= 100
+    assert document["progress"]["evaluationsCompleted"] == 1000
+
+
+def test_history_is_thinned_evenly_keeping_both_ends() -> None:
+    history = [{"batch": float(i + 1)} for i in range(5000)]
+    kept = thinned(history)
+    assert len(kept) == HISTORY_LIMIT
+    assert kept[0]["batch"] == 1 and kept[-1]["batch"] == 5000
+    gaps = {b["batch"] - a["batch"] for a, b in itertools.pairwise(kept)}
+    assert max(gaps) - min(gaps) <= 1
+    assert thinned(history[:10]) == history[:10]
