@@ -12,21 +12,29 @@ import argparse
 import json
 import os
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 
+from stratopt.api._resource import GROUP, VERSION
 from stratopt.errors import StratoptError
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     PLURALS,
     load_client_configuration,
     owner_reference,
+    progress_name,
     result_name,
     revision,
     shard_input_name,
     shard_result_name,
 )
+
+#: Least seconds between two progress reports of a single-mode search.
+PROGRESS_SECONDS = 2.0
+ProgressCallback = Callable[[dict[str, Any]], None]
 
 
 def _clients() -> tuple[Any, Any]:
@@ -36,7 +44,36 @@ def _clients() -> tuple[Any, Any]:
     return client.CoreV1Api(), client.CustomObjectsApi()
 
 
-def execute(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+def with_analysis_features(custom: Any, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A ForecastRun spec whose ``fromFeatureAnalysis`` (on a cluster: the name of a
+    FeatureAnalysis in the same namespace) is replaced by that analysis's topFeatures."""
+    from stratopt.errors import InputError
+
+    name = spec.get("fromFeatureAnalysis")
+    if not name:
+        return spec
+    from kubernetes.client import ApiException
+
+    try:
+        analysis = custom.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURALS["FeatureAnalysis"], name
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            raise InputError(
+                "spec.fromFeatureAnalysis", f"no FeatureAnalysis {name!r} in {namespace}"
+            ) from exc
+        raise
+    top = (analysis.get("status") or {}).get("topFeatures")
+    if not top:
+        raise InputError("spec.fromFeatureAnalysis", f"FeatureAnalysis {name!r} has no topFeatures")
+    resolved = {key: value for key, value in spec.items() if key != "fromFeatureAnalysis"}
+    return {**resolved, "features": list(top)}
+
+
+def execute(
+    kind: str, spec: dict[str, Any], on_progress: ProgressCallback | None = None
+) -> dict[str, Any]:
     """Run one resource's spec locally; its status as the API stores it."""
     from stratopt.api import parse_model
     from stratopt.api.v1alpha1 import FeatureAnalysisSpec, ForecastRunSpec, OptimizationRunSpec
@@ -44,13 +81,45 @@ def execute(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
 
     status: BaseModel
     if kind == "OptimizationRun":
-        status = run_optimization(parse_model(OptimizationRunSpec, spec, "spec")).status
+        search = parse_model(OptimizationRunSpec, spec, "spec")
+        status = run_optimization(search, on_batch=on_progress).status
     elif kind == "FeatureAnalysis":
         status = run_feature_analysis(parse_model(FeatureAnalysisSpec, spec, "spec"))
     else:
         status = run_forecast(parse_model(ForecastRunSpec, spec, "spec"))[0]
     document: dict[str, Any] = status.model_dump(mode="json", by_alias=True, exclude_none=True)
     return document
+
+
+class ProgressReport:
+    """Writes a search's progress to its ConfigMap after a batch, at most every few
+    seconds, for the operator to show in status while the pod works."""
+
+    def __init__(self, core: Any, args: argparse.Namespace, owner: dict[str, Any]) -> None:
+        self.core, self.args, self.owner = core, args, owner
+        self.written = 0.0
+
+    def __call__(self, entry: dict[str, Any]) -> None:
+        if time.monotonic() - self.written < PROGRESS_SECONDS:
+            return
+        done, planned = int(entry["evaluations"]), int(entry["planned"])
+        progress = {
+            "evaluationsCompleted": done,
+            "evaluationsTotal": planned,
+            "batchesCompleted": int(entry["batch"]),
+            "percent": min(100, round(100 * done / max(planned, 1))),
+        }
+        if "generation" in entry:
+            progress["generation"] = int(entry["generation"])
+        _write_configmap(
+            self.core,
+            self.args.namespace,
+            progress_name(self.args.name, self.args.revision),
+            self.owner,
+            {"stratopt.io/run": self.args.name, "stratopt.io/revision": self.args.revision},
+            {"progress.json": json.dumps(progress)},
+        )
+        self.written = time.monotonic()
 
 
 def _write_configmap(
@@ -86,8 +155,9 @@ def _evaluate_shard(core: Any, body: dict[str, Any], args: argparse.Namespace) -
     index = int(os.environ["JOB_COMPLETION_INDEX"])
     spec = parse_model(OptimizationRunSpec, body["spec"], "spec")
     backtester = prepare(spec)
+    part = index // args.shards_per_input
     shards = core.read_namespaced_config_map(
-        shard_input_name(args.name, args.revision, args.batch), args.namespace
+        shard_input_name(args.name, args.revision, args.batch, part), args.namespace
     )
     batch = json.loads(shards.data[f"shard-{index}"])
     metrics = [backtester.evaluate(params) for params in batch]
@@ -147,13 +217,14 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--namespace", required=True)
         command.add_argument("--revision", required=True)
     evaluate.add_argument("--batch", type=int, required=True)
+    evaluate.add_argument("--shards-per-input", type=int, required=True)
     args = parser.parse_args(argv)
     if args.command != "run":
         args.kind = "OptimizationRun"
 
     core, custom = _clients()
     body = custom.get_namespaced_custom_object(
-        "stratopt.io", "v1alpha1", args.namespace, PLURALS[args.kind], args.name
+        GROUP, VERSION, args.namespace, PLURALS[args.kind], args.name
     )
     if revision(body["spec"]) != args.revision:
         print(f"{args.kind} {args.name}'s spec has changed; nothing to do", file=sys.stderr)
@@ -162,11 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "evaluate":
             _evaluate_shard(core, body, args)
             return 0
-        result = (
-            _finalize(core, body, args)
-            if args.command == "finalize"
-            else execute(args.kind, body["spec"])
-        )
+        if args.command == "finalize":
+            result = _finalize(core, body, args)
+        elif args.kind == "ForecastRun":
+            spec = with_analysis_features(custom, args.namespace, body["spec"])
+            result = execute(args.kind, spec)
+        else:
+            owner = owner_reference(args.kind, args.name, body["metadata"]["uid"])
+            result = execute(args.kind, body["spec"], ProgressReport(core, args, owner))
     except StratoptError as exc:
         print(f"{exc.reason}: {str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
         return BAD_INPUT_EXIT_CODE

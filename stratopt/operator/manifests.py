@@ -12,6 +12,7 @@ from typing import Any
 from stratopt.api._resource import GROUP, VERSION
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
+    INPUT_BYTES,
     PLURALS,
     batch_job_name,
     finalize_job_name,
@@ -189,9 +190,11 @@ def build_batch_job(
     parallelism: int,
     settings: JobSettings,
     *,
+    per_input: int,
     suspend: bool = False,
 ) -> dict[str, Any]:
-    """The Indexed Job of one batch: pod *i* evaluates shard *i* (``JOB_COMPLETION_INDEX``)."""
+    """The Indexed Job of one batch: pod *i* evaluates shard *i* (``JOB_COMPLETION_INDEX``),
+    found in input ConfigMap ``i // per_input``."""
     command = [
         "python",
         "-m",
@@ -205,6 +208,8 @@ def build_batch_job(
         revision,
         "--batch",
         str(batch),
+        "--shards-per-input",
+        str(per_input),
     ]
     return build_run_job(
         "OptimizationRun",
@@ -259,29 +264,43 @@ def build_finalize_job(
     )
 
 
-def build_shard_configmap(
+def shards_per_input(shards: list[list[dict[str, float]]]) -> int:
+    """How many shards one input ConfigMap holds: as many as fit in ``INPUT_BYTES``."""
+    largest = max((len(json.dumps(shard)) for shard in shards), default=1)
+    return max(1, INPUT_BYTES // (largest + 32))
+
+
+def build_shard_configmaps(
     name: str,
     namespace: str,
     uid: str,
     revision: str,
     batch: int,
     shards: list[list[dict[str, float]]],
-) -> dict[str, Any]:
-    """A batch's parameter sets, one key per shard, owned by the run."""
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": shard_input_name(name, revision, batch),
-            "namespace": namespace,
-            "labels": {
-                **run_labels("OptimizationRun", name, revision),
-                "stratopt.io/batch": str(batch),
+) -> list[dict[str, Any]]:
+    """A batch's parameter sets, one key per shard, in as many ConfigMaps (owned by the
+    run) as their size needs; shard *i* is in part ``i // shards_per_input(shards)``."""
+    per_part = shards_per_input(shards)
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": shard_input_name(name, revision, batch, first // per_part),
+                "namespace": namespace,
+                "labels": {
+                    **run_labels("OptimizationRun", name, revision),
+                    "stratopt.io/batch": str(batch),
+                },
+                "ownerReferences": [owner_reference("OptimizationRun", name, uid)],
             },
-            "ownerReferences": [owner_reference("OptimizationRun", name, uid)],
-        },
-        "data": {f"shard-{i}": json.dumps(shard) for i, shard in enumerate(shards)},
-    }
+            "data": {
+                f"shard-{i}": json.dumps(shards[i])
+                for i in range(first, min(first + per_part, len(shards)))
+            },
+        }
+        for first in range(0, len(shards), per_part)
+    ]
 
 
 def build_event(

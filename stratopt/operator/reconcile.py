@@ -18,6 +18,7 @@ from kubernetes.client import ApiException
 from pydantic import BaseModel
 
 from stratopt.api import SpecError, parse_model
+from stratopt.api._resource import GROUP, VERSION
 from stratopt.api.v1alpha1 import FeatureAnalysisSpec, ForecastRunSpec, OptimizationRunSpec
 from stratopt.operator import metrics
 from stratopt.operator import status as projection
@@ -26,14 +27,17 @@ from stratopt.operator.manifests import (
     build_event,
     build_finalize_job,
     build_run_job,
-    build_shard_configmap,
+    build_shard_configmaps,
     build_worker_rbac,
+    shards_per_input,
 )
 from stratopt.runtime.kubernetes import replay, shard, stored_results
 from stratopt.runtime.protocol import (
+    PLURALS,
     batch_job_name,
     finalize_job_name,
     job_name,
+    progress_name,
     result_name,
     revision,
 )
@@ -58,10 +62,16 @@ class Clients:
     core: Any
     batch: Any
     rbac: Any
+    custom: Any
 
     @classmethod
     def default(cls) -> Clients:
-        return cls(client.CoreV1Api(), client.BatchV1Api(), client.RbacAuthorizationV1Api())
+        return cls(
+            client.CoreV1Api(),
+            client.BatchV1Api(),
+            client.RbacAuthorizationV1Api(),
+            client.CustomObjectsApi(),
+        )
 
 
 def _create(create: Any, namespace: str, body: dict[str, Any]) -> None:
@@ -226,6 +236,14 @@ def reconcile(
             run.name, run.namespace, run.uid, run.revision, settings.jobs, suspend=run.suspended
         )
     else:
+        waiting = _waiting_for_analysis(clients, run, spec) if kind == "ForecastRun" else None
+        if waiting is not None:
+            update = projection.stalled(
+                status, run.generation, "WaitingForFeatureAnalysis", waiting, now()
+            )
+            if _stall(status) != waiting:
+                recorder.update(update)
+            return
         follow = job_name(run.name, run.revision)
         manifest = build_run_job(
             kind,
@@ -238,6 +256,27 @@ def reconcile(
             suspend=run.suspended,
         )
     _follow(run, follow, manifest, recorder, clients, settings, status)
+
+
+def _waiting_for_analysis(clients: Clients, run: Run, spec: dict[str, Any]) -> str | None:
+    """Why a ForecastRun cannot start yet: its fromFeatureAnalysis has not succeeded."""
+    name = spec.get("fromFeatureAnalysis")
+    if not name or _read(
+        clients.batch.read_namespaced_job, job_name(run.name, run.revision), run.namespace
+    ):
+        return None
+    try:
+        analysis = clients.custom.get_namespaced_custom_object(
+            GROUP, VERSION, run.namespace, PLURALS["FeatureAnalysis"], name
+        )
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        return f"waiting for FeatureAnalysis {name!r}, which does not exist yet"
+    phase = (analysis.get("status") or {}).get("phase", "Pending")
+    if phase == "Succeeded":
+        return None
+    return f"waiting for FeatureAnalysis {name!r} to succeed (it is {phase})"
 
 
 def execution_mode(spec: dict[str, Any]) -> str:
@@ -281,17 +320,17 @@ def _advance_distributed(
     if state.pending is None:
         return True
     shards = shard(state.pending, spec.execution.shard_size)
-    _create(
-        clients.core.create_namespaced_config_map,
-        run.namespace,
-        build_shard_configmap(run.name, run.namespace, run.uid, run.revision, state.batch, shards),
-    )
     name = batch_job_name(run.name, run.revision, state.batch)
     job = _read(clients.batch.read_namespaced_job, name, run.namespace)
     if job is None:
         _observe_batch(clients, run, state.batch - 1)
         ensure_worker_rbac(clients, run.namespace, settings)
         _remove_stale_jobs(clients, run)
+        inputs = build_shard_configmaps(
+            run.name, run.namespace, run.uid, run.revision, state.batch, shards
+        )
+        for configmap in inputs:
+            _create(clients.core.create_namespaced_config_map, run.namespace, configmap)
         manifest = build_batch_job(
             run.name,
             run.namespace,
@@ -301,6 +340,7 @@ def _advance_distributed(
             len(shards),
             spec.execution.parallelism,
             settings.jobs,
+            per_input=shards_per_input(shards),
             suspend=run.suspended,
         )
         _create(clients.batch.create_namespaced_job, run.namespace, manifest)
@@ -338,6 +378,21 @@ def _in_progress(
     if unschedulable is not None:
         return projection.stalled(status, run.generation, "Unschedulable", unschedulable, now())
     return projection.running(status, run.generation, message, now())
+
+
+def _reported_progress(clients: Clients, run: Run) -> dict[str, Any] | None:
+    """The progress a single-mode search's pod last reported, if any."""
+    if run.kind != "OptimizationRun":
+        return None
+    found = _read(
+        clients.core.read_namespaced_config_map,
+        progress_name(run.name, run.revision),
+        run.namespace,
+    )
+    if found is None or "progress.json" not in (found.data or {}):
+        return None
+    progress: dict[str, Any] = json.loads(found.data["progress.json"])
+    return progress
 
 
 def _stall(status: dict[str, Any]) -> str | None:
@@ -399,11 +454,15 @@ def _follow(
         if job is not None:
             _sync_suspension(clients, run, job)
         update = _in_progress(clients, run, name, status, f"Job {name} running")
-        if (status.get("phase"), status.get("observedGeneration"), _stall(status)) != (
-            update["phase"],
-            run.generation,
-            _stall(update),
-        ):
+        progress = _reported_progress(clients, run)
+        if progress is not None:
+            update["progress"] = progress
+        if (
+            status.get("phase"),
+            status.get("observedGeneration"),
+            _stall(status),
+            status.get("progress"),
+        ) != (update["phase"], run.generation, _stall(update), update.get("progress")):
             patch.status.update(update)
         return
     outcome, reason = job_state

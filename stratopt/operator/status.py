@@ -84,7 +84,7 @@ def running(status: dict[str, Any], generation: int, message: str, now: str) -> 
     if any(c.get("type") == "Suspended" for c in conditions):
         conditions = set_condition(conditions, "Suspended", "False", "Resumed", "", now)
     if any(c.get("type") == "Stalled" for c in conditions):
-        conditions = set_condition(conditions, "Stalled", "False", "Scheduled", "", now)
+        conditions = set_condition(conditions, "Stalled", "False", "Resolved", "", now)
     conditions = set_condition(conditions, "Reconciling", "True", "JobRunning", message, now)
     conditions = set_condition(conditions, "Succeeded", "False", "InProgress", message, now)
     return _with(status, conditions, generation, startTime=status.get("startTime") or now)

@@ -46,14 +46,24 @@ def result_name(name: str, revision: str) -> str:
     return _named(name, f"-{revision}-result", 253)
 
 
+def progress_name(name: str, revision: str) -> str:
+    """The ConfigMap a single-mode worker reports its search's progress into."""
+    return _named(name, f"-{revision}-progress", 253)
+
+
 def batch_job_name(name: str, revision: str, batch: int) -> str:
     """The Indexed Job evaluating batch ``batch`` of a distributed search."""
     return _named(name, f"-{revision}-b{batch}")
 
 
-def shard_input_name(name: str, revision: str, batch: int) -> str:
-    """The ConfigMap holding a batch's shards (key ``shard-<index>``)."""
-    return _named(name, f"-{revision}-b{batch}-input", 253)
+def shard_input_name(name: str, revision: str, batch: int, part: int) -> str:
+    """ConfigMap ``part`` of a batch's shards (keys ``shard-<index>``): a large batch is
+    split over several, each well under the API's 1 MiB object limit."""
+    return _named(name, f"-{revision}-b{batch}-in{part}", 253)
+
+
+#: Bytes of shard inputs per ConfigMap; the API server refuses objects over 1 MiB.
+INPUT_BYTES = 512 * 1024
 
 
 def shard_result_name(name: str, revision: str, batch: int, shard: int) -> str:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +46,7 @@ class RunningPod:
     process: subprocess.Popen[bytes]
     started_at: str
     restart_count: int = 0
+    job: str = ""
     log: Path = field(default_factory=lambda: Path(tempfile.mkstemp(suffix=".log")[1]))
 
 
@@ -72,6 +74,9 @@ class NodeAgent:
         self._thread = threading.Thread(target=self._loop, name="node-agent", daemon=True)
         self.errors: list[str] = []
         self._faults: list[Callable[[client.V1Pod], bool]] = []
+        #: (wall-clock seconds, "start" | "end", pod's Job name) of every container, for
+        #: benchmarks: pod timestamps in the API have whole-second resolution.
+        self.timeline: list[tuple[float, str, str]] = []
 
     def fail_once(self, matches: Callable[[client.V1Pod], bool]) -> None:
         """The next pod ``matches`` accepts fails at once (exit code 1), as a container
@@ -194,6 +199,8 @@ class NodeAgent:
             started_at=now(),
         )  # type: ignore[arg-type]
         running.process = self._spawn(command, env, running.log)
+        running.job = (pod.metadata.labels or {}).get("job-name", "")
+        self.timeline.append((time.time(), "start", running.job))
         self.running[pod.metadata.uid] = running
         self._report_running(running, container)
 
@@ -322,6 +329,7 @@ class NodeAgent:
             )
             self._report_running(running, container)
             return
+        self.timeline.append((time.time(), "end", running.job))
         self._report_terminated(running, container, code)
         self.running.pop(pod.metadata.uid)
         self.finished.add(pod.metadata.uid)

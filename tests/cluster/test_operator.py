@@ -154,14 +154,27 @@ def test_feature_analysis_and_gpu_forecast(
     namespace: str,
     operator: KopfRunner,
 ) -> None:
-    apply(control_plane, namespace, reduced("feature-analysis"))
     forecast = reduced("forecast")
     forecast["spec"]["resources"]["gpu"] = 1
-    apply(control_plane, namespace, forecast)
+    forecast["spec"].pop("features", None)
+    forecast["spec"]["fromFeatureAnalysis"] = "eurusd-features"
+    apply(control_plane, namespace, forecast)  # before its analysis: it must wait
+    custom = client.CustomObjectsApi(api)
+
+    def waiting() -> bool:
+        body = custom.get_namespaced_custom_object(
+            "stratopt.io", "v1alpha1", namespace, "forecastruns", "eurusd-forecast"
+        )
+        conditions = (body.get("status") or {}).get("conditions", [])
+        return any(c["reason"] == "WaitingForFeatureAnalysis" for c in conditions)
+
+    wait_for(waiting, "the forecast to wait for its FeatureAnalysis", 30)
+    apply(control_plane, namespace, reduced("feature-analysis"))
     analysis = finished(api, namespace, "featureanalyses", "eurusd-features")["status"]
     assert analysis["phase"] == "Succeeded" and len(analysis["topFeatures"]) == 5
     result = finished(api, namespace, "forecastruns", "eurusd-forecast")["status"]
     assert result["phase"] == "Succeeded" and len(result["predictions"]) == 30
+    assert result["features"] == analysis["topFeatures"]
     pods = (
         client.CoreV1Api(api)
         .list_namespaced_pod(namespace, label_selector="stratopt.io/run=eurusd-forecast")
@@ -426,3 +439,33 @@ def test_a_shard_that_fails_once_is_retried_alone(
     for other in (0, 2):
         (done,) = batch_jobs(api, namespace, other)
         assert (done.status.failed or 0, done.status.succeeded) == (0, 3)
+
+
+def test_single_mode_reports_progress_while_its_pod_works(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    operator: KopfRunner,
+) -> None:
+    document = reduced("optimization-genetic")
+    document["metadata"]["name"] = "rsi-progress"
+    document["spec"]["algorithm"]["nsga2"] = {"populationSize": 20, "generations": 150}
+    document["spec"]["execution"] = {"mode": "single"}
+    apply(control_plane, namespace, document)
+    custom = client.CustomObjectsApi(api)
+
+    def midway() -> dict[str, Any] | None:
+        body = custom.get_namespaced_custom_object(
+            "stratopt.io", "v1alpha1", namespace, "optimizationruns", "rsi-progress"
+        )
+        status = body.get("status") or {}
+        progress = status.get("progress") or {}
+        done = progress.get("evaluationsCompleted", 0)
+        running = status.get("phase") == "Running"
+        return progress if running and 0 < done < progress["evaluationsTotal"] else None
+
+    progress = wait_for(midway, "progress from the running pod", 120)
+    assert progress["evaluationsTotal"] == 3000 and progress["batchesCompleted"] >= 1
+    status = finished(api, namespace, "optimizationruns", "rsi-progress")["status"]
+    assert status["phase"] == "Succeeded"
+    assert status["progress"]["evaluationsCompleted"] > progress["evaluationsCompleted"]

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 from stratopt.operator import status
-from stratopt.operator.manifests import build_event, build_run_job, build_worker_rbac
+from stratopt.operator.manifests import (
+    build_event,
+    build_run_job,
+    build_shard_configmaps,
+    build_worker_rbac,
+    shards_per_input,
+)
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     batch_job_name,
@@ -161,3 +169,20 @@ def test_a_pod_no_node_fits_stalls_the_run_until_it_is_scheduled() -> None:
     scheduled = status.running(stalled, 1, "Job running", "t2")
     assert scheduled["phase"] == "Running"
     assert {c["type"]: c["status"] for c in scheduled["conditions"]}["Stalled"] == "False"
+
+
+def test_a_large_batch_is_split_over_configmaps_under_the_size_limit() -> None:
+    params = [
+        {"stop_loss": 20.0 + i / 7, "take_profit": 40.0 + i / 3, "size": 0.1 + i / 1e5}
+        for i in range(30_000)
+    ]
+    shards = [params[i : i + 60] for i in range(0, len(params), 60)]
+    inputs = build_shard_configmaps("big", "ns", "u", "rev", 3, shards)
+    per_input = shards_per_input(shards)
+    assert len(inputs) > 1
+    assert all(len(json.dumps(configmap)) < 1024 * 1024 for configmap in inputs)
+    for index, shard in enumerate(shards):
+        part = inputs[index // per_input]
+        assert part["metadata"]["name"] == f"big-rev-b3-in{index // per_input}"
+        assert json.loads(part["data"][f"shard-{index}"]) == shard
+    assert sum(len(configmap["data"]) for configmap in inputs) == len(shards)

@@ -1,0 +1,163 @@
+"""The operator on the test control plane: per-generation overhead and wall times.
+
+Overhead per generation: from the last pod of one batch's Job finishing to the first pod
+of the next batch's Job starting, as the node agent saw them (it polls every 0.2 s, as a
+kubelet's pod lifecycle loop does). Wall times: the NSGA-II example, from
+``kubectl apply`` to phase Succeeded, in ``single`` and in ``distributed`` mode, next to
+``stratopt run`` on the same spec.
+
+The control plane and the node agent are the test suite's (``tests/cluster``), so build
+them first (``make controlplane``). Run: ``python benchmarks/operator_overhead.py
+[--population 100] [--generations 10] [--interval 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import kopf
+import yaml
+from kopf.testing import KopfRunner
+from kubernetes import client, config
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.cluster.controlplane import ControlPlane  # noqa: E402
+from tests.cluster.node_agent import NodeAgent  # noqa: E402
+
+
+def kubectl(plane: ControlPlane, *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        ["kubectl", f"--kubeconfig={plane.kubeconfig}", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def example(name: str, mode: str, population: int, generations: int) -> dict[str, Any]:
+    document = yaml.safe_load((ROOT / "examples" / "optimization-genetic.yaml").read_text())
+    document["metadata"]["name"] = name
+    document["spec"]["algorithm"]["nsga2"] = {
+        "populationSize": population,
+        "generations": generations,
+    }
+    # Two cores here: two pods of half a generation each.
+    document["spec"]["execution"] = {
+        "mode": mode,
+        "shardSize": (population + 1) // 2,
+        "parallelism": 2,
+    }
+    return document
+
+
+def run_on_cluster(
+    plane: ControlPlane, api: client.ApiClient, namespace: str, document: dict[str, Any]
+) -> float:
+    """Seconds from ``kubectl apply`` to phase Succeeded."""
+    custom = client.CustomObjectsApi(api)
+    name = document["metadata"]["name"]
+    started = time.perf_counter()
+    kubectl(plane, "apply", "-n", namespace, "-f", "-", stdin=json.dumps(document))
+    while True:
+        body = custom.get_namespaced_custom_object(
+            "stratopt.io", "v1alpha1", namespace, "optimizationruns", name
+        )
+        phase = (body.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed"):
+            break
+        time.sleep(0.1)
+    elapsed = time.perf_counter() - started
+    if phase != "Succeeded":
+        raise SystemExit(f"{name} failed: {body['status']}")
+    return elapsed
+
+
+def overheads(agent: NodeAgent, run: str) -> list[float]:
+    """Per batch boundary: first start of batch k+1 minus last end of batch k."""
+    spans: dict[int, tuple[float, float]] = {}
+    for moment, what, job in agent.timeline:
+        if not job.startswith(f"{run}-") or "-b" not in job:
+            continue
+        batch = int(job.rsplit("-b", 1)[1])
+        first, last = spans.get(batch, (float("inf"), 0.0))
+        spans[batch] = (min(first, moment) if what == "start" else first, max(last, moment))
+    batches = sorted(spans)
+    return [spans[b + 1][0] - spans[b][1] for b in batches[:-1] if b + 1 in spans]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--population", type=int, default=100)
+    parser.add_argument("--generations", type=int, default=10)
+    parser.add_argument("--interval", type=float, default=2.0, help="reconcile interval (s)")
+    args = parser.parse_args()
+    os.environ["STRATOPT_RECONCILE_INTERVAL"] = str(args.interval)
+    os.environ["STRATOPT_METRICS_PORT"] = "0"
+
+    with tempfile.TemporaryDirectory() as work:
+        plane = ControlPlane(Path(work) / "plane")
+        plane.start()
+        os.environ["KUBECONFIG"] = str(plane.kubeconfig)
+        api = config.new_client_from_config(str(plane.kubeconfig))
+        agent = NodeAgent(api, plane.server, plane.ca, Path(work))
+        agent.start()
+        try:
+            for crd in sorted((ROOT / "crds").glob("*.yaml")):
+                kubectl(plane, "apply", "-f", str(crd))
+            kubectl(plane, "wait", "--for=condition=Established", "crd", "--all")
+            kubectl(plane, "create", "namespace", "bench")
+            time.sleep(2)  # the default ServiceAccount
+            settings = kopf.OperatorSettings()
+            settings.watching.server_timeout = 10
+            arguments = ["run", "--standalone", "-n", "bench", "-m", "stratopt.operator.handlers"]
+            with KopfRunner(arguments, settings=settings, timeout=60):
+                size = (args.population, args.generations)
+                single = run_on_cluster(plane, api, "bench", example("single", "single", *size))
+                distributed = run_on_cluster(
+                    plane, api, "bench", example("distributed", "distributed", *size)
+                )
+        finally:
+            agent.stop()
+            plane.stop()
+
+    started = time.perf_counter()
+    local = example("local", "single", args.population, args.generations)
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as file:
+        yaml.safe_dump(local, file)
+        subprocess.run(
+            [sys.executable, "-m", "stratopt.cli", "run", file.name, "-o", "json"],
+            check=True,
+            capture_output=True,
+        )
+    local_seconds = time.perf_counter() - started
+
+    gaps = overheads(agent, "distributed")
+    print(
+        f"NSGA-II example, population {args.population} × {args.generations} generations, "
+        f"reconcile interval {args.interval} s"
+    )
+    print(f"  stratopt run (local)   {local_seconds:7.1f} s")
+    for mode, seconds in (("single", single), ("distributed", distributed)):
+        print(f"  cluster, {mode:<13} {seconds:7.1f} s   ({seconds / local_seconds:.1f}× local)")
+    print(
+        f"  overhead per generation (last pod of batch k ends → first pod of k+1 starts), "
+        f"{len(gaps)} boundaries: median {statistics.median(gaps):.2f} s, "
+        f"max {max(gaps):.2f} s, mean {statistics.mean(gaps):.2f} s (target < 2 s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
