@@ -8,7 +8,7 @@ kubelet's pod lifecycle loop does). Wall times: the NSGA-II example, from
 
 The control plane and the node agent are the test suite's (``tests/cluster``), so build
 them first (``make controlplane``). Run: ``python benchmarks/operator_overhead.py
-[--population 100] [--generations 10] [--interval 2]``.
+[--population 100] [--generations 10] [--interval 1]``.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--population", type=int, default=100)
     parser.add_argument("--generations", type=int, default=10)
-    parser.add_argument("--interval", type=float, default=2.0, help="reconcile interval (s)")
+    parser.add_argument("--interval", type=float, default=1.0, help="reconcile interval (s)")
     args = parser.parse_args()
     os.environ["STRATOPT_RECONCILE_INTERVAL"] = str(args.interval)
     os.environ["STRATOPT_METRICS_PORT"] = "0"

@@ -43,7 +43,7 @@ class OperatorSettings(BaseModel):
     """The operator's own behaviour."""
 
     reconcile_interval: float = Field(
-        default=2.0, description="Seconds between checks of an unfinished run's Job (s)."
+        default=1.0, description="Seconds between checks of an unfinished run's Job (s)."
     )
     metrics_port: int = Field(
         default=8080,

@@ -23,8 +23,10 @@ from stratopt.errors import StratoptError
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     PLURALS,
+    fold_result_name,
     load_client_configuration,
     owner_reference,
+    plan_name,
     progress_name,
     result_name,
     revision,
@@ -161,17 +163,46 @@ def _evaluate_shard(core: Any, body: dict[str, Any], args: argparse.Namespace) -
     )
     batch = json.loads(shards.data[f"shard-{index}"])
     metrics = [backtester.evaluate(params) for params in batch]
+    owner = owner_reference("OptimizationRun", args.name, body["metadata"]["uid"])
+    labels = {"stratopt.io/run": args.name, "stratopt.io/revision": args.revision}
+    if spec.walk_forward is not None and args.batch == 0 and index == 0:
+        from stratopt.optimize.walkforward import fold_windows
+
+        folds = fold_windows(backtester.data.index, spec.walk_forward)
+        plan = {"folds": str(len(folds))}
+        _write_configmap(
+            core, args.namespace, plan_name(args.name, args.revision), owner, labels, plan
+        )
     _write_configmap(
         core,
         args.namespace,
         shard_result_name(args.name, args.revision, args.batch, index),
-        owner_reference("OptimizationRun", args.name, body["metadata"]["uid"]),
-        {
-            "stratopt.io/run": args.name,
-            "stratopt.io/revision": args.revision,
-            "stratopt.io/batch": str(args.batch),
-        },
+        owner,
+        {**labels, "stratopt.io/batch": str(args.batch)},
         {"metrics.json": json.dumps(metrics)},
+    )
+
+
+def _run_fold(core: Any, body: dict[str, Any], args: argparse.Namespace) -> None:
+    """Run the walk-forward fold of this pod's index; store its outcome."""
+    from stratopt.api import parse_model
+    from stratopt.api.v1alpha1 import OptimizationRunSpec
+    from stratopt.optimize.walkforward import fold_windows
+    from stratopt.runtime.optimization import prepare
+    from stratopt.runtime.walkforward import encode_fold, run_fold
+
+    index = int(os.environ["JOB_COMPLETION_INDEX"])
+    spec = parse_model(OptimizationRunSpec, body["spec"], "spec")
+    assert spec.walk_forward is not None
+    backtester = prepare(spec)
+    fold = fold_windows(backtester.data.index, spec.walk_forward)[index]
+    _write_configmap(
+        core,
+        args.namespace,
+        fold_result_name(args.name, args.revision, index),
+        owner_reference("OptimizationRun", args.name, body["metadata"]["uid"]),
+        {"stratopt.io/run": args.name, "stratopt.io/revision": args.revision},
+        encode_fold(run_fold(spec, backtester, fold)),
     )
 
 
@@ -179,8 +210,10 @@ def _finalize(core: Any, body: dict[str, Any], args: argparse.Namespace) -> dict
     """The status of a distributed search: the local code path over the stored results."""
     from stratopt.api import parse_model
     from stratopt.api.v1alpha1 import OptimizationRunSpec
+    from stratopt.optimize.walkforward import Fold
     from stratopt.runtime.kubernetes import batch_metrics, shard, stored_results
     from stratopt.runtime.optimization import run_optimization
+    from stratopt.runtime.walkforward import FoldOutcome, decode_fold
 
     spec = parse_model(OptimizationRunSpec, body["spec"], "spec")
     results = stored_results(core, args.namespace, args.name, args.revision)
@@ -197,7 +230,14 @@ def _finalize(core: Any, body: dict[str, Any], args: argparse.Namespace) -> dict
             raise RuntimeError(f"results of batch {number} are missing")
         return metrics
 
-    status = run_optimization(spec, workers=1, evaluate=stored).status
+    def stored_folds(folds: list[Fold]) -> list[FoldOutcome]:
+        names = [fold_result_name(args.name, args.revision, i) for i in range(len(folds))]
+        missing = [name for name in names if name not in results]
+        if missing:
+            raise RuntimeError(f"walk-forward results {missing} are missing")
+        return [decode_fold(results[name].data) for name in names]
+
+    status = run_optimization(spec, workers=1, evaluate=stored, run_folds=stored_folds).status
     document: dict[str, Any] = status.model_dump(mode="json", by_alias=True, exclude_none=True)
     return document
 
@@ -211,8 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--namespace", required=True)
     run.add_argument("--revision", required=True)
     evaluate = commands.add_parser("evaluate", help="evaluate one shard of a batch")
+    fold = commands.add_parser("fold", help="run one walk-forward fold")
     finalize = commands.add_parser("finalize", help="summarize a distributed search")
-    for command in (evaluate, finalize):
+    for command in (evaluate, fold, finalize):
         command.add_argument("--name", required=True)
         command.add_argument("--namespace", required=True)
         command.add_argument("--revision", required=True)
@@ -232,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "evaluate":
             _evaluate_shard(core, body, args)
+            return 0
+        if args.command == "fold":
+            _run_fold(core, body, args)
             return 0
         if args.command == "finalize":
             result = _finalize(core, body, args)

@@ -16,6 +16,7 @@ from stratopt.runtime.protocol import (
     PLURALS,
     batch_job_name,
     finalize_job_name,
+    folds_job_name,
     job_name,
     owner_reference,
     run_labels,
@@ -224,6 +225,46 @@ def build_batch_job(
         completions=shards,
         parallelism=parallelism,
         extra_labels={"stratopt.io/batch": str(batch)},
+        suspend=suspend,
+    )
+
+
+def build_folds_job(
+    name: str,
+    namespace: str,
+    uid: str,
+    revision: str,
+    folds: int,
+    parallelism: int,
+    settings: JobSettings,
+    *,
+    suspend: bool = False,
+) -> dict[str, Any]:
+    """The Indexed Job of a walk-forward: pod *i* optimizes and tests fold *i*."""
+    command = [
+        "python",
+        "-m",
+        "stratopt.jobs",
+        "fold",
+        "--name",
+        name,
+        "--namespace",
+        namespace,
+        "--revision",
+        revision,
+    ]
+    return build_run_job(
+        "OptimizationRun",
+        name,
+        namespace,
+        uid,
+        revision,
+        {},
+        settings,
+        command=command,
+        job=folds_job_name(name, revision),
+        completions=folds,
+        parallelism=parallelism,
         suspend=suspend,
     )
 

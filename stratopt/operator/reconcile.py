@@ -26,17 +26,27 @@ from stratopt.operator.manifests import (
     build_batch_job,
     build_event,
     build_finalize_job,
+    build_folds_job,
     build_run_job,
     build_shard_configmaps,
     build_worker_rbac,
     shards_per_input,
 )
-from stratopt.runtime.kubernetes import replay, shard, stored_results
+from stratopt.runtime.kubernetes import (
+    Replay,
+    execution_mode,
+    replay,
+    shard,
+    stored_results,
+)
 from stratopt.runtime.protocol import (
     PLURALS,
     batch_job_name,
     finalize_job_name,
+    fold_result_name,
+    folds_job_name,
     job_name,
+    plan_name,
     progress_name,
     result_name,
     revision,
@@ -227,8 +237,8 @@ def reconcile(
         recorder.update(projection.failed(status, run.generation, exc.reason, str(exc), now()))
         return
     spec = dict(body.get("spec") or {})
-    if kind == "OptimizationRun" and execution_mode(spec) == "distributed":
-        search = OptimizationRunSpec.model_validate(spec)
+    search = OptimizationRunSpec.model_validate(spec) if kind == "OptimizationRun" else None
+    if search is not None and execution_mode(search) == "distributed":
         if not _advance_distributed(run, search, recorder, clients, settings, status):
             return
         follow = finalize_job_name(run.name, run.revision)
@@ -279,20 +289,10 @@ def _waiting_for_analysis(clients: Clients, run: Run, spec: dict[str, Any]) -> s
     return f"waiting for FeatureAnalysis {name!r} to succeed (it is {phase})"
 
 
-def execution_mode(spec: dict[str, Any]) -> str:
-    """'single' or 'distributed'. ``auto`` distributes only when one batch is estimated to
-    cost far more than starting pods: evaluations × bars × 10 ns above a minute."""
-    execution = spec.get("execution") or {}
-    mode = str(execution.get("mode", "auto"))
-    if mode != "auto":
-        return mode
-    settings = (spec.get("algorithm") or {}).get("nsga2") or {}
-    batch = int(settings.get("populationSize", 100))
-    source = str(((spec.get("backtest") or {}).get("data") or {}).get("source", ""))
-    bars = 100_000
-    if "bars=" in source:
-        bars = int(source.split("bars=")[1].split("&")[0])
-    return "distributed" if batch * bars * 1e-8 > 60 else "single"
+#: Replays kept between reconciles, so each one tells the driver only the batches that
+#: finished since the last; a restarted operator rebuilds them from the stored results.
+REPLAYS_KEPT = 256
+_replays: dict[tuple[str, str], Replay] = {}
 
 
 def _advance_distributed(
@@ -305,7 +305,12 @@ def _advance_distributed(
 ) -> bool:
     """Run the next batch's Indexed Job; True once every batch has results."""
     results = stored_results(clients.core, run.namespace, run.name, run.revision)
-    state = replay(spec, results, run.name, run.revision)
+    key = (run.uid, run.revision)
+    state = replay(spec, results, run.name, run.revision, _replays.pop(key, None))
+    if state.pending is not None:
+        _replays[key] = state
+        while len(_replays) > REPLAYS_KEPT:
+            _replays.pop(next(iter(_replays)))
     evaluated, planned = len(state.driver.evaluations), state.driver.planned_evaluations
     progress = {
         "evaluationsCompleted": evaluated,
@@ -318,7 +323,9 @@ def _advance_distributed(
     if evaluated > done_before:
         metrics.EVALUATIONS.labels(run.kind).inc(evaluated - done_before)
     if state.pending is None:
-        return True
+        if spec.walk_forward is None:
+            return True
+        return _advance_folds(run, spec, results, progress, patch, clients, settings, status)
     shards = shard(state.pending, spec.execution.shard_size)
     name = batch_job_name(run.name, run.revision, state.batch)
     job = _read(clients.batch.read_namespaced_job, name, run.namespace)
@@ -401,6 +408,59 @@ def _stall(status: dict[str, Any]) -> str | None:
         if condition.get("type") == "Stalled" and condition.get("status") == "True":
             return str(condition.get("message"))
     return None
+
+
+def _advance_folds(
+    run: Run,
+    spec: OptimizationRunSpec,
+    results: dict[str, Any],
+    progress: dict[str, Any],
+    patch: _Recorder,
+    clients: Clients,
+    settings: OperatorSettings,
+    status: dict[str, Any],
+) -> bool:
+    """Run the walk-forward folds as one Indexed Job; True once every fold has a result."""
+    plan = results.get(plan_name(run.name, run.revision))
+    if plan is None or "folds" not in (plan.data or {}):
+        message = "the walk-forward plan its first pod writes is missing"
+        patch.status.update(
+            projection.failed(status, run.generation, "ResultMissing", message, now())
+        )
+        return False
+    folds = int(plan.data["folds"])
+    done = sum(fold_result_name(run.name, run.revision, i) in results for i in range(folds))
+    if done == folds:
+        return True
+    name = folds_job_name(run.name, run.revision)
+    job = _read(clients.batch.read_namespaced_job, name, run.namespace)
+    if job is None:
+        manifest = build_folds_job(
+            run.name,
+            run.namespace,
+            run.uid,
+            run.revision,
+            folds,
+            spec.execution.parallelism,
+            settings.jobs,
+            suspend=run.suspended,
+        )
+        _create(clients.batch.create_namespaced_job, run.namespace, manifest)
+        patch.announce("FoldsStarted", f"Job {name}: {folds} walk-forward folds")
+    else:
+        outcome, reason = projection.job_outcome(_serialize(job))
+        if outcome == "Failed":
+            _report_failure(clients, run, name, reason, patch, status)
+            return False
+        _sync_suspension(clients, run, job)
+    update = _in_progress(clients, run, name, status, f"walk-forward: {done}/{folds} folds done")
+    if (status.get("progress"), status.get("phase"), status.get("conditions")) != (
+        progress,
+        update["phase"],
+        update["conditions"],
+    ):
+        patch.status.update({**update, "progress": progress})
+    return False
 
 
 def _sync_suspension(clients: Clients, run: Run, job: Any) -> None:

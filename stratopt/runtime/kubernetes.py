@@ -8,9 +8,11 @@ which batches are done.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.optimize import DRIVERS, Driver
@@ -55,11 +57,25 @@ class Replay:
     pending: list[Params] | None  # its parameter sets; None when the search is done
 
 
-def replay(spec: OptimizationRunSpec, results: dict[str, Any], name: str, revision: str) -> Replay:
-    """Ask and tell through every batch with stored results; stop at the first without."""
-    driver = DRIVERS[spec.algorithm.name.value](spec)
-    number = 0
-    while batch := driver.ask():
+def replay(
+    spec: OptimizationRunSpec,
+    results: dict[str, Any],
+    name: str,
+    revision: str,
+    resume: Replay | None = None,
+) -> Replay:
+    """Ask and tell through every batch with stored results; stop at the first without.
+
+    ``resume`` carries on from an earlier replay of the same run instead of from the
+    start: a driver's state depends only on what it was told, so both end the same.
+    """
+    batch: list[Params] | None
+    if resume is None:
+        driver = DRIVERS[spec.algorithm.name.value](spec)
+        number, batch = 0, driver.ask()
+    else:
+        driver, number, batch = resume.driver, resume.batch, resume.pending
+    while batch:
         metrics = batch_metrics(
             results, name, revision, number, len(shard(batch, spec.execution.shard_size))
         )
@@ -67,4 +83,39 @@ def replay(spec: OptimizationRunSpec, results: dict[str, Any], name: str, revisi
             return Replay(driver, number, batch)
         driver.tell(metrics)
         number += 1
+        batch = driver.ask()
     return Replay(driver, number, None)
+
+
+#: Seconds a worker pod takes to start and load its run (measured on the test harness).
+POD_STARTUP_SECONDS = 3.0
+#: One evaluation on one core: the engine's bar loop (~150-200 Mbar/s, so 5 ns a bar is
+#: on the slow side) plus indicators and bookkeeping.
+SECONDS_PER_BAR = 5e-9
+SECONDS_PER_EVALUATION = 2e-4
+#: Bars assumed for data whose length is unknown until it is loaded (files, URLs).
+ASSUMED_BARS = 100_000
+
+
+def execution_mode(spec: OptimizationRunSpec) -> str:
+    """'single' or 'distributed'. ``auto`` distributes a search only when evaluating one
+    batch on one core would take twenty pod start-ups or more: below that, the start-up
+    of a Job per batch costs more than its pods save."""
+    if spec.execution.mode != "auto":
+        return spec.execution.mode
+    return _auto_mode(spec.model_dump_json(by_alias=True))
+
+
+@functools.lru_cache(maxsize=1024)
+def _auto_mode(canonical: str) -> str:
+    spec = OptimizationRunSpec.model_validate_json(canonical)
+    batch = len(DRIVERS[spec.algorithm.name.value](spec).ask() or [])
+    seconds = batch * (_bars(spec.backtest.data.source) * SECONDS_PER_BAR + SECONDS_PER_EVALUATION)
+    return "distributed" if seconds > 20 * POD_STARTUP_SECONDS else "single"
+
+
+def _bars(source: str) -> int:
+    if not source.startswith("synthetic:"):
+        return ASSUMED_BARS
+    options = parse_qs(urlsplit(source).query)
+    return int(options.get("bars", ["62000"])[0])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec, OptimizationRunStatus
 from stratopt.backtest import Backtester
@@ -23,6 +23,9 @@ from stratopt.optimize import (
 )
 from stratopt.runtime.diagnostics import diagnose
 from stratopt.runtime.local import LocalExecutor
+
+if TYPE_CHECKING:
+    from stratopt.runtime.walkforward import FoldRunner
 
 ProgressCallback = Callable[[dict[str, Any]], None]
 #: Evaluates one batch (by its number) in order; the default is the local process pool.
@@ -54,12 +57,14 @@ def run_optimization(
     data: MarketData | None = None,
     on_batch: ProgressCallback | None = None,
     evaluate: BatchEvaluator | None = None,
+    run_folds: FoldRunner | None = None,
 ) -> OptimizationOutcome:
     """Run the whole search, its diagnostics, and any walk-forward.
 
-    ``evaluate`` replaces local evaluation of the search's batches (a distributed run
-    reads them back from the cluster); everything else is the same code path, so the
-    same spec gives the same status either way.
+    ``evaluate`` replaces local evaluation of the search's batches, and ``run_folds`` that
+    of the walk-forward folds (a distributed run reads both back from the cluster);
+    everything else is the same code path, so the same spec gives the same status either
+    way.
     """
     backtester = prepare(spec, data)
     outcome = search(spec, backtester, workers=workers, on_batch=on_batch, evaluate=evaluate)
@@ -69,7 +74,7 @@ def run_optimization(
     if spec.walk_forward is not None:
         from stratopt.runtime.walkforward import walk_forward
 
-        status.walk_forward = walk_forward(spec, backtester, workers=workers)
+        status.walk_forward = walk_forward(spec, backtester, workers, run_folds)
     return outcome
 
 

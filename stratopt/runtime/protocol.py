@@ -71,6 +71,22 @@ def shard_result_name(name: str, revision: str, batch: int, shard: int) -> str:
     return _named(name, f"-{revision}-b{batch}-s{shard}", 253)
 
 
+def plan_name(name: str, revision: str) -> str:
+    """The ConfigMap where a distributed walk-forward's first pod records how many folds
+    the data gives (the operator never loads market data itself)."""
+    return _named(name, f"-{revision}-plan", 253)
+
+
+def folds_job_name(name: str, revision: str) -> str:
+    """The Indexed Job whose pod *i* runs walk-forward fold *i*."""
+    return _named(name, f"-{revision}-folds")
+
+
+def fold_result_name(name: str, revision: str, fold: int) -> str:
+    """The ConfigMap one fold's pod writes its outcome into."""
+    return _named(name, f"-{revision}-f{fold}", 253)
+
+
 def finalize_job_name(name: str, revision: str) -> str:
     """The Job that summarizes a distributed search (front, diagnostics, walk-forward)."""
     return _named(name, f"-{revision}-final")

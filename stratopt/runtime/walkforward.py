@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -71,15 +73,45 @@ def _run_shared_fold(fold: Fold) -> FoldOutcome:
     return run_fold(*_shared, fold)
 
 
+#: Runs every fold, in order; the default runs them in local processes.
+FoldRunner = Callable[[list[Fold]], list[FoldOutcome]]
+
+
+def encode_fold(outcome: FoldOutcome) -> dict[str, str]:
+    """A fold's outcome as ConfigMap data; arrays as raw float64, so nothing is rounded."""
+    return {
+        "result.json": outcome.result.model_dump_json(by_alias=True),
+        "testEquity": base64.b64encode(outcome.test_equity.astype("<f8").tobytes()).decode(),
+        "tradePnls": base64.b64encode(outcome.trade_pnls.astype("<f8").tobytes()).decode(),
+        "barsInMarket": str(outcome.bars_in_market),
+    }
+
+
+def decode_fold(data: dict[str, str]) -> FoldOutcome:
+    """The outcome :func:`encode_fold` stored, exactly."""
+    return FoldOutcome(
+        FoldResult.model_validate_json(data["result.json"]),
+        np.frombuffer(base64.b64decode(data["testEquity"]), dtype="<f8").copy(),
+        np.frombuffer(base64.b64decode(data["tradePnls"]), dtype="<f8").copy(),
+        int(data["barsInMarket"]),
+    )
+
+
 def walk_forward(
-    spec: OptimizationRunSpec, backtester: Backtester, workers: int | None = None
+    spec: OptimizationRunSpec,
+    backtester: Backtester,
+    workers: int | None = None,
+    run_folds: FoldRunner | None = None,
 ) -> WalkForwardStatus:
-    """Every fold, then the stitched out-of-sample summary."""
+    """Every fold, then the stitched out-of-sample summary. ``run_folds`` replaces running
+    the folds here (a cluster runs them as the indexes of one Job)."""
     global _shared
     assert spec.walk_forward is not None
     folds = fold_windows(backtester.data.index, spec.walk_forward)
     processes = min(workers or spec.execution.workers or os.cpu_count() or 1, len(folds))
-    if processes > 1:
+    if run_folds is not None:
+        outcomes = run_folds(folds)
+    elif processes > 1:
         _shared = (spec, backtester)
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(processes, mp_context=context) as pool:

@@ -469,3 +469,26 @@ def test_single_mode_reports_progress_while_its_pod_works(
     status = finished(api, namespace, "optimizationruns", "rsi-progress")["status"]
     assert status["phase"] == "Succeeded"
     assert status["progress"]["evaluationsCompleted"] > progress["evaluationsCompleted"]
+
+
+def test_walk_forward_folds_run_as_the_indexes_of_one_job(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    operator: KopfRunner,
+) -> None:
+    document = reduced("walk-forward")
+    document["spec"]["execution"] = {"mode": "distributed", "shardSize": 6, "parallelism": 2}
+    apply(control_plane, namespace, document)
+    name = document["metadata"]["name"]
+    status = finished(api, namespace, "optimizationruns", name, timeout=300)["status"]
+    assert status["phase"] == "Succeeded", status
+    expected = _local_status(document)
+    _assert_same_result(status, expected)
+    assert status["walkForward"] == expected["walkForward"]
+    folds = len(expected["walkForward"]["folds"])
+    job = client.BatchV1Api(api).read_namespaced_job(
+        f"{name}-{revision_of(api, namespace, name)}-folds", namespace
+    )
+    assert (job.spec.completion_mode, job.spec.completions) == ("Indexed", folds)
+    assert job.status.succeeded == folds
