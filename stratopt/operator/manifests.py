@@ -181,6 +181,40 @@ def build_worker_rbac(namespace: str, settings: JobSettings) -> list[dict[str, A
     ]
 
 
+def _worker_job(
+    step: str,
+    job: str,
+    name: str,
+    namespace: str,
+    uid: str,
+    revision: str,
+    settings: JobSettings,
+    *,
+    arguments: tuple[str, ...] = (),
+    completions: int | None = None,
+    parallelism: int | None = None,
+    extra_labels: dict[str, str] | None = None,
+    suspend: bool = False,
+) -> dict[str, Any]:
+    """A Job of a distributed search whose pods run ``python -m stratopt.jobs STEP``."""
+    command = ["python", "-m", "stratopt.jobs", step, "--name", name, "--namespace", namespace]
+    return build_run_job(
+        "OptimizationRun",
+        name,
+        namespace,
+        uid,
+        revision,
+        {},
+        settings,
+        command=[*command, "--revision", revision, *arguments],
+        job=job,
+        completions=completions,
+        parallelism=parallelism,
+        extra_labels=extra_labels,
+        suspend=suspend,
+    )
+
+
 def build_batch_job(
     name: str,
     namespace: str,
@@ -196,32 +230,15 @@ def build_batch_job(
 ) -> dict[str, Any]:
     """The Indexed Job of one batch: pod *i* evaluates shard *i* (``JOB_COMPLETION_INDEX``),
     found in input ConfigMap ``i // per_input``."""
-    command = [
-        "python",
-        "-m",
-        "stratopt.jobs",
+    return _worker_job(
         "evaluate",
-        "--name",
-        name,
-        "--namespace",
-        namespace,
-        "--revision",
-        revision,
-        "--batch",
-        str(batch),
-        "--shards-per-input",
-        str(per_input),
-    ]
-    return build_run_job(
-        "OptimizationRun",
+        batch_job_name(name, revision, batch),
         name,
         namespace,
         uid,
         revision,
-        {},
         settings,
-        command=command,
-        job=batch_job_name(name, revision, batch),
+        arguments=("--batch", str(batch), "--shards-per-input", str(per_input)),
         completions=shards,
         parallelism=parallelism,
         extra_labels={"stratopt.io/batch": str(batch)},
@@ -241,28 +258,14 @@ def build_folds_job(
     suspend: bool = False,
 ) -> dict[str, Any]:
     """The Indexed Job of a walk-forward: pod *i* optimizes and tests fold *i*."""
-    command = [
-        "python",
-        "-m",
-        "stratopt.jobs",
+    return _worker_job(
         "fold",
-        "--name",
-        name,
-        "--namespace",
-        namespace,
-        "--revision",
-        revision,
-    ]
-    return build_run_job(
-        "OptimizationRun",
+        folds_job_name(name, revision),
         name,
         namespace,
         uid,
         revision,
-        {},
         settings,
-        command=command,
-        job=folds_job_name(name, revision),
         completions=folds,
         parallelism=parallelism,
         suspend=suspend,
@@ -279,28 +282,14 @@ def build_finalize_job(
     suspend: bool = False,
 ) -> dict[str, Any]:
     """The Job that turns a distributed search's stored results into its status."""
-    command = [
-        "python",
-        "-m",
-        "stratopt.jobs",
+    return _worker_job(
         "finalize",
-        "--name",
-        name,
-        "--namespace",
-        namespace,
-        "--revision",
-        revision,
-    ]
-    return build_run_job(
-        "OptimizationRun",
+        finalize_job_name(name, revision),
         name,
         namespace,
         uid,
         revision,
-        {},
         settings,
-        command=command,
-        job=finalize_job_name(name, revision),
         suspend=suspend,
     )
 

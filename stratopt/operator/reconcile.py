@@ -251,8 +251,7 @@ def reconcile(
             update = projection.stalled(
                 status, run.generation, "WaitingForFeatureAnalysis", waiting, now()
             )
-            if _stall(status) != waiting:
-                recorder.update(update)
+            _update_if_changed(recorder, status, update)
             return
         follow = job_name(run.name, run.revision)
         manifest = build_run_job(
@@ -356,19 +355,10 @@ def _advance_distributed(
             f"Job {name}: batch {state.batch}, {len(state.pending)} evaluations "
             f"in {len(shards)} shards ({evaluated}/{planned} done)",
         )
-    else:
-        outcome, reason = projection.job_outcome(_serialize(job))
-        if outcome == "Failed":
-            _report_failure(clients, run, name, reason, patch, status)
-            return False
-        _sync_suspension(clients, run, job)
+    elif _failed(clients, run, job, patch, status):
+        return False
     update = _in_progress(clients, run, name, status, f"batch {state.batch} running")
-    if (status.get("progress"), status.get("phase"), _stall(status)) != (
-        progress,
-        update["phase"],
-        _stall(update),
-    ):
-        patch.status.update({**update, "progress": progress})
+    _update_if_changed(patch, status, {**update, "progress": progress})
     return False
 
 
@@ -400,14 +390,6 @@ def _reported_progress(clients: Clients, run: Run) -> dict[str, Any] | None:
         return None
     progress: dict[str, Any] = json.loads(found.data["progress.json"])
     return progress
-
-
-def _stall(status: dict[str, Any]) -> str | None:
-    """The message of a True Stalled condition, to notice when it appears or changes."""
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == "Stalled" and condition.get("status") == "True":
-            return str(condition.get("message"))
-    return None
 
 
 def _advance_folds(
@@ -447,20 +429,29 @@ def _advance_folds(
         )
         _create(clients.batch.create_namespaced_job, run.namespace, manifest)
         patch.announce("FoldsStarted", f"Job {name}: {folds} walk-forward folds")
-    else:
-        outcome, reason = projection.job_outcome(_serialize(job))
-        if outcome == "Failed":
-            _report_failure(clients, run, name, reason, patch, status)
-            return False
-        _sync_suspension(clients, run, job)
+    elif _failed(clients, run, job, patch, status):
+        return False
     update = _in_progress(clients, run, name, status, f"walk-forward: {done}/{folds} folds done")
-    if (status.get("progress"), status.get("phase"), status.get("conditions")) != (
-        progress,
-        update["phase"],
-        update["conditions"],
-    ):
-        patch.status.update({**update, "progress": progress})
+    _update_if_changed(patch, status, {**update, "progress": progress})
     return False
+
+
+def _failed(clients: Clients, run: Run, job: Any, patch: _Recorder, status: dict[str, Any]) -> bool:
+    """Fail the run if ``job`` failed; otherwise keep the Job's suspension as the spec says."""
+    outcome, reason = projection.job_outcome(_serialize(job))
+    if outcome == "Failed":
+        _report_failure(clients, run, job.metadata.name, reason, patch, status)
+        return True
+    _sync_suspension(clients, run, job)
+    return False
+
+
+def _update_if_changed(patch: _Recorder, status: dict[str, Any], update: dict[str, Any]) -> None:
+    """Patch only what moved: unchanged conditions keep their entries, so comparing them
+    notices a new message or stall without rewriting status every reconcile."""
+    fields = ("phase", "progress", "conditions", "observedGeneration")
+    if any(status.get(field) != update.get(field) for field in fields if field in update):
+        patch.status.update(update)
 
 
 def _sync_suspension(clients: Clients, run: Run, job: Any) -> None:
@@ -517,13 +508,7 @@ def _follow(
         progress = _reported_progress(clients, run)
         if progress is not None:
             update["progress"] = progress
-        if (
-            status.get("phase"),
-            status.get("observedGeneration"),
-            _stall(status),
-            status.get("progress"),
-        ) != (update["phase"], run.generation, _stall(update), update.get("progress")):
-            patch.status.update(update)
+        _update_if_changed(patch, status, update)
         return
     outcome, reason = job_state
     if outcome == "Failed":

@@ -78,12 +78,9 @@ def operator(
 def finished(
     api: client.ApiClient, namespace: str, plural: str, name: str, timeout: float = 240
 ) -> dict[str, Any]:
-    custom = client.CustomObjectsApi(api)
 
     def terminal() -> dict[str, Any] | None:
-        body = custom.get_namespaced_custom_object(
-            "stratopt.io", "v1alpha1", namespace, plural, name
-        )
+        body = resource(api, namespace, plural, name)
         status = body.get("status") or {}
         return body if status.get("phase") in ("Succeeded", "Failed") else None
 
@@ -159,12 +156,9 @@ def test_feature_analysis_and_gpu_forecast(
     forecast["spec"].pop("features", None)
     forecast["spec"]["fromFeatureAnalysis"] = "eurusd-features"
     apply(control_plane, namespace, forecast)  # before its analysis: it must wait
-    custom = client.CustomObjectsApi(api)
 
     def waiting() -> bool:
-        body = custom.get_namespaced_custom_object(
-            "stratopt.io", "v1alpha1", namespace, "forecastruns", "eurusd-forecast"
-        )
+        body = resource(api, namespace, "forecastruns", "eurusd-forecast")
         conditions = (body.get("status") or {}).get("conditions", [])
         return any(c["reason"] == "WaitingForFeatureAnalysis" for c in conditions)
 
@@ -195,12 +189,9 @@ def test_gpu_forecast_no_node_can_take_stays_pending_and_says_why(
     forecast["metadata"]["name"] = "too-many-gpus"
     forecast["spec"]["resources"]["gpu"] = 8  # the GPU node has 2
     apply(control_plane, namespace, forecast)
-    custom = client.CustomObjectsApi(api)
 
     def stalled() -> dict[str, Any] | None:
-        body = custom.get_namespaced_custom_object(
-            "stratopt.io", "v1alpha1", namespace, "forecastruns", "too-many-gpus"
-        )
+        body = resource(api, namespace, "forecastruns", "too-many-gpus")
         conditions = {c["type"]: c for c in (body.get("status") or {}).get("conditions", [])}
         stall = conditions.get("Stalled")
         return stall if stall and stall["status"] == "True" else None
@@ -208,9 +199,7 @@ def test_gpu_forecast_no_node_can_take_stays_pending_and_says_why(
     condition = wait_for(stalled, "a Stalled condition", 60)
     assert condition["reason"] == "Unschedulable"
     assert "Insufficient nvidia.com/gpu" in condition["message"], condition
-    body = custom.get_namespaced_custom_object(
-        "stratopt.io", "v1alpha1", namespace, "forecastruns", "too-many-gpus"
-    )
+    body = resource(api, namespace, "forecastruns", "too-many-gpus")
     assert body["status"]["phase"] == "Pending"
 
 
@@ -230,10 +219,15 @@ def _local_status(document: dict[str, Any]) -> dict[str, Any]:
     return status
 
 
-def revision_of(api: client.ApiClient, namespace: str, name: str) -> str:
-    body = client.CustomObjectsApi(api).get_namespaced_custom_object(
-        "stratopt.io", "v1alpha1", namespace, "optimizationruns", name
+def resource(api: client.ApiClient, namespace: str, plural: str, name: str) -> dict[str, Any]:
+    body: dict[str, Any] = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        "stratopt.io", "v1alpha1", namespace, plural, name
     )
+    return body
+
+
+def revision_of(api: client.ApiClient, namespace: str, name: str) -> str:
+    body = resource(api, namespace, "optimizationruns", name)
     return revision(body["spec"])
 
 
@@ -315,9 +309,7 @@ def test_spec_change_restarts_and_deletion_leaves_nothing(
     custom = client.CustomObjectsApi(api)
 
     def second_generation_done() -> dict[str, Any] | None:
-        body = custom.get_namespaced_custom_object(
-            "stratopt.io", "v1alpha1", namespace, "optimizationruns", "rsi-change"
-        )
+        body = resource(api, namespace, "optimizationruns", "rsi-change")
         status = body.get("status") or {}
         done = status.get("observedGeneration") == 2 and status.get("phase") == "Succeeded"
         return body if done else None
@@ -362,14 +354,10 @@ def test_suspend_stops_the_job_and_resume_finishes_the_same_run(
     wait_for(lambda: batch_jobs(api, namespace, 1), "the second generation's Job", 120)
     document["spec"]["suspend"] = True
     apply(control_plane, namespace, document)
-    custom = client.CustomObjectsApi(api)
     core = client.CoreV1Api(api)
 
     def run() -> dict[str, Any]:
-        body: dict[str, Any] = custom.get_namespaced_custom_object(
-            "stratopt.io", "v1alpha1", namespace, "optimizationruns", "rsi-suspend"
-        )
-        return body
+        return resource(api, namespace, "optimizationruns", "rsi-suspend")
 
     wait_for(lambda: (run().get("status") or {}).get("phase") == "Suspended", "Suspended", 60)
     wait_for(
@@ -452,12 +440,9 @@ def test_single_mode_reports_progress_while_its_pod_works(
     document["spec"]["algorithm"]["nsga2"] = {"populationSize": 20, "generations": 150}
     document["spec"]["execution"] = {"mode": "single"}
     apply(control_plane, namespace, document)
-    custom = client.CustomObjectsApi(api)
 
     def midway() -> dict[str, Any] | None:
-        body = custom.get_namespaced_custom_object(
-            "stratopt.io", "v1alpha1", namespace, "optimizationruns", "rsi-progress"
-        )
+        body = resource(api, namespace, "optimizationruns", "rsi-progress")
         status = body.get("status") or {}
         progress = status.get("progress") or {}
         done = progress.get("evaluationsCompleted", 0)

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
+from stratopt.api.v1alpha1.optimization import ExecutionSpec
 from stratopt.optimize.results import HISTORY_LIMIT, thinned
 from stratopt.runtime.kubernetes import replay, shard
 from stratopt.runtime.optimization import prepare, run_optimization
@@ -76,3 +77,15 @@ def test_history_is_thinned_evenly_keeping_both_ends() -> None:
     gaps = {b["batch"] - a["batch"] for a, b in itertools.pairwise(kept)}
     assert max(gaps) - min(gaps) <= 1
     assert thinned(history[:10]) == history[:10]
+
+
+def test_the_largest_shard_allowed_fits_its_result_configmap() -> None:
+    spec = _spec()
+    results, _ = _stored(spec)
+    per_evaluation = max(
+        len(found.data["metrics.json"]) / len(json.loads(found.data["metrics.json"]))
+        for found in results.values()
+    )
+    limit = ExecutionSpec.model_fields["shard_size"].metadata
+    most = next(m.le for m in limit if getattr(m, "le", None) is not None)
+    assert most * per_evaluation < 900 * 1024, (most, per_evaluation)

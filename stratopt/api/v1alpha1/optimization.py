@@ -359,7 +359,11 @@ class ExecutionSpec(ApiModel):
         default=4, ge=1, le=1000, description="Cluster: pods of one batch running at once."
     )
     shard_size: int = Field(
-        default=50, ge=1, le=100_000, description="Cluster: evaluations per pod (one Job index)."
+        default=50,
+        ge=1,
+        le=2000,
+        description="Cluster: evaluations per pod (one Job index); at most 2,000, so that "
+        "a shard's results fit in one ConfigMap.",
     )
     mode: Literal["auto", "distributed", "single"] = Field(
         default="auto",
