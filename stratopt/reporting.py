@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from stratopt.api.v1alpha1 import (
         FeatureAnalysisSpec,
         FeatureAnalysisStatus,
@@ -120,16 +122,32 @@ def print_optimization(spec: OptimizationRunSpec, status: OptimizationRunStatus)
         console.print(picks)
 
 
+def _output_directory(directory: str, status: BaseModel) -> Path:
+    """``directory``, created if need be, with the run's status.yaml in it."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    document = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    (out / "status.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    return out
+
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot, drawing to files only (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def write_optimization(
     directory: str, spec: OptimizationRunSpec, outcome: OptimizationOutcome
 ) -> None:
     """status.yaml, evaluations.csv (every evaluation) and pareto.png under ``directory``."""
     import pandas as pd
 
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    status = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
-    (out / "status.yaml").write_text(yaml.safe_dump(status, sort_keys=False))
+    out = _output_directory(directory, outcome.status)
     rows = [{**e.parameters, **e.metrics} for e in outcome.evaluations]
     pd.DataFrame(rows).to_csv(out / "evaluations.csv", index_label="evaluation")
     plot_pareto(out / "pareto.png", outcome)
@@ -137,11 +155,7 @@ def write_optimization(
 
 def plot_pareto(path: Path, outcome: OptimizationOutcome) -> None:
     """Profit against drawdown for every evaluation, coloured by Sharpe; front and picks."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     metrics = [e.metrics for e in outcome.evaluations]
     figure, axes = plt.subplots(figsize=(8, 5.5))
     scatter = axes.scatter(
@@ -207,25 +221,19 @@ def write_features(
     directory: str, spec: FeatureAnalysisSpec, status: FeatureAnalysisStatus
 ) -> None:
     """status.yaml, features.parquet (the feature matrix) and importance.png."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     from stratopt.data import load_market_data
     from stratopt.features import feature_matrix
 
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    document = status.model_dump(mode="json", by_alias=True, exclude_none=True)
-    (out / "status.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    out = _output_directory(directory, status)
     data = load_market_data(spec.data, "spec.data")
     matrix = pd.DataFrame(
         feature_matrix(data, spec.features), index=data.index, columns=spec.features
     )
     matrix.to_parquet(out / "features.parquet")
     features = list(reversed(status.features))
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(7, 0.35 * len(features) + 1.5))
     axes.barh(
         [f.name for f in features],
@@ -273,18 +281,12 @@ def write_forecast(
     data: MarketData,
 ) -> None:
     """status.yaml, model.keras and forecast.png (a fan chart)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
 
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    document = status.model_dump(mode="json", by_alias=True, exclude_none=True)
-    (out / "status.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    out = _output_directory(directory, status)
     model.model_.save(out / "model.keras")
     history = getattr(data, spec.target)[-5 * spec.horizon :]
+    plt = _pyplot()
     figure, axes = plt.subplots(figsize=(9, 4.5))
     axes.plot(data.index[-len(history) :], history, color="black", label="history")
     times = pd.to_datetime([p.timestamp for p in status.predictions])

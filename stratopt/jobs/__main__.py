@@ -104,15 +104,14 @@ class ProgressReport:
     def __call__(self, entry: dict[str, Any]) -> None:
         if time.monotonic() - self.written < PROGRESS_SECONDS:
             return
-        done, planned = int(entry["evaluations"]), int(entry["planned"])
-        progress = {
-            "evaluationsCompleted": done,
-            "evaluationsTotal": planned,
-            "batchesCompleted": int(entry["batch"]),
-            "percent": min(100, round(100 * done / max(planned, 1))),
-        }
-        if "generation" in entry:
-            progress["generation"] = int(entry["generation"])
+        from stratopt.optimize.results import search_progress
+
+        progress = search_progress(
+            int(entry["evaluations"]),
+            int(entry["planned"]),
+            int(entry["batch"]),
+            generation=entry.get("generation"),
+        ).model_dump(mode="json", by_alias=True, exclude_none=True)
         _write_configmap(
             self.core,
             self.args.namespace,

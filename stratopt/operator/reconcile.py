@@ -32,6 +32,7 @@ from stratopt.operator.manifests import (
     build_worker_rbac,
     shards_per_input,
 )
+from stratopt.optimize.results import search_progress
 from stratopt.runtime.kubernetes import (
     Replay,
     execution_mode,
@@ -232,28 +233,29 @@ def reconcile(
             recorder.update({"observedGeneration": run.generation})
             return
     try:
-        parse_model(SPECS[kind], body.get("spec"), "spec")
+        parsed = parse_model(SPECS[kind], body.get("spec"), "spec")
     except SpecError as exc:
         recorder.update(projection.failed(status, run.generation, exc.reason, str(exc), now()))
         return
     spec = dict(body.get("spec") or {})
-    search = OptimizationRunSpec.model_validate(spec) if kind == "OptimizationRun" else None
-    if search is not None and execution_mode(search) == "distributed":
-        if not _advance_distributed(run, search, recorder, clients, settings, status):
+    if isinstance(parsed, OptimizationRunSpec) and execution_mode(parsed) == "distributed":
+        if not _advance_distributed(run, parsed, recorder, clients, settings, status):
             return
-        follow = finalize_job_name(run.name, run.revision)
+        name = finalize_job_name(run.name, run.revision)
         manifest = build_finalize_job(
             run.name, run.namespace, run.uid, run.revision, settings.jobs, suspend=run.suspended
         )
+        job = _read(clients.batch.read_namespaced_job, name, run.namespace)
     else:
-        waiting = _waiting_for_analysis(clients, run, spec) if kind == "ForecastRun" else None
+        name = job_name(run.name, run.revision)
+        job = _read(clients.batch.read_namespaced_job, name, run.namespace)
+        waiting = _waiting_for_analysis(clients, run, spec) if job is None else None
         if waiting is not None:
             update = projection.stalled(
                 status, run.generation, "WaitingForFeatureAnalysis", waiting, now()
             )
             _update_if_changed(recorder, status, update)
             return
-        follow = job_name(run.name, run.revision)
         manifest = build_run_job(
             kind,
             run.name,
@@ -264,15 +266,14 @@ def reconcile(
             settings.jobs,
             suspend=run.suspended,
         )
-    _follow(run, follow, manifest, recorder, clients, settings, status)
+    _follow(run, name, job, manifest, recorder, clients, settings, status)
 
 
 def _waiting_for_analysis(clients: Clients, run: Run, spec: dict[str, Any]) -> str | None:
-    """Why a ForecastRun cannot start yet: its fromFeatureAnalysis has not succeeded."""
+    """Why a ForecastRun's Job cannot be created yet: its fromFeatureAnalysis has not
+    succeeded."""
     name = spec.get("fromFeatureAnalysis")
-    if not name or _read(
-        clients.batch.read_namespaced_job, job_name(run.name, run.revision), run.namespace
-    ):
+    if not name:
         return None
     try:
         analysis = clients.custom.get_namespaced_custom_object(
@@ -306,18 +307,14 @@ def _advance_distributed(
     results = stored_results(clients.core, run.namespace, run.name, run.revision)
     key = (run.uid, run.revision)
     state = replay(spec, results, run.name, run.revision, _replays.pop(key, None))
-    if state.pending is not None:
-        _replays[key] = state
-        while len(_replays) > REPLAYS_KEPT:
-            _replays.pop(next(iter(_replays)))
+    _replays[key] = state
+    while len(_replays) > REPLAYS_KEPT:
+        _replays.pop(next(iter(_replays)))
     evaluated, planned = len(state.driver.evaluations), state.driver.planned_evaluations
-    progress = {
-        "evaluationsCompleted": evaluated,
-        "evaluationsTotal": planned,
-        "batchesCompleted": state.batch,
-        "percent": min(100, round(100 * evaluated / max(planned, 1))),
-        **state.driver.progress(),
-    }
+    generation = state.driver.progress().get("generation")
+    progress = search_progress(evaluated, planned, state.batch, generation=generation).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
     done_before = int((status.get("progress") or {}).get("evaluationsCompleted", 0))
     if evaluated > done_before:
         metrics.EVALUATIONS.labels(run.kind).inc(evaluated - done_before)
@@ -355,7 +352,7 @@ def _advance_distributed(
             f"Job {name}: batch {state.batch}, {len(state.pending)} evaluations "
             f"in {len(shards)} shards ({evaluated}/{planned} done)",
         )
-    elif _failed(clients, run, job, patch, status):
+    elif _check_job(clients, run, job, patch, status) == "Failed":
         return False
     update = _in_progress(clients, run, name, status, f"batch {state.batch} running")
     _update_if_changed(patch, status, {**update, "progress": progress})
@@ -429,21 +426,24 @@ def _advance_folds(
         )
         _create(clients.batch.create_namespaced_job, run.namespace, manifest)
         patch.announce("FoldsStarted", f"Job {name}: {folds} walk-forward folds")
-    elif _failed(clients, run, job, patch, status):
+    elif _check_job(clients, run, job, patch, status) == "Failed":
         return False
     update = _in_progress(clients, run, name, status, f"walk-forward: {done}/{folds} folds done")
     _update_if_changed(patch, status, {**update, "progress": progress})
     return False
 
 
-def _failed(clients: Clients, run: Run, job: Any, patch: _Recorder, status: dict[str, Any]) -> bool:
-    """Fail the run if ``job`` failed; otherwise keep the Job's suspension as the spec says."""
+def _check_job(
+    clients: Clients, run: Run, job: Any, patch: _Recorder, status: dict[str, Any]
+) -> str:
+    """How ``job`` went ("Running", "Succeeded" or "Failed"). A failure fails the run; a
+    running Job is suspended or resumed as the spec says."""
     outcome, reason = projection.job_outcome(_serialize(job))
     if outcome == "Failed":
         _report_failure(clients, run, job.metadata.name, reason, patch, status)
-        return True
-    _sync_suspension(clients, run, job)
-    return False
+    elif outcome == "Running":
+        _sync_suspension(clients, run, job)
+    return outcome
 
 
 def _update_if_changed(patch: _Recorder, status: dict[str, Any], update: dict[str, Any]) -> None:
@@ -484,36 +484,36 @@ def _serialize(job: Any) -> dict[str, Any]:
 def _follow(
     run: Run,
     name: str,
+    job: Any,
     manifest: dict[str, Any],
     patch: _Recorder,
     clients: Clients,
     settings: OperatorSettings,
     status: dict[str, Any],
 ) -> None:
-    """Create ``manifest`` if absent; when its Job ends, report its result or failure."""
-    job = _read(clients.batch.read_namespaced_job, name, run.namespace)
+    """Create ``manifest`` if its Job is absent; when the Job ends, report its result or
+    failure."""
     if job is None:
         ensure_worker_rbac(clients, run.namespace, settings)
-        if name != finalize_job_name(run.name, run.revision):
-            _remove_stale_jobs(clients, run)
+        _remove_stale_jobs(clients, run)
         _create(clients.batch.create_namespaced_job, run.namespace, manifest)
         patch.announce("JobCreated", f"Job {name} created")
-        job_state = None
     else:
-        job_state = projection.job_outcome(_serialize(job))
-    if job_state is None or job_state[0] == "Running":
-        if job is not None:
-            _sync_suspension(clients, run, job)
-        update = _in_progress(clients, run, name, status, f"Job {name} running")
-        progress = _reported_progress(clients, run)
-        if progress is not None:
-            update["progress"] = progress
-        _update_if_changed(patch, status, update)
-        return
-    outcome, reason = job_state
-    if outcome == "Failed":
-        _report_failure(clients, run, name, reason, patch, status)
-        return
+        outcome = _check_job(clients, run, job, patch, status)
+        if outcome == "Failed":
+            return
+        if outcome == "Succeeded":
+            _report_result(run, patch, clients, status)
+            return
+    update = _in_progress(clients, run, name, status, f"Job {name} running")
+    progress = _reported_progress(clients, run)
+    if progress is not None:
+        update["progress"] = progress
+    _update_if_changed(patch, status, update)
+
+
+def _report_result(run: Run, patch: _Recorder, clients: Clients, status: dict[str, Any]) -> None:
+    """Project the result the run's finished Job stored into status."""
     result = _read(
         clients.core.read_namespaced_config_map,
         result_name(run.name, run.revision),

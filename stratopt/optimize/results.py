@@ -65,6 +65,25 @@ class ProgressTracker:
         return entry
 
 
+def search_progress(
+    done: int,
+    planned: int,
+    batches: int,
+    *,
+    generation: int | None = None,
+    history: Sequence[dict[str, float]] = (),
+) -> Progress:
+    """How far a search is, as status shows it (during the run and at its end)."""
+    return Progress(
+        evaluations_completed=done,
+        evaluations_total=planned,
+        batches_completed=batches,
+        generation=generation,
+        percent=min(100, round(100 * done / max(planned, 1))),
+        history=thinned(history),
+    )
+
+
 def _solution(spec: OptimizationRunSpec, evaluation: Evaluation, rank: int | None) -> Solution:
     return Solution(
         rank=rank,
@@ -102,13 +121,8 @@ def summarize(
     status = OptimizationRunStatus(
         phase="Succeeded",
         algorithm=spec.algorithm.name.value,
-        progress=Progress(
-            evaluations_completed=len(evaluations),
-            evaluations_total=planned,
-            batches_completed=batches,
-            generation=generation,
-            percent=min(100, round(100 * len(evaluations) / max(planned, 1))),
-            history=thinned(history),
+        progress=search_progress(
+            len(evaluations), planned, batches, generation=generation, history=history
         ),
         pareto_front=solutions[:FRONT_LIMIT],
         pareto_front_size=len(solutions),
