@@ -1,11 +1,12 @@
 # `make demo` and `make test` work on a fresh machine: they create .venv and install
-# everything they need, the Kubernetes control-plane binaries included.
+# everything they need: the Debian packages of a test node, the Kubernetes binaries
+# (control plane and node, built from the Go module proxy) and the project's images.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint unit controlplane benchmark crds clean
+.PHONY: demo test lint unit packages cluster images benchmark crds clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +23,7 @@ lint: $(INSTALLED)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-unit: $(INSTALLED) controlplane
+unit: $(INSTALLED) cluster images
 	$(BIN)/pytest
 
 test: lint unit
@@ -30,8 +31,14 @@ test: lint unit
 crds: $(INSTALLED)
 	$(BIN)/stratopt crds
 
-controlplane:
-	bash hack/build-controlplane.sh
+packages:
+	bash hack/install-node-packages.sh
+
+cluster: packages
+	bash hack/build-cluster.sh
+
+images: packages
+	bash hack/build-images.sh
 
 benchmark: $(INSTALLED)
 	$(BIN)/python benchmarks/backtest_speed.py

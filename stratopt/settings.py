@@ -4,6 +4,7 @@ passed explicitly to whatever needs it (never read from a module global)."""
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -18,6 +19,11 @@ class JobSettings(BaseModel):
     gpu_image: str = Field(
         default="ghcr.io/stratopt/stratopt-gpu:0.1.0",
         description="Worker image for forecasts that ask for a GPU.",
+    )
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
+        default="IfNotPresent",
+        description="imagePullPolicy of worker containers; Never for images loaded "
+        "into the nodes by hand.",
     )
     service_account: str = Field(
         default="stratopt-worker",

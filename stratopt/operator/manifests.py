@@ -66,6 +66,7 @@ def build_run_job(
     container = {
         "name": "worker",
         "image": image,
+        "imagePullPolicy": settings.image_pull_policy,
         "command": command
         or [
             "python",
@@ -95,6 +96,7 @@ def build_run_job(
             "readOnlyRootFilesystem": True,
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
         },
     }
     indexed: dict[str, Any] = {"backoffLimit": settings.backoff_limit}

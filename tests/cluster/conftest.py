@@ -1,6 +1,7 @@
-"""Fixtures for tests against a real control plane: the processes, the node agent,
-the shipped CRDs applied, the operator's credentials as the Helm chart grants them, and a
-fresh namespace per test.
+"""Fixtures for tests against a real cluster: a control plane and a real node (containerd,
+kubelet, kube-proxy) in a network namespace of their own, the project's images in the
+node, the shipped CRDs applied, the operator's credentials as the Helm chart grants them,
+and a fresh namespace per test under the restricted Pod Security profile.
 
 Only the kubeconfig these fixtures write is ever used: ``KUBECONFIG`` points at it for
 the whole session and any other is refused, so a developer's cluster is never touched.
@@ -10,11 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -22,25 +27,40 @@ import yaml
 from kubernetes import client, config
 
 from tests.cluster.controlplane import ROOT, ControlPlane, kubeconfig
-from tests.cluster.node_agent import NodeAgent
+from tests.cluster.netns import NetworkNamespace
+from tests.cluster.node import Node
 from tests.conftest import EXAMPLES
 from tests.test_examples import deep_merge
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    plane = ControlPlane(tmp_path_factory.mktemp("controlplane"))
+    """The namespace, fenced, then the control plane in it; both gone afterwards, also
+    when the run is interrupted (SIGTERM and SIGHUP end it like Ctrl-C)."""
+    previous_handlers = {
+        number: signal.signal(number, _interrupt) for number in (signal.SIGTERM, signal.SIGHUP)
+    }
+    netns = NetworkNamespace(f"stratopt-test-{os.getpid()}")
+    plane = ControlPlane(tmp_path_factory.mktemp("controlplane"), netns)
     previous = os.environ.get("KUBECONFIG")
     try:
+        netns.create()
         plane.start()
         os.environ["KUBECONFIG"] = str(plane.kubeconfig)
         yield plane
     finally:
         plane.stop()
+        netns.destroy()
         if previous is None:
             os.environ.pop("KUBECONFIG", None)
         else:
             os.environ["KUBECONFIG"] = previous
+        for number, handler in previous_handlers.items():
+            signal.signal(number, handler)
 
 
 @pytest.fixture(scope="session")
@@ -50,11 +70,49 @@ def api(control_plane: ControlPlane) -> client.ApiClient:
 
 
 @pytest.fixture(scope="session")
-def node_agent(api: client.ApiClient, control_plane: ControlPlane) -> Iterator[NodeAgent]:
-    agent = NodeAgent(api, control_plane.server, control_plane.ca, control_plane.workdir)
-    agent.start()
-    yield agent
-    agent.stop()
+def images() -> dict[str, Any]:
+    """The project's images, built from its Dockerfiles (cached by Docker's layers)."""
+    done = subprocess.run(
+        ["bash", str(ROOT / "hack" / "build-images.sh")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    built: dict[str, Any] = json.loads(Path(done.stdout.strip().splitlines()[-1]).read_text())
+    return built
+
+
+@pytest.fixture(scope="session")
+def node(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    images: dict[str, Any],
+) -> Iterator[Node]:
+    """The real node, with the images imported. Operators started in this process shape
+    their Jobs for it: the local images, never pulled, and requests that let several
+    worker pods share this machine's cores."""
+    # A short path: containerd's shim sockets live below it, within the 108-byte limit.
+    run = Path(tempfile.mkdtemp(prefix="stratopt-node-", dir="/tmp"))
+    real = Node(control_plane.netns, control_plane.bin, run, control_plane.inner_kubeconfig, images)
+    try:
+        real.start(api)
+        os.environ.update(
+            STRATOPT_IMAGE=images["worker"],
+            STRATOPT_GPU_IMAGE=images["gpuWorker"],
+            STRATOPT_IMAGE_PULL_POLICY="Never",
+            STRATOPT_CPU_REQUEST=WORKER_CPU,
+            STRATOPT_MEMORY_REQUEST=WORKER_MEMORY,
+        )
+        yield real
+    finally:
+        real.stop()
+        shutil.rmtree(run, ignore_errors=True)
+
+
+#: Worker requests: small, so that the examples' pods run side by side on two cores.
+WORKER_CPU = "100m"
+WORKER_MEMORY = "256Mi"
 
 
 @pytest.fixture(scope="session")
@@ -75,6 +133,8 @@ def crds(control_plane: ControlPlane) -> list[str]:
 
 
 OPERATOR_NAMESPACE = "stratopt-system"
+#: Every test namespace enforces the restricted profile: a pod breaking it fails a test.
+RESTRICTED = ("pod-security.kubernetes.io/enforce=restricted",)
 OPERATOR_ACCOUNT = "stratopt-operator"
 
 
@@ -113,6 +173,7 @@ def operator_kubeconfig(
     ]
     assert len(rbac) == 3, [d["kind"] for d in rbac]
     kubectl(control_plane, "create", "namespace", OPERATOR_NAMESPACE)
+    kubectl(control_plane, "label", "namespace", OPERATOR_NAMESPACE, *RESTRICTED)
     listing = {"apiVersion": "v1", "kind": "List", "items": rbac}
     kubectl(control_plane, "apply", "-f", "-", stdin=json.dumps(listing))
     token = (
@@ -139,7 +200,10 @@ def operator_kubeconfig(
 def namespace(api: client.ApiClient, control_plane: ControlPlane) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:10]}"
     core = client.CoreV1Api(api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    labels = dict(label.split("=") for label in RESTRICTED)
+    core.create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels))
+    )
     wait_for(lambda: _has_default_account(core, name), "default ServiceAccount")
     yield name
     core.delete_namespace(name, propagation_policy="Background")
@@ -155,7 +219,7 @@ def kubectl(
     plane: ControlPlane, *args: str, check: bool = True, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        ["kubectl", f"--kubeconfig={plane.kubeconfig}", *args],
+        [str(plane.bin / "kubectl"), f"--kubeconfig={plane.kubeconfig}", *args],
         capture_output=True,
         text=True,
         input=stdin,

@@ -1,9 +1,10 @@
-"""A real Kubernetes control plane on loopback: etcd, kube-apiserver,
-kube-controller-manager and kube-scheduler as local processes.
+"""A real Kubernetes control plane inside the test cluster's network namespace: etcd,
+kube-apiserver, kube-controller-manager and kube-scheduler as processes there.
 
-Binaries come from ``hack/build-controlplane.sh`` (built from the Go module proxy and
-cached). Authentication is a static admin token; ServiceAccount tokens are signed with a
-key made here, so workloads can be given real, RBAC-limited credentials.
+Binaries come from ``hack/build-cluster.sh`` (built from the Go module proxy and cached).
+Authentication is a static admin token; ServiceAccount tokens are signed with a key made
+here, so workloads can be given real, RBAC-limited credentials. Host-side clients reach
+the API server through a forwarder on 127.0.0.1 (see ``netns``).
 """
 
 from __future__ import annotations
@@ -21,12 +22,18 @@ from pathlib import Path
 
 import yaml
 
+from tests.cluster.netns import API_PORT, NODE_IP, SERVICE_CIDR, NetworkNamespace
+
 ROOT = Path(__file__).resolve().parents[2]
 CONTROLLERS = (
     "job-controller,garbage-collector-controller,namespace-controller,"
     "serviceaccount-controller,ttl-after-finished-controller,replicaset-controller,"
-    "deployment-controller,pod-garbage-collector-controller"
+    "deployment-controller,pod-garbage-collector-controller,"
+    # Pods mount the cluster's CA and reach Services through EndpointSlices.
+    "root-ca-certificate-publisher-controller,endpointslice-controller"
 )
+#: Inside the namespace: the API server's certificate covers localhost, not 127.0.0.1.
+INNER_SERVER = f"https://localhost:{API_PORT}"
 
 
 def free_port() -> int:
@@ -38,7 +45,7 @@ def free_port() -> int:
 def binaries() -> Path:
     """The cached binaries' folder, building them first if needed."""
     out = subprocess.run(
-        ["bash", str(ROOT / "hack" / "build-controlplane.sh")],
+        ["bash", str(ROOT / "hack" / "build-cluster.sh")],
         capture_output=True,
         text=True,
         check=True,
@@ -65,15 +72,22 @@ class ControlPlane:
     """The running processes and how to reach them."""
 
     workdir: Path
+    netns: NetworkNamespace
     bin: Path = field(default_factory=binaries)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     token: str = field(default_factory=lambda: secrets.token_hex(16))
-    apiserver_port: int = 0
+    forward_port: int = 0
     startup_seconds: float = 0.0
 
     @property
     def kubeconfig(self) -> Path:
+        """Host-side admin credentials, through the loopback forwarder."""
         return self.workdir / "admin.kubeconfig"
+
+    @property
+    def inner_kubeconfig(self) -> Path:
+        """Admin credentials for processes inside the namespace."""
+        return self.workdir / "inner.kubeconfig"
 
     @property
     def ca(self) -> Path:
@@ -82,7 +96,7 @@ class ControlPlane:
 
     @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.apiserver_port}"
+        return f"https://localhost:{self.forward_port}"
 
     def start(self) -> None:
         started = time.monotonic()
@@ -93,7 +107,7 @@ class ControlPlane:
             capture_output=True,
         )
         (self.workdir / "tokens.csv").write_text(f'{self.token},admin,admin,"system:masters"\n')
-        etcd_port = free_port()
+        etcd = "http://127.0.0.1:2379"
         self._spawn(
             "etcd",
             [
@@ -102,44 +116,48 @@ class ControlPlane:
                 "--name",
                 "test",
                 "--listen-client-urls",
-                f"http://127.0.0.1:{etcd_port}",
+                etcd,
                 "--advertise-client-urls",
-                f"http://127.0.0.1:{etcd_port}",
+                etcd,
                 "--listen-peer-urls",
-                f"http://127.0.0.1:{free_port()}",
+                "http://127.0.0.1:2380",
                 "--log-level",
                 "warn",
                 "--unsafe-no-fsync",
             ],
         )
-        self._wait(f"http://127.0.0.1:{etcd_port}/health", "etcd")
-        self.apiserver_port = free_port()
         self._spawn(
             "kube-apiserver",
             [
-                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
-                f"--secure-port={self.apiserver_port}",
+                f"--etcd-servers={etcd}",
+                "--bind-address=0.0.0.0",
+                f"--advertise-address={NODE_IP}",
+                f"--secure-port={API_PORT}",
                 f"--cert-dir={self.workdir / 'certs'}",
                 "--service-account-issuer=https://kubernetes.default.svc",
                 f"--service-account-key-file={self.workdir / 'sa.key'}",
                 f"--service-account-signing-key-file={self.workdir / 'sa.key'}",
                 "--authorization-mode=RBAC",
                 f"--token-auth-file={self.workdir / 'tokens.csv'}",
-                "--service-cluster-ip-range=10.0.0.0/24",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--allow-privileged=true",
+                "--kubelet-preferred-address-types=InternalIP",
                 # No node-lifecycle controller runs, so nothing would lift the not-ready taint.
                 "--disable-admission-plugins=TaintNodesByCondition",
                 "--v=0",
             ],
         )
+        self.forward_port = free_port()
+        self.netns.forward(self.forward_port, f"127.0.0.1:{API_PORT}")
         self._wait(f"{self.server}/readyz", "kube-apiserver", token=self.token)
         self.kubeconfig.write_text(
             yaml.safe_dump(kubeconfig(self.server, self.token, "admin", self.ca))
         )
+        self.inner_kubeconfig.write_text(
+            yaml.safe_dump(kubeconfig(INNER_SERVER, self.token, "admin", self.ca))
+        )
         common = [
-            f"--kubeconfig={self.kubeconfig}",
+            f"--kubeconfig={self.inner_kubeconfig}",
             "--leader-elect=false",
             "--bind-address=127.0.0.1",
             "--v=0",
@@ -148,20 +166,21 @@ class ControlPlane:
             "kube-controller-manager",
             [
                 *common,
-                f"--secure-port={free_port()}",
                 f"--controllers={CONTROLLERS}",
                 f"--service-account-private-key-file={self.workdir / 'sa.key'}",
+                f"--root-ca-file={self.ca}",
             ],
         )
-        self._spawn("kube-scheduler", [*common, f"--secure-port={free_port()}"])
+        self._spawn("kube-scheduler", common)
         self.startup_seconds = time.monotonic() - started
 
     def _spawn(self, name: str, args: list[str]) -> None:
         with open(self.workdir / f"{name}.log", "wb") as log:
             self.processes[name] = subprocess.Popen(
-                [str(self.bin / name), *args],
+                self.netns.command([str(self.bin / name), *args]),
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
 
@@ -171,8 +190,9 @@ class ControlPlane:
         context.verify_mode = ssl.CERT_NONE
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.processes[name].poll() is not None:
-                raise RuntimeError(f"{name} exited:\n{self.log_tail(name)}")
+            for process, running in self.processes.items():
+                if running.poll() is not None:
+                    raise RuntimeError(f"{process} exited:\n{self.log_tail(process)}")
             request = urllib.request.Request(url)
             if token:
                 request.add_header("Authorization", f"Bearer {token}")
@@ -201,3 +221,4 @@ class ControlPlane:
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
+        self.processes.clear()

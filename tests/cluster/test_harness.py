@@ -1,19 +1,32 @@
-"""The harness itself: real Jobs run to completion through the Job controller, and
-extended resources steer scheduling, with pods executed by the node agent."""
+"""The harness itself: a real node runs Jobs in runc containers from the project's worker
+image, under the restricted Pod Security profile, with the security context enforced by
+the kubelet and extended resources steering scheduling."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import pytest
 from kubernetes import client
 
 from tests.cluster.conftest import wait_for
-from tests.cluster.node_agent import CPU_NODE, GPU_NODE, NodeAgent
+from tests.cluster.node import NODE_NAME, Node
 
 INDEX_REPORT = (
-    "import os, sys; from kubernetes import client, config; "
-    "config.load_kube_config(); i = os.environ['JOB_COMPLETION_INDEX']; "
+    "import os; from kubernetes import client, config; "
+    "config.load_incluster_config(); i = os.environ['JOB_COMPLETION_INDEX']; "
     "client.CoreV1Api().create_namespaced_config_map(os.environ['NS'], "
     "client.V1ConfigMap(metadata=client.V1ObjectMeta(name='index-' + i), "
     "data={'index': i, 'pod': os.environ['POD']}))"
+)
+RESTRICTED_CONTEXT = client.V1SecurityContext(
+    run_as_non_root=True,
+    run_as_user=10001,
+    read_only_root_filesystem=True,
+    allow_privilege_escalation=False,
+    capabilities=client.V1Capabilities(drop=["ALL"]),
+    seccomp_profile=client.V1SeccompProfile(type="RuntimeDefault"),
 )
 
 
@@ -44,30 +57,41 @@ def _allow_configmaps(api: client.ApiClient, namespace: str) -> None:
     )
 
 
-def _job(
-    name: str, command: list[str], completions: int = 1, resources: dict[str, str] | None = None
-) -> client.V1Job:
+def _container(image: str, command: list[str], limits: dict[str, str] | None = None) -> Any:
     env = [
         client.V1EnvVar(
-            name="NS",
+            name=name,
             value_from=client.V1EnvVarSource(
-                field_ref=client.V1ObjectFieldSelector(field_path="metadata.namespace")
+                field_ref=client.V1ObjectFieldSelector(field_path=f"metadata.{path}")
             ),
-        ),
-        client.V1EnvVar(
-            name="POD",
-            value_from=client.V1EnvVarSource(
-                field_ref=client.V1ObjectFieldSelector(field_path="metadata.name")
-            ),
-        ),
+        )
+        for name, path in (("NS", "namespace"), ("POD", "name"))
     ]
-    container = client.V1Container(
+    return client.V1Container(
         name="main",
-        image="stratopt:test",
+        image=image,
+        image_pull_policy="Never",
         command=command,
         env=env,
-        resources=client.V1ResourceRequirements(limits=resources) if resources else None,
+        resources=client.V1ResourceRequirements(
+            requests={"cpu": "50m", "memory": "64Mi"}, limits=limits
+        ),
+        security_context=RESTRICTED_CONTEXT,
+        volume_mounts=[client.V1VolumeMount(name="tmp", mount_path="/tmp")],
     )
+
+
+def _pod_spec(container: Any) -> client.V1PodSpec:
+    return client.V1PodSpec(
+        containers=[container],
+        restart_policy="Never",
+        volumes=[client.V1Volume(name="tmp", empty_dir=client.V1EmptyDirVolumeSource())],
+    )
+
+
+def _job(
+    name: str, image: str, command: list[str], completions: int = 1, **limits: str
+) -> client.V1Job:
     return client.V1Job(
         metadata=client.V1ObjectMeta(name=name),
         spec=client.V1JobSpec(
@@ -76,7 +100,7 @@ def _job(
             completion_mode="Indexed",
             backoff_limit=0,
             template=client.V1PodTemplateSpec(
-                spec=client.V1PodSpec(containers=[container], restart_policy="Never")
+                spec=_pod_spec(_container(image, command, limits or None))
             ),
         ),
     )
@@ -86,22 +110,43 @@ def _condition(job: client.V1Job, kind: str) -> bool:
     return any(c.type == kind and c.status == "True" for c in (job.status.conditions or []))
 
 
-def test_indexed_job_completes_with_each_index(
-    api: client.ApiClient, namespace: str, node_agent: NodeAgent
-) -> None:
-    _allow_configmaps(api, namespace)
-    batch = client.BatchV1Api(api)
-    batch.create_namespaced_job(namespace, _job("indexed", ["python", "-c", INDEX_REPORT], 3))
-    job = wait_for(
+def _finished(batch: client.BatchV1Api, namespace: str, name: str) -> client.V1Job:
+    job: client.V1Job = wait_for(
         lambda: (
-            (j := batch.read_namespaced_job("indexed", namespace))
+            (j := batch.read_namespaced_job(name, namespace))
             and (_condition(j, "Complete") or _condition(j, "Failed"))
             and j
         ),
-        "the Job to finish",
+        f"Job {name} to finish",
+        120,
     )
-    assert _condition(job, "Complete"), f"job failed: {job.status}; agent: {node_agent.errors}"
-    assert job.status.succeeded == 3
+    return job
+
+
+def _terminated(core: client.CoreV1Api, namespace: str, name: str) -> Any:
+    def state() -> Any:
+        statuses = core.read_namespaced_pod(name, namespace).status.container_statuses or []
+        return statuses and statuses[0].state.terminated
+
+    return wait_for(state, f"pod {name}'s container to end", 120)
+
+
+def _run_pod(core: client.CoreV1Api, namespace: str, name: str, container: Any) -> None:
+    core.create_namespaced_pod(
+        namespace, client.V1Pod(metadata=client.V1ObjectMeta(name=name), spec=_pod_spec(container))
+    )
+
+
+def test_indexed_job_in_containers_reaches_the_api_through_its_service(
+    api: client.ApiClient, namespace: str, node: Node, images: dict[str, Any]
+) -> None:
+    _allow_configmaps(api, namespace)
+    batch = client.BatchV1Api(api)
+    job = _job("indexed", images["worker"], ["python", "-c", INDEX_REPORT], 3)
+    batch.create_namespaced_job(namespace, job)
+    done = _finished(batch, namespace, "indexed")
+    assert _condition(done, "Complete"), f"job failed: {done.status}"
+    assert done.status.succeeded == 3
     core = client.CoreV1Api(api)
     reports = {
         cm.data["index"]: cm.data["pod"]
@@ -110,52 +155,103 @@ def test_indexed_job_completes_with_each_index(
     }
     assert sorted(reports) == ["0", "1", "2"]
     assert all(pod.startswith("indexed-") for pod in reports.values())
+    pods = core.list_namespaced_pod(namespace, label_selector="job-name=indexed").items
+    assert {p.status.container_statuses[0].container_id.split("://")[0] for p in pods} == {
+        "containerd"
+    }
 
 
-def test_gpu_limit_lands_on_the_gpu_node_only(
-    api: client.ApiClient, namespace: str, node_agent: NodeAgent
+def test_restricted_profile_refuses_a_pod_that_breaks_it(
+    api: client.ApiClient, namespace: str, node: Node, images: dict[str, Any]
+) -> None:
+    core = client.CoreV1Api(api)
+    loose = _container(images["worker"], ["python", "-c", "pass"])
+    loose.security_context = None
+    with pytest.raises(client.ApiException) as refused:
+        _run_pod(core, namespace, "loose", loose)
+    assert refused.value.status == 403
+    assert 'violates PodSecurity "restricted:latest"' in refused.value.body
+
+
+def test_kubelet_enforces_the_read_only_root_and_the_user(
+    api: client.ApiClient, namespace: str, node: Node, images: dict[str, Any]
+) -> None:
+    probe = (
+        "import json, os\n"
+        "def writes(path):\n"
+        "    try:\n"
+        "        open(path, 'w').close()\n"
+        "        return 'written'\n"
+        "    except OSError as e:\n"
+        "        return e.strerror\n"
+        "print(json.dumps({'uid': os.getuid(), 'root': writes('/probe'),"
+        " 'tmp': writes('/tmp/probe')}))"
+    )
+    core = client.CoreV1Api(api)
+    _run_pod(core, namespace, "probe", _container(images["worker"], ["python", "-c", probe]))
+    assert _terminated(core, namespace, "probe").exit_code == 0
+    seen = json.loads(core.read_namespaced_pod_log("probe", namespace).strip())
+    assert seen == {"uid": 10001, "root": "Read-only file system", "tmp": "written"}
+
+
+def test_worker_exits_on_sigterm_and_loads_the_prebuilt_kernels(
+    api: client.ApiClient, namespace: str, node: Node, images: dict[str, Any]
+) -> None:
+    """As PID 1, a worker stops at once on SIGTERM (exit 143, not the SIGKILL after the
+    grace period), and it runs the engine from the kernels compiled into its image."""
+    core = client.CoreV1Api(api)
+    compiled = (
+        "from stratopt.jobs._startup import prepare_process\n"
+        "prepare_process()\n"
+        "from stratopt.jobs.worker import compile_kernels\n"
+        "from stratopt.backtest import _kernel\n"
+        "compile_kernels()\n"
+        "stats = _kernel.simulate.stats\n"
+        "print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()), flush=True)\n"
+        "import time\n"
+        "time.sleep(600)\n"
+    )
+    _run_pod(core, namespace, "worker", _container(images["worker"], ["python", "-c", compiled]))
+    log = wait_for(
+        lambda: core.read_namespaced_pod_log("worker", namespace).strip(),
+        "the worker to report its cache",
+        120,
+    )
+    hits, misses = map(int, log.split())
+    assert (hits > 0, misses) == (True, 0), log
+    container_id = core.read_namespaced_pod("worker", namespace).status.container_statuses[0]
+    stopped = node.crictl("stop", "--timeout", "20", container_id.container_id.split("://")[1])
+    assert stopped.returncode == 0, stopped.stderr
+    assert _terminated(core, namespace, "worker").exit_code == 143
+
+
+def test_gpu_limit_schedules_on_advertised_gpus_only(
+    api: client.ApiClient, namespace: str, node: Node, images: dict[str, Any]
 ) -> None:
     batch = client.BatchV1Api(api)
     core = client.CoreV1Api(api)
+    quick = ["python", "-c", "pass"]
     batch.create_namespaced_job(
-        namespace, _job("gpu", ["python", "-c", "pass"], 1, {"nvidia.com/gpu": "1"})
+        namespace, _job("gpu", images["gpuWorker"], quick, **{"nvidia.com/gpu": "1"})
     )
     batch.create_namespaced_job(
-        namespace, _job("too-many-gpus", ["python", "-c", "pass"], 1, {"nvidia.com/gpu": "8"})
+        namespace, _job("too-many-gpus", images["gpuWorker"], quick, **{"nvidia.com/gpu": "8"})
     )
-    pod = wait_for(
-        lambda: next(
+    assert _condition(_finished(batch, namespace, "gpu"), "Complete")
+    (pod,) = core.list_namespaced_pod(namespace, label_selector="job-name=gpu").items
+    assert pod.spec.node_name == NODE_NAME
+
+    def unschedulable() -> Any:
+        pods = core.list_namespaced_pod(namespace, label_selector="job-name=too-many-gpus").items
+        return next(
             (
-                p
-                for p in core.list_namespaced_pod(namespace, label_selector="job-name=gpu").items
-                if p.spec.node_name
+                c
+                for p in pods
+                for c in (p.status.conditions or [])
+                if c.type == "PodScheduled" and c.reason == "Unschedulable"
             ),
             None,
-        ),
-        "the GPU pod to be scheduled",
-    )
-    assert pod.spec.node_name == GPU_NODE
-    wait_for(
-        lambda: _condition(batch.read_namespaced_job("gpu", namespace), "Complete"),
-        "the GPU job to complete",
-    )
-    unschedulable = wait_for(
-        lambda: next(
-            (
-                p
-                for p in core.list_namespaced_pod(
-                    namespace, label_selector="job-name=too-many-gpus"
-                ).items
-                if any(
-                    c.type == "PodScheduled" and c.reason == "Unschedulable"
-                    for c in (p.status.conditions or [])
-                )
-            ),
-            None,
-        ),
-        "an Unschedulable condition",
-    )
-    assert unschedulable.spec.node_name is None
-    message = next(c.message for c in unschedulable.status.conditions if c.type == "PodScheduled")
-    assert "nvidia.com/gpu" in message
-    assert CPU_NODE != GPU_NODE
+        )
+
+    condition = wait_for(unschedulable, "an Unschedulable condition")
+    assert "Insufficient nvidia.com/gpu" in condition.message

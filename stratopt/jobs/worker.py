@@ -1,0 +1,326 @@
+"""The worker: read a run from the API, execute it, write its status to a ConfigMap.
+
+Inputs come from the API only (no mounted files), so the same worker runs unchanged on
+a cluster and under the test suite's node agent. Bad input exits with status 2 and one
+line saying what to fix, which becomes the pod's termination message; the Job's
+podFailurePolicy then fails the run at once instead of retrying.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from stratopt.api._resource import GROUP, VERSION
+from stratopt.errors import StratoptError
+from stratopt.runtime.protocol import (
+    BAD_INPUT_EXIT_CODE,
+    PLURALS,
+    fold_result_name,
+    load_client_configuration,
+    owner_reference,
+    plan_name,
+    progress_name,
+    result_name,
+    revision,
+    shard_input_name,
+    shard_result_name,
+)
+
+#: Least seconds between two progress reports of a single-mode search.
+PROGRESS_SECONDS = 2.0
+ProgressCallback = Callable[[dict[str, Any]], None]
+
+
+def _clients() -> tuple[Any, Any]:
+    from kubernetes import client
+
+    load_client_configuration()
+    return client.CoreV1Api(), client.CustomObjectsApi()
+
+
+def with_analysis_features(custom: Any, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A ForecastRun spec whose ``fromFeatureAnalysis`` (on a cluster: the name of a
+    FeatureAnalysis in the same namespace) is replaced by that analysis's topFeatures."""
+    from stratopt.errors import InputError
+
+    name = spec.get("fromFeatureAnalysis")
+    if not name:
+        return spec
+    from kubernetes.client import ApiException
+
+    try:
+        analysis = custom.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURALS["FeatureAnalysis"], name
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            raise InputError(
+                "spec.fromFeatureAnalysis", f"no FeatureAnalysis {name!r} in {namespace}"
+            ) from exc
+        raise
+    top = (analysis.get("status") or {}).get("topFeatures")
+    if not top:
+        raise InputError("spec.fromFeatureAnalysis", f"FeatureAnalysis {name!r} has no topFeatures")
+    resolved = {key: value for key, value in spec.items() if key != "fromFeatureAnalysis"}
+    return {**resolved, "features": list(top)}
+
+
+def execute(
+    kind: str, spec: dict[str, Any], on_progress: ProgressCallback | None = None
+) -> dict[str, Any]:
+    """Run one resource's spec locally; its status as the API stores it."""
+    from stratopt.api import parse_model
+    from stratopt.api.v1alpha1 import FeatureAnalysisSpec, ForecastRunSpec, OptimizationRunSpec
+    from stratopt.runtime import run_feature_analysis, run_forecast, run_optimization
+
+    status: BaseModel
+    if kind == "OptimizationRun":
+        search = parse_model(OptimizationRunSpec, spec, "spec")
+        status = run_optimization(search, on_batch=on_progress).status
+    elif kind == "FeatureAnalysis":
+        status = run_feature_analysis(parse_model(FeatureAnalysisSpec, spec, "spec"))
+    else:
+        status = run_forecast(parse_model(ForecastRunSpec, spec, "spec"))[0]
+    document: dict[str, Any] = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return document
+
+
+class ProgressReport:
+    """Writes a search's progress to its ConfigMap after a batch, at most every few
+    seconds, for the operator to show in status while the pod works."""
+
+    def __init__(self, core: Any, args: argparse.Namespace, owner: dict[str, Any]) -> None:
+        self.core, self.args, self.owner = core, args, owner
+        self.written = 0.0
+
+    def __call__(self, entry: dict[str, Any]) -> None:
+        if time.monotonic() - self.written < PROGRESS_SECONDS:
+            return
+        from stratopt.optimize.results import search_progress
+
+        progress = search_progress(
+            int(entry["evaluations"]),
+            int(entry["planned"]),
+            int(entry["batch"]),
+            generation=entry.get("generation"),
+        ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        _write_configmap(
+            self.core,
+            self.args.namespace,
+            progress_name(self.args.name, self.args.revision),
+            self.owner,
+            {"stratopt.io/run": self.args.name, "stratopt.io/revision": self.args.revision},
+            {"progress.json": json.dumps(progress)},
+        )
+        self.written = time.monotonic()
+
+
+def _write_configmap(
+    core: Any,
+    namespace: str,
+    name: str,
+    owner: dict[str, Any],
+    labels: dict[str, str],
+    data: dict[str, str],
+) -> None:
+    from kubernetes import client
+
+    configmap: Any = client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(
+            name=name, namespace=namespace, labels=labels, owner_references=[owner]
+        ),
+        data=data,
+    )
+    try:
+        core.create_namespaced_config_map(namespace, configmap)
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+        core.replace_namespaced_config_map(name, namespace, configmap)
+
+
+def _evaluate_shard(core: Any, body: dict[str, Any], args: argparse.Namespace) -> None:
+    """Evaluate this pod's shard of one batch; store its metrics in order."""
+    from stratopt.api import parse_model
+    from stratopt.api.v1alpha1 import OptimizationRunSpec
+    from stratopt.runtime.optimization import prepare
+
+    index = int(os.environ["JOB_COMPLETION_INDEX"])
+    spec = parse_model(OptimizationRunSpec, body["spec"], "spec")
+    backtester = prepare(spec)
+    part = index // args.shards_per_input
+    shards = core.read_namespaced_config_map(
+        shard_input_name(args.name, args.revision, args.batch, part), args.namespace
+    )
+    batch = json.loads(shards.data[f"shard-{index}"])
+    metrics = [backtester.evaluate(params) for params in batch]
+    owner = owner_reference("OptimizationRun", args.name, body["metadata"]["uid"])
+    labels = {"stratopt.io/run": args.name, "stratopt.io/revision": args.revision}
+    if spec.walk_forward is not None and args.batch == 0 and index == 0:
+        from stratopt.optimize.walkforward import fold_windows
+
+        folds = fold_windows(backtester.data.index, spec.walk_forward)
+        plan = {"folds": str(len(folds))}
+        _write_configmap(
+            core, args.namespace, plan_name(args.name, args.revision), owner, labels, plan
+        )
+    _write_configmap(
+        core,
+        args.namespace,
+        shard_result_name(args.name, args.revision, args.batch, index),
+        owner,
+        {**labels, "stratopt.io/batch": str(args.batch)},
+        {"metrics.json": json.dumps(metrics)},
+    )
+
+
+def _run_fold(core: Any, body: dict[str, Any], args: argparse.Namespace) -> None:
+    """Run the walk-forward fold of this pod's index; store its outcome."""
+    from stratopt.api import parse_model
+    from stratopt.api.v1alpha1 import OptimizationRunSpec
+    from stratopt.optimize.walkforward import fold_windows
+    from stratopt.runtime.optimization import prepare
+    from stratopt.runtime.walkforward import encode_fold, run_fold
+
+    index = int(os.environ["JOB_COMPLETION_INDEX"])
+    spec = parse_model(OptimizationRunSpec, body["spec"], "spec")
+    assert spec.walk_forward is not None
+    backtester = prepare(spec)
+    fold = fold_windows(backtester.data.index, spec.walk_forward)[index]
+    _write_configmap(
+        core,
+        args.namespace,
+        fold_result_name(args.name, args.revision, index),
+        owner_reference("OptimizationRun", args.name, body["metadata"]["uid"]),
+        {"stratopt.io/run": args.name, "stratopt.io/revision": args.revision},
+        encode_fold(run_fold(spec, backtester, fold)),
+    )
+
+
+def _finalize(core: Any, body: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The status of a distributed search: the local code path over the stored results."""
+    from stratopt.api import parse_model
+    from stratopt.api.v1alpha1 import OptimizationRunSpec
+    from stratopt.optimize.walkforward import Fold
+    from stratopt.runtime.kubernetes import batch_metrics, shard, stored_results
+    from stratopt.runtime.optimization import run_optimization
+    from stratopt.runtime.walkforward import FoldOutcome, decode_fold
+
+    spec = parse_model(OptimizationRunSpec, body["spec"], "spec")
+    results = stored_results(core, args.namespace, args.name, args.revision)
+
+    def stored(number: int, batch: list[dict[str, float]]) -> list[dict[str, float]]:
+        metrics = batch_metrics(
+            results,
+            args.name,
+            args.revision,
+            number,
+            len(shard(batch, spec.execution.shard_size)),
+        )
+        if metrics is None:
+            raise RuntimeError(f"results of batch {number} are missing")
+        return metrics
+
+    def stored_folds(folds: list[Fold]) -> list[FoldOutcome]:
+        names = [fold_result_name(args.name, args.revision, i) for i in range(len(folds))]
+        missing = [name for name in names if name not in results]
+        if missing:
+            raise RuntimeError(f"walk-forward results {missing} are missing")
+        return [decode_fold(results[name].data) for name in names]
+
+    status = run_optimization(spec, workers=1, evaluate=stored, run_folds=stored_folds).status
+    document: dict[str, Any] = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return document
+
+
+def compile_kernels() -> None:
+    """Run every strategy at either fill on a few synthetic bars, so that numba compiles
+    and caches each kernel they use (the image build does this once for every pod)."""
+    from stratopt.api.v1alpha1 import BacktestSpec
+    from stratopt.api.v1alpha1.backtest import FillConvention
+    from stratopt.backtest.engine import Backtester
+    from stratopt.backtest.strategies import available_strategies
+
+    for name in available_strategies():
+        for fill in FillConvention:
+            spec = BacktestSpec.model_validate(
+                {
+                    "data": {"source": "synthetic:gbm?bars=600&freq=1h&seed=1"},
+                    "strategy": {"name": name},
+                    "fill": fill.value,
+                }
+            )
+            backtester = Backtester(spec)
+            backtester.evaluate()
+            backtester.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stratopt.jobs")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run one resource and store its status")
+    run.add_argument("--kind", required=True, choices=sorted(PLURALS))
+    run.add_argument("--name", required=True)
+    run.add_argument("--namespace", required=True)
+    run.add_argument("--revision", required=True)
+    evaluate = commands.add_parser("evaluate", help="evaluate one shard of a batch")
+    fold = commands.add_parser("fold", help="run one walk-forward fold")
+    finalize = commands.add_parser("finalize", help="summarize a distributed search")
+    for command in (evaluate, fold, finalize):
+        command.add_argument("--name", required=True)
+        command.add_argument("--namespace", required=True)
+        command.add_argument("--revision", required=True)
+    evaluate.add_argument("--batch", type=int, required=True)
+    evaluate.add_argument("--shards-per-input", type=int, required=True)
+    commands.add_parser("compile", help="compile the engine's kernels into numba's cache")
+    args = parser.parse_args(argv)
+    if args.command == "compile":
+        compile_kernels()
+        return 0
+    if args.command != "run":
+        args.kind = "OptimizationRun"
+
+    core, custom = _clients()
+    body = custom.get_namespaced_custom_object(
+        GROUP, VERSION, args.namespace, PLURALS[args.kind], args.name
+    )
+    if revision(body["spec"]) != args.revision:
+        print(f"{args.kind} {args.name}'s spec has changed; nothing to do", file=sys.stderr)
+        return 0
+    try:
+        if args.command == "evaluate":
+            _evaluate_shard(core, body, args)
+            return 0
+        if args.command == "fold":
+            _run_fold(core, body, args)
+            return 0
+        if args.command == "finalize":
+            result = _finalize(core, body, args)
+        elif args.kind == "ForecastRun":
+            spec = with_analysis_features(custom, args.namespace, body["spec"])
+            result = execute(args.kind, spec)
+        else:
+            owner = owner_reference(args.kind, args.name, body["metadata"]["uid"])
+            result = execute(args.kind, body["spec"], ProgressReport(core, args, owner))
+    except StratoptError as exc:
+        print(f"{exc.reason}: {str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
+        return BAD_INPUT_EXIT_CODE
+    _write_configmap(
+        core,
+        args.namespace,
+        result_name(args.name, args.revision),
+        owner_reference(args.kind, args.name, body["metadata"]["uid"]),
+        {"stratopt.io/run": args.name, "stratopt.io/revision": args.revision},
+        {"status.json": json.dumps(result)},
+    )
+    return 0
+
+
