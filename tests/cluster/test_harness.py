@@ -131,6 +131,14 @@ def _terminated(core: client.CoreV1Api, namespace: str, name: str) -> Any:
     return wait_for(state, f"pod {name}'s container to end", 120)
 
 
+def _log(core: client.CoreV1Api, namespace: str, name: str) -> str:
+    """The pod's log so far; empty while its container has not started."""
+    try:
+        return core.read_namespaced_pod_log(name, namespace) or ""
+    except client.ApiException:
+        return ""
+
+
 def _run_pod(core: client.CoreV1Api, namespace: str, name: str, container: Any) -> None:
     core.create_namespaced_pod(
         namespace, client.V1Pod(metadata=client.V1ObjectMeta(name=name), spec=_pod_spec(container))
@@ -170,7 +178,8 @@ def test_restricted_profile_refuses_a_pod_that_breaks_it(
     with pytest.raises(client.ApiException) as refused:
         _run_pod(core, namespace, "loose", loose)
     assert refused.value.status == 403
-    assert 'violates PodSecurity "restricted:latest"' in refused.value.body
+    message = json.loads(refused.value.body)["message"]
+    assert 'violates PodSecurity "restricted:latest"' in message, message
 
 
 def test_kubelet_enforces_the_read_only_root_and_the_user(
@@ -190,7 +199,7 @@ def test_kubelet_enforces_the_read_only_root_and_the_user(
     core = client.CoreV1Api(api)
     _run_pod(core, namespace, "probe", _container(images["worker"], ["python", "-c", probe]))
     assert _terminated(core, namespace, "probe").exit_code == 0
-    seen = json.loads(core.read_namespaced_pod_log("probe", namespace).strip())
+    seen = json.loads(_log(core, namespace, "probe").strip())
     assert seen == {"uid": 10001, "root": "Read-only file system", "tmp": "written"}
 
 
@@ -213,7 +222,7 @@ def test_worker_exits_on_sigterm_and_loads_the_prebuilt_kernels(
     )
     _run_pod(core, namespace, "worker", _container(images["worker"], ["python", "-c", compiled]))
     log = wait_for(
-        lambda: core.read_namespaced_pod_log("worker", namespace).strip(),
+        lambda: _log(core, namespace, "worker").strip(),
         "the worker to report its cache",
         120,
     )
