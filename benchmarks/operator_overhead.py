@@ -1,13 +1,14 @@
-"""The operator on the test control plane: per-generation overhead and wall times.
+"""The operator on the test cluster's real node: per-generation overhead, wall times and
+worker start-up.
 
-Overhead per generation: from the last pod of one batch's Job finishing to the first pod
-of the next batch's Job starting, as the node agent saw them (it polls every 0.2 s, as a
-kubelet's pod lifecycle loop does). Wall times: the NSGA-II example, from
-``kubectl apply`` to phase Succeeded, in ``single`` and in ``distributed`` mode, next to
-``stratopt run`` on the same spec.
+Overhead per generation: from the last worker container of one batch's Job exiting to
+the first worker container of the next batch's Job starting, from containerd's task
+events. Wall times: the NSGA-II example, from ``kubectl apply`` to phase Succeeded, in
+``single`` and in ``distributed`` mode, next to ``stratopt run`` on the same spec. Worker
+start-up: from a shard container's start to its first evaluation, which each worker logs.
 
-The control plane and the node agent are the test suite's (``tests/cluster``), so build
-them first (``make controlplane``). Run: ``python benchmarks/operator_overhead.py
+The cluster is the test suite's (``tests/cluster``): build it first (``make cluster
+images``) and run as root. Run: ``python benchmarks/operator_overhead.py
 [--population 100] [--generations 10] [--interval 1]``.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,12 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.cluster.controlplane import ControlPlane  # noqa: E402
-from tests.cluster.node_agent import NodeAgent  # noqa: E402
+from tests.cluster.netns import NetworkNamespace  # noqa: E402
+from tests.cluster.node import Node  # noqa: E402
 
 
 def kubectl(plane: ControlPlane, *args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
-        ["kubectl", f"--kubeconfig={plane.kubeconfig}", *args],
+        [str(plane.bin / "kubectl"), f"--kubeconfig={plane.kubeconfig}", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -85,10 +88,11 @@ def run_on_cluster(
     return elapsed
 
 
-def overheads(agent: NodeAgent, run: str) -> list[float]:
+def overheads(timeline: list[tuple[float, str, str]], run: str) -> list[float]:
     """Per batch boundary: first start of batch k+1 minus last end of batch k."""
     spans: dict[int, tuple[float, float]] = {}
-    for moment, what, job in agent.timeline:
+    for moment, what, pod in timeline:
+        job = pod.rsplit("-", 2)[0]  # an Indexed Job's pod: <job>-<index>-<suffix>
         if not job.startswith(f"{run}-") or "-b" not in job:
             continue
         batch = int(job.rsplit("-b", 1)[1])
@@ -96,6 +100,24 @@ def overheads(agent: NodeAgent, run: str) -> list[float]:
         spans[batch] = (min(first, moment) if what == "start" else first, max(last, moment))
     batches = sorted(spans)
     return [spans[b + 1][0] - spans[b][1] for b in batches[:-1] if b + 1 in spans]
+
+
+def first_evaluation_delays(
+    api: client.ApiClient, namespace: str, timeline: list[tuple[float, str, str]]
+) -> list[float]:
+    """Per shard pod: the worker's logged first evaluation minus its container's start."""
+    starts = {pod: moment for moment, what, pod in timeline if what == "start"}
+    core = client.CoreV1Api(api)
+    delays = []
+    for pod, started in starts.items():
+        if "-b" not in pod:
+            continue
+        log = core.read_namespaced_pod_log(pod, namespace)
+        marks = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+        first = next((m["at"] for m in marks if m.get("event") == "first-evaluation"), None)
+        if first is not None:
+            delays.append(first - started)
+    return delays
 
 
 def main() -> None:
@@ -107,14 +129,38 @@ def main() -> None:
     os.environ["STRATOPT_RECONCILE_INTERVAL"] = str(args.interval)
     os.environ["STRATOPT_METRICS_PORT"] = "0"
 
+    images = json.loads(
+        Path(
+            subprocess.run(
+                ["bash", str(ROOT / "hack" / "build-images.sh")],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()[-1]
+        ).read_text()
+    )
+    os.environ.update(
+        STRATOPT_IMAGE=images["worker"],
+        STRATOPT_IMAGE_PULL_POLICY="Never",
+        STRATOPT_CPU_REQUEST="100m",
+        STRATOPT_MEMORY_REQUEST="256Mi",
+    )
     with tempfile.TemporaryDirectory() as work:
-        plane = ControlPlane(Path(work) / "plane")
-        plane.start()
-        os.environ["KUBECONFIG"] = str(plane.kubeconfig)
-        api = config.new_client_from_config(str(plane.kubeconfig))
-        agent = NodeAgent(api, plane.server, plane.ca, Path(work))
-        agent.start()
+        netns = NetworkNamespace(f"stratopt-bench-{os.getpid()}")
+        plane = ControlPlane(Path(work) / "plane", netns)
+        node = Node(
+            netns,
+            plane.bin,
+            Path(tempfile.mkdtemp(prefix="stratopt-node-")),
+            plane.inner_kubeconfig,
+            images,
+        )
         try:
+            netns.create()
+            plane.start()
+            os.environ["KUBECONFIG"] = str(plane.kubeconfig)
+            api = config.new_client_from_config(str(plane.kubeconfig))
+            node.start(api)
             for crd in sorted((ROOT / "crds").glob("*.yaml")):
                 kubectl(plane, "apply", "-f", str(crd))
             kubectl(plane, "wait", "--for=condition=Established", "crd", "--all")
@@ -123,15 +169,21 @@ def main() -> None:
             settings = kopf.OperatorSettings()
             settings.watching.server_timeout = 10
             arguments = ["run", "--standalone", "-n", "bench", "-m", "stratopt.operator.handlers"]
-            with KopfRunner(arguments, settings=settings, timeout=60):
+            with (
+                KopfRunner(arguments, settings=settings, timeout=60),
+                node.container_timeline() as timeline,
+            ):
                 size = (args.population, args.generations)
                 single = run_on_cluster(plane, api, "bench", example("single", "single", *size))
                 distributed = run_on_cluster(
                     plane, api, "bench", example("distributed", "distributed", *size)
                 )
+                delays = first_evaluation_delays(api, "bench", timeline)
         finally:
-            agent.stop()
+            node.stop()
+            shutil.rmtree(node.run, ignore_errors=True)
             plane.stop()
+            netns.destroy()
 
     started = time.perf_counter()
     local = example("local", "single", args.population, args.generations)
@@ -144,7 +196,7 @@ def main() -> None:
         )
     local_seconds = time.perf_counter() - started
 
-    gaps = overheads(agent, "distributed")
+    gaps = overheads(timeline, "distributed")
     print(
         f"NSGA-II example, population {args.population} × {args.generations} generations, "
         f"reconcile interval {args.interval} s"
@@ -157,6 +209,11 @@ def main() -> None:
         f"{len(gaps)} boundaries: median {statistics.median(gaps):.2f} s, "
         f"max {max(gaps):.2f} s, mean {statistics.mean(gaps):.2f} s (target < 2 s)"
     )
+    if delays:
+        print(
+            f"  worker container start → first evaluation, {len(delays)} shard pods: "
+            f"median {statistics.median(delays):.2f} s, max {max(delays):.2f} s (target < 2 s)"
+        )
 
 
 if __name__ == "__main__":

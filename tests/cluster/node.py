@@ -8,12 +8,16 @@ by its PID, unmounts what is left and removes the pods' cgroups.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +176,9 @@ class Node:
         (self.run / "cni" / "net.d" / "10-stratopt.conflist").write_text(
             json.dumps(cni_configuration(self.run))
         )
-        (self.run / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+        (self.run / "resolv.conf").write_text(
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
+        )
         config = self.run / "containerd.toml"
         config.write_text(containerd_configuration(self.run, self.image_ref(self.images["pause"])))
         # containerd finds its runc shim on PATH.
@@ -245,6 +251,48 @@ class Node:
             check=False,
             timeout=timeout,
         )
+
+    @contextlib.contextmanager
+    def container_timeline(self) -> Iterator[list[tuple[float, str, str]]]:
+        """(wall-clock seconds, "start" | "end", pod name) of every workload container
+        while the block runs, from containerd's task events: pod timestamps in the API
+        have whole-second resolution."""
+        timeline: list[tuple[float, str, str]] = []
+        pods: dict[str, str] = {}
+        events = subprocess.Popen(
+            [str(self.bin / "ctr"), f"--address={self.socket}", "events"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+
+        def follow() -> None:
+            assert events.stdout is not None
+            for line in events.stdout:
+                # "2026-12-02 00:57:27.177805703 +0000 UTC k8s.io /tasks/start {...}"
+                words = line.split(maxsplit=6)
+                if len(words) < 7 or words[5] not in ("/tasks/start", "/tasks/exit"):
+                    continue
+                stamp = datetime.fromisoformat(f"{words[0]}T{words[1][:15]}+00:00")
+                moment = stamp.timestamp()
+                container = json.loads(words[6]).get("container_id", "")
+                if words[5] == "/tasks/start":
+                    labels = json.loads(self.ctr("containers", "info", container).stdout)
+                    labels = labels.get("Labels") or {}
+                    if labels.get("io.kubernetes.container.name", "POD") != "POD":
+                        pods[container] = labels["io.kubernetes.pod.name"]
+                if container in pods:
+                    kind = "start" if words[5] == "/tasks/start" else "end"
+                    timeline.append((moment, kind, pods[container]))
+
+        reader = threading.Thread(target=follow, daemon=True)
+        reader.start()
+        try:
+            yield timeline
+        finally:
+            _terminate(events)  # type: ignore[arg-type]
+            reader.join(timeout=5)
 
     def kill_container(self, container_id: str) -> None:
         """SIGKILL a container's process through containerd, as an OOM kill or a crash

@@ -69,9 +69,7 @@ class _Refusals(logging.Handler):
 
 
 @pytest.fixture()
-def operator(
-    namespace: str, operator_kubeconfig: Path, node: Node
-) -> Iterator[KopfRunner]:
+def operator(namespace: str, operator_kubeconfig: Path, node: Node) -> Iterator[KopfRunner]:
     with running_operator(namespace, operator_kubeconfig) as runner:
         yield runner
 
@@ -419,9 +417,11 @@ def test_a_worker_killed_mid_shard_is_retried_alone(
 
     pod = wait_for(second_shard_of_second_batch, "the second batch's second shard", 180)
     container = wait_for(
-        lambda: node.crictl("ps", "--quiet", "--label", f"io.kubernetes.pod.name={pod}")
-        .stdout.strip()
-        .splitlines(),
+        lambda: (
+            node.crictl("ps", "--quiet", "--label", f"io.kubernetes.pod.name={pod}")
+            .stdout.strip()
+            .splitlines()
+        ),
         f"{pod}'s container to start",
         60,
     )[0]

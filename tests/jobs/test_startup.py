@@ -1,0 +1,45 @@
+"""What a worker process does before anything heavy loads."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from stratopt.jobs._startup import seed_numba_cache
+
+
+def test_prebuilt_kernels_are_copied_into_an_absent_cache(tmp_path: Path) -> None:
+    prebuilt = tmp_path / "prebuilt" / "stratopt" / "backtest"
+    prebuilt.mkdir(parents=True)
+    (prebuilt / "_kernel.simulate-72.py311.nbi").write_bytes(b"index")
+    cache = tmp_path / "cache"
+    environ = {"STRATOPT_NUMBA_PREBUILT": str(tmp_path / "prebuilt"), "NUMBA_CACHE_DIR": str(cache)}
+    assert seed_numba_cache(environ)
+    assert (
+        cache / "stratopt" / "backtest" / "_kernel.simulate-72.py311.nbi"
+    ).read_bytes() == b"index"
+
+
+def test_an_existing_cache_or_no_prebuilt_kernels_are_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "prebuilt").mkdir()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "mine").write_text("kept")
+    environ = {"STRATOPT_NUMBA_PREBUILT": str(tmp_path / "prebuilt"), "NUMBA_CACHE_DIR": str(cache)}
+    assert not seed_numba_cache(environ)
+    assert (cache / "mine").read_text() == "kept"
+    assert not seed_numba_cache({"NUMBA_CACHE_DIR": str(tmp_path / "other")})
+    assert not (tmp_path / "other").exists()
+
+
+def test_sigterm_ends_the_worker_at_once_with_its_conventional_status() -> None:
+    code = (
+        "import os, signal, time\n"
+        "from stratopt.jobs._startup import exit_on_sigterm\n"
+        "exit_on_sigterm()\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "time.sleep(30)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], timeout=20, check=False)
+    assert done.returncode == 143
