@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.cluster.controlplane import ControlPlane  # noqa: E402
+from tests.cluster.leftovers import CACHE  # noqa: E402
 from tests.cluster.netns import NetworkNamespace  # noqa: E402
 from tests.cluster.node import Node  # noqa: E402
 
@@ -151,7 +152,8 @@ def main() -> None:
         node = Node(
             netns,
             plane.bin,
-            Path(tempfile.mkdtemp(prefix="stratopt-node-")),
+            Path(tempfile.mkdtemp(prefix="stratopt-node-", dir="/tmp")),
+            CACHE / "containerd",
             plane.inner_kubeconfig,
             images,
         )

@@ -68,6 +68,8 @@ for image in "${IMAGES[@]}"; do
 done
 cat > "$OUT/images.json" <<JSON
 {"operator": "stratopt-operator:dev", "worker": "stratopt:dev", "gpuWorker": "stratopt-gpu:dev",
- "pause": "stratopt-pause:dev", "archives": ["$ARCHIVE"]}
+ "pause": "stratopt-pause:dev", "archives": ["$ARCHIVE"],
+ "ids": {$(for image in "${IMAGES[@]}"; do
+   printf '"%s": "%s",' "$image" "$("$DOCKER" image inspect -f '{{.Id}}' "$image")"; done | sed 's/,$//')}}
 JSON
 echo "$OUT/images.json"

@@ -239,7 +239,15 @@ def _run_forecast(
     default=None,
     help="kopf peering object for high availability; standalone by default.",
 )
-def operator(namespaces: tuple[str, ...], all_namespaces: bool, peering: str | None) -> None:
+@click.option(
+    "--liveness",
+    default=None,
+    metavar="URL",
+    help="Serve a health endpoint for probes, e.g. http://0.0.0.0:8081/healthz.",
+)
+def operator(
+    namespaces: tuple[str, ...], all_namespaces: bool, peering: str | None, liveness: str | None
+) -> None:
     """Run the Kubernetes operator (kopf) for stratopt's resources."""
     import kopf
 
@@ -252,6 +260,7 @@ def operator(namespaces: tuple[str, ...], all_namespaces: bool, peering: str | N
         peering_name=peering,
         clusterwide=all_namespaces,
         namespaces=list(namespaces),
+        liveness_endpoint=liveness,
     )
 
 

@@ -12,6 +12,7 @@ from prometheus_client import start_http_server
 
 from stratopt.api._resource import GROUP, VERSION
 from stratopt.operator import metrics
+from stratopt.operator.credentials import in_cluster_connection
 from stratopt.operator.reconcile import Clients, reconcile
 from stratopt.runtime.protocol import PLURALS, load_client_configuration
 from stratopt.settings import OperatorSettings
@@ -30,7 +31,7 @@ def serve_metrics(port: int) -> None:
 @kopf.on.login(id="stratopt-login")
 def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     # In a pod: its ServiceAccount; elsewhere: the kubeconfig KUBECONFIG names right now.
-    info: kopf.ConnectionInfo | None = kopf.login_with_service_account(**kwargs)
+    info: kopf.ConnectionInfo | None = in_cluster_connection()
     return info or kopf.login_with_kubeconfig(**kwargs)
 
 

@@ -27,7 +27,8 @@ import yaml
 from kubernetes import client, config
 
 from tests.cluster.controlplane import ROOT, ControlPlane, kubeconfig
-from tests.cluster.netns import NetworkNamespace
+from tests.cluster.leftovers import CACHE, Ledger, reclaim
+from tests.cluster.netns import FENCED, NetworkNamespace
 from tests.cluster.node import Node
 from tests.conftest import EXAMPLES
 from tests.test_examples import deep_merge
@@ -38,7 +39,18 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 @pytest.fixture(scope="session")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+def ledger() -> Ledger:
+    """The record of what this run starts, for a later run to reclaim if this one is
+    killed before its teardown."""
+    for step in reclaim():
+        print(f"reclaimed from a killed run: {step}")
+    return Ledger()
+
+
+@pytest.fixture(scope="session")
+def control_plane(
+    tmp_path_factory: pytest.TempPathFactory, ledger: Ledger
+) -> Iterator[ControlPlane]:
     """The namespace, fenced, then the control plane in it; both gone afterwards, also
     when the run is interrupted (SIGTERM and SIGHUP end it like Ctrl-C)."""
     previous_handlers = {
@@ -48,13 +60,17 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
     plane = ControlPlane(tmp_path_factory.mktemp("controlplane"), netns)
     previous = os.environ.get("KUBECONFIG")
     try:
+        ledger.netns(netns.name, FENCED)
         netns.create()
         plane.start()
+        for process in [*netns.forwarders, *plane.processes.values()]:
+            ledger.process(process.pid)
         os.environ["KUBECONFIG"] = str(plane.kubeconfig)
         yield plane
     finally:
         plane.stop()
         netns.destroy()
+        ledger.close()
         if previous is None:
             os.environ.pop("KUBECONFIG", None)
         else:
@@ -88,15 +104,26 @@ def node(
     api: client.ApiClient,
     control_plane: ControlPlane,
     images: dict[str, Any],
+    ledger: Ledger,
 ) -> Iterator[Node]:
     """The real node, with the images imported. Operators started in this process shape
     their Jobs for it: the local images, never pulled, and requests that let several
     worker pods share this machine's cores."""
     # A short path: containerd's shim sockets live below it, within the 108-byte limit.
     run = Path(tempfile.mkdtemp(prefix="stratopt-node-", dir="/tmp"))
-    real = Node(control_plane.netns, control_plane.bin, run, control_plane.inner_kubeconfig, images)
+    real = Node(
+        control_plane.netns,
+        control_plane.bin,
+        run,
+        CACHE / "containerd",
+        control_plane.inner_kubeconfig,
+        images,
+    )
+    ledger.mounts(run)
     try:
         real.start(api)
+        for process in real.processes.values():
+            ledger.process(process.pid)
         os.environ.update(
             STRATOPT_IMAGE=images["worker"],
             STRATOPT_GPU_IMAGE=images["gpuWorker"],

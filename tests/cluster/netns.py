@@ -23,6 +23,8 @@ SERVICE_CIDR = "10.203.0.0/24"
 #: The ``kubernetes`` Service: the first address of the service range.
 API_SERVICE_IP = "10.203.0.1"
 API_PORT = 6443
+#: Blackholed on the host while the cluster runs.
+FENCED = (NODE_SUBNET, POD_CIDR, SERVICE_CIDR)
 NODE_INTERFACE = "node0"
 NETNS_DIR = Path("/run/netns")
 
@@ -60,7 +62,7 @@ class NetworkNamespace:
         return NETNS_DIR / self.name
 
     def create(self) -> None:
-        for cidr in (NODE_SUBNET, POD_CIDR, SERVICE_CIDR):
+        for cidr in FENCED:
             ours = ip("route", "show", "exact", cidr).stdout
             if ours.strip():
                 raise RuntimeError(f"host already has a route for {cidr}: {ours.strip()}")
@@ -78,7 +80,7 @@ class NetworkNamespace:
     def check_fenced(self) -> None:
         """Refuse to go on unless every cluster address is blackholed on the host."""
         leaving = external_interfaces()
-        for cidr in (NODE_SUBNET, POD_CIDR, SERVICE_CIDR):
+        for cidr in FENCED:
             for address in probe_addresses(cidr):
                 route = ip("route", "get", address, check=False)
                 if route.returncode == 0:  # a blackholed address has no route to get
