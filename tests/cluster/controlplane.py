@@ -142,6 +142,8 @@ class ControlPlane:
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--allow-privileged=true",
                 "--kubelet-preferred-address-types=InternalIP",
+                # On by default; named so that the restricted profile's tests cannot lose it.
+                "--enable-admission-plugins=PodSecurity",
                 # No node-lifecycle controller runs, so nothing would lift the not-ready taint.
                 "--disable-admission-plugins=TaintNodesByCondition",
                 "--v=0",

@@ -76,6 +76,9 @@ class NetworkNamespace:
         ip("-n", self.name, "addr", "add", f"{NODE_IP}/24", "dev", NODE_INTERFACE)
         ip("-n", self.name, "link", "set", NODE_INTERFACE, "up")
         ip("-n", self.name, "link", "set", "peer0", "up")
+        # Local clients need a route to Service addresses before kube-proxy's DNAT applies
+        # (a node's default route would give them one; this one has none, on purpose).
+        ip("-n", self.name, "route", "add", SERVICE_CIDR, "dev", NODE_INTERFACE)
 
     def check_fenced(self) -> None:
         """Refuse to go on unless every cluster address is blackholed on the host."""

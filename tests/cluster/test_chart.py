@@ -211,6 +211,8 @@ def test_metrics_service_answers_over_the_pod_network(
         f"sys.stdout.write(urllib.request.urlopen({address!r}, timeout=5).read().decode())"
     )
 
+    errors: list[str] = []
+
     def exposition() -> str:
         done = subprocess.run(
             control_plane.netns.command([sys.executable, "-c", scrape]),
@@ -219,7 +221,11 @@ def test_metrics_service_answers_over_the_pod_network(
             timeout=30,
             check=False,
         )
+        errors.append(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "")
         return done.stdout if done.returncode == 0 else ""
 
-    text = wait_for(exposition, "the metrics Service to answer", 60)
+    try:
+        text = wait_for(exposition, "the metrics Service to answer", 60)
+    except AssertionError as timeout:
+        raise AssertionError(f"{timeout}: {errors[-1]}") from None
     assert "stratopt_runs" in text
