@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from stratopt.errors import DataError
 
@@ -92,6 +91,9 @@ def synthesize_ohlcv(source: str, field: str = "data.source") -> pd.DataFrame:
     noise = bar_sigma * shocks
     if reversion > 0:
         # r_t = noise_t − reversion · r_{t−1}: a planted, persistent mean-reversion edge.
+        # scipy.signal takes over half a second to import: only runs that plant it pay.
+        from scipy.signal import lfilter
+
         noise = lfilter([1.0], [1.0, reversion], noise)
     log_returns = drift / periods_per_year - 0.5 * bar_sigma**2 + noise
     close = price * np.exp(np.cumsum(log_returns))

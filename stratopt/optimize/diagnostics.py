@@ -18,7 +18,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
 
 EULER_GAMMA = 0.5772156649015329
 
@@ -27,6 +26,8 @@ def expected_max_sharpe(trials: int, sharpe_variance: float) -> float:
     """Expected maximum Sharpe ratio of ``trials`` unskilled strategies (paper, eq. 9)."""
     if trials < 2 or sharpe_variance <= 0:
         return 0.0
+    from scipy.stats import norm  # half a second to import: only where used
+
     return math.sqrt(sharpe_variance) * float(
         (1 - EULER_GAMMA) * norm.ppf(1 - 1 / trials)
         + EULER_GAMMA * norm.ppf(1 - 1 / (trials * math.e))
@@ -45,6 +46,8 @@ def probabilistic_sharpe(
     variance = 1 - skewness * sharpe + (kurtosis - 1) / 4 * sharpe**2
     if variance <= 0:
         return 0.0
+    from scipy.stats import norm
+
     return float(norm.cdf((sharpe - benchmark) * math.sqrt(observations - 1) / math.sqrt(variance)))
 
 

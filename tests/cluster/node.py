@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -27,6 +28,8 @@ from kubernetes import client
 from tests.cluster.netns import NODE_IP, POD_CIDR, NetworkNamespace
 
 NODE_NAME = "stratopt-node"
+#: Paths the kubelet writes whatever its flags say; removed at teardown if it made them.
+KUBELET_FIXED_PATHS = (Path("/var/lib/kubelet"), Path("/var/log/containers"), Path("/var/lib/cni"))
 GPU_COUNT = 2
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -168,6 +171,7 @@ class Node:
     images: dict[str, Any]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     import_seconds: float = 0.0
+    made: list[Path] = field(default_factory=list)
 
     @property
     def socket(self) -> Path:
@@ -175,6 +179,7 @@ class Node:
 
     def start(self, api: client.ApiClient) -> None:
         self.run.mkdir(parents=True, exist_ok=True)
+        self.made = [path for path in KUBELET_FIXED_PATHS if not path.exists()]
         (self.run / "cni" / "net.d").mkdir(parents=True)
         (self.run / "cni" / "net.d" / "10-stratopt.conflist").write_text(
             json.dumps(cni_configuration(self.run))
@@ -355,6 +360,8 @@ class Node:
         self.processes.clear()
         unmount_under(self.run)
         remove_cgroups("kubepods")
+        for path in self.made:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> None:
