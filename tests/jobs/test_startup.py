@@ -43,3 +43,28 @@ def test_sigterm_ends_the_worker_at_once_with_its_conventional_status() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], timeout=20, check=False)
     assert done.returncode == 143
+
+
+def test_a_shard_worker_imports_no_library_it_does_not_use() -> None:
+    """Start-up is most of a shard pod's life: the engine path must not pull in the
+    search algorithms, scipy's heavy modules or TensorFlow (each costs tenths of a
+    second or more to import)."""
+    heavy = (
+        "scipy.stats",
+        "scipy.signal",
+        "sklearn",
+        "skopt",
+        "pymoo.algorithms",
+        "matplotlib",
+        "tensorflow",
+    )
+    code = (
+        "import sys\n"
+        "import stratopt.jobs.worker\n"
+        "from stratopt.runtime.optimization import prepare\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout
