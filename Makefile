@@ -23,7 +23,9 @@ lint: $(INSTALLED)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-unit: $(INSTALLED) cluster images
+# The Go build is CPU-bound and the image build mostly downloads: run them side by side.
+unit: $(INSTALLED) packages
+	$(MAKE) --no-print-directory -j2 cluster images
 	$(BIN)/pytest
 
 test: lint unit

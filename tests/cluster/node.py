@@ -399,9 +399,10 @@ def unmount_under(root: Path) -> None:
 
 
 def remove_cgroups(name: str) -> None:
-    """Remove ``name`` and everything below it in every cgroup v1 hierarchy, deepest
-    first (a cgroup goes only once its children and tasks are gone)."""
-    for hierarchy in CGROUP_ROOT.iterdir():
+    """Remove ``name`` and everything below it in every cgroup v1 hierarchy (or the
+    unified v2 one), deepest first (a cgroup goes only once its children and tasks are
+    gone)."""
+    for hierarchy in [CGROUP_ROOT, *(p for p in CGROUP_ROOT.iterdir() if p.is_dir())]:
         top = hierarchy / name
         if not top.is_dir():
             continue
