@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint unit packages cluster images benchmark crds clean
+.PHONY: demo test lint unit health packages cluster images benchmark crds clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ unit: $(INSTALLED) packages
 	$(MAKE) --no-print-directory -j2 cluster images
 	$(BIN)/pytest
 
-test: lint unit
+# Argo CD's health checks for the resources, run in gopher-lua as Argo CD runs them.
+health:
+	cd hack/argocd-health && GOTOOLCHAIN=local GOFLAGS=-mod=mod go test -count=1 ./...
+
+test: lint unit health
 
 crds: $(INSTALLED)
 	$(BIN)/stratopt crds
