@@ -22,6 +22,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check stratopt tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	bash hack/lint-workflows.sh
 
 # The Go build is CPU-bound and the image build mostly downloads: run them side by side.
 unit: $(INSTALLED) packages
