@@ -31,7 +31,7 @@ unit: $(INSTALLED) packages
 
 # Argo CD's health checks for the resources, run in gopher-lua as Argo CD runs them.
 health:
-	cd hack/argocd-health && GOTOOLCHAIN=local GOFLAGS=-mod=mod go test -count=1 ./...
+	cd hack/health && GOTOOLCHAIN=local GOFLAGS=-mod=mod go test -count=1 ./...
 
 test: lint unit health
 

@@ -251,7 +251,7 @@ def reconcile(
         job = _read(clients.batch.read_namespaced_job, name, run.namespace)
         waiting = _waiting_for_analysis(clients, run, spec) if job is None else None
         if waiting is not None:
-            update = projection.stalled(
+            update = projection.waiting(
                 status, run.generation, "WaitingForFeatureAnalysis", waiting, now()
             )
             _update_if_changed(recorder, status, update)

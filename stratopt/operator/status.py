@@ -96,10 +96,23 @@ def stalled(
     """The patch for a run whose Job cannot start, e.g. no node can take its pods; it
     goes on by itself once the cause is gone (a node joins, a GPU frees up)."""
     patch = running(status, generation, message, now)
-    patch["conditions"] = set_condition(
-        patch["conditions"], "Stalled", "True", reason, message, now
-    )
+    # Not Reconciling while stalled: kstatus (Flux) reads the first true one of the two.
+    conditions = set_condition(patch["conditions"], "Reconciling", "False", reason, message, now)
+    patch["conditions"] = set_condition(conditions, "Stalled", "True", reason, message, now)
     patch["phase"] = phase_of(patch["conditions"])
+    return patch
+
+
+def waiting(
+    status: dict[str, Any], generation: int, reason: str, message: str, now: str
+) -> dict[str, Any]:
+    """The patch for a run that waits for another resource (a ForecastRun for its
+    FeatureAnalysis): still in progress, not stalled, and Pending until its Job starts."""
+    patch = running(status, generation, message, now)
+    patch["conditions"] = set_condition(
+        patch["conditions"], "Reconciling", "True", reason, message, now
+    )
+    patch["phase"] = "Pending"
     return patch
 
 
@@ -156,6 +169,8 @@ def failed(
         status.get("conditions", []), "Reconciling", "False", reason, message, now
     )
     conditions = set_condition(conditions, "Failed", "True", reason, message, now)
+    # Stalled as well: kstatus (Flux) knows no Failed condition, and calls this Failed.
+    conditions = set_condition(conditions, "Stalled", "True", reason, message, now)
     conditions = set_condition(conditions, "Succeeded", "False", reason, message, now)
     return _with(
         status, conditions, generation, startTime=status.get("startTime") or now, completionTime=now

@@ -30,7 +30,7 @@ def resources() -> dict[str, dict[str, Any]]:
         "waiting": (
             "ForecastRun",
             1,
-            build.stalled({}, 1, "WaitingForFeatureAnalysis", waiting, NOW),
+            build.waiting({}, 1, "WaitingForFeatureAnalysis", waiting, NOW),
         ),
         "succeeded": (
             "FeatureAnalysis",

@@ -166,6 +166,7 @@ def test_a_pod_no_node_fits_stalls_the_run_until_it_is_scheduled() -> None:
     assert stalled["phase"] == "Pending"
     kinds = {c["type"]: (c["status"], c["reason"]) for c in stalled["conditions"]}
     assert kinds["Stalled"] == ("True", "Unschedulable")
+    assert kinds["Reconciling"] == ("False", "Unschedulable"), "kstatus reads Reconciling first"
     scheduled = status.running(stalled, 1, "Job running", "t2")
     assert scheduled["phase"] == "Running"
     assert {c["type"]: c["status"] for c in scheduled["conditions"]}["Stalled"] == "False"
@@ -186,3 +187,17 @@ def test_a_large_batch_is_split_over_configmaps_under_the_size_limit() -> None:
         assert part["metadata"]["name"] == f"big-rev-b3-in{index // per_input}"
         assert json.loads(part["data"][f"shard-{index}"]) == shard
     assert sum(len(configmap["data"]) for configmap in inputs) == len(shards)
+
+
+def test_waiting_for_an_analysis_is_in_progress_and_a_failure_is_stalled() -> None:
+    """The conditions kstatus (Flux) reads: Reconciling while waiting, Stalled on failure."""
+    waiting = status.waiting({}, 1, "WaitingForFeatureAnalysis", "no analysis yet", "t1")
+    kinds = {c["type"]: (c["status"], c["reason"]) for c in waiting["conditions"]}
+    assert waiting["phase"] == "Pending"
+    assert kinds["Reconciling"] == ("True", "WaitingForFeatureAnalysis")
+    assert "Stalled" not in kinds
+    failed = status.failed(waiting, 1, "InvalidData", "spec.x: bad", "t2")
+    kinds = {c["type"]: (c["status"], c["reason"]) for c in failed["conditions"]}
+    assert failed["phase"] == "Failed"
+    assert kinds["Stalled"] == kinds["Failed"] == ("True", "InvalidData")
+    assert kinds["Reconciling"][0] == "False"

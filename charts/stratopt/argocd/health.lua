@@ -48,12 +48,12 @@ elseif phase == "Suspended" then
   hs.message = message_of(condition("Suspended"), "Suspended")
 else
   local stalled = condition("Stalled")
-  if stalled ~= nil and stalled.reason ~= "WaitingForFeatureAnalysis" then
+  if stalled ~= nil then
     hs.status = "Degraded"
     hs.message = message_of(stalled, "Stalled")
   else
     hs.status = "Progressing"
-    hs.message = message_of(stalled or condition("Reconciling"), phase)
+    hs.message = message_of(condition("Reconciling"), phase)
   end
 end
 return hs

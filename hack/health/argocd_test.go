@@ -1,7 +1,7 @@
 // Runs charts/stratopt/argocd/health.lua the way Argo CD runs a resource health check:
 // in gopher-lua (the interpreter Argo CD embeds), with the resource as the global `obj`,
 // against every case of health_test.yaml (Argo CD's layout for such tests).
-package argocdhealth
+package health
 
 import (
 	"encoding/json"
