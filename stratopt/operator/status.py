@@ -95,12 +95,14 @@ def stalled(
 ) -> dict[str, Any]:
     """The patch for a run whose Job cannot start, e.g. no node can take its pods; it
     goes on by itself once the cause is gone (a node joins, a GPU frees up)."""
-    patch = running(status, generation, message, now)
+    conditions = status.get("conditions", [])
+    if any(c.get("type") == "Suspended" for c in conditions):
+        conditions = set_condition(conditions, "Suspended", "False", "Resumed", "", now)
     # Not Reconciling while stalled: kstatus (Flux) reads the first true one of the two.
-    conditions = set_condition(patch["conditions"], "Reconciling", "False", reason, message, now)
-    patch["conditions"] = set_condition(conditions, "Stalled", "True", reason, message, now)
-    patch["phase"] = phase_of(patch["conditions"])
-    return patch
+    conditions = set_condition(conditions, "Reconciling", "False", reason, message, now)
+    conditions = set_condition(conditions, "Succeeded", "False", "InProgress", message, now)
+    conditions = set_condition(conditions, "Stalled", "True", reason, message, now)
+    return _with(status, conditions, generation, startTime=status.get("startTime") or now)
 
 
 def waiting(

@@ -201,3 +201,10 @@ def test_waiting_for_an_analysis_is_in_progress_and_a_failure_is_stalled() -> No
     assert failed["phase"] == "Failed"
     assert kinds["Stalled"] == kinds["Failed"] == ("True", "InvalidData")
     assert kinds["Reconciling"][0] == "False"
+
+
+def test_a_stalled_run_seen_again_keeps_its_transition_times() -> None:
+    """Each reconcile of a stalled run computes the same status: nothing to patch."""
+    first = status.stalled({}, 1, "Unschedulable", "no node", "t1")
+    again = status.stalled(first, 1, "Unschedulable", "no node", "t2")
+    assert again == first
