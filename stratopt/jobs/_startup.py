@@ -14,7 +14,8 @@ from types import FrameType
 def exit_on_sigterm() -> None:
     """Exit at once on SIGTERM. As a container's PID 1, Python would otherwise ignore it
     and the pod would wait out its whole grace period on suspend or delete. Results are
-    stored per shard and written whole, so stopping mid-work loses only that shard."""
+    stored per shard and written whole, so stopping mid-work loses only that shard. The
+    status, 143, is the one the Jobs' pod failure policy does not count as a failure."""
 
     def stop(signum: int, frame: FrameType | None) -> None:
         os._exit(128 + signum)

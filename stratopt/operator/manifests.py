@@ -14,6 +14,7 @@ from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     INPUT_BYTES,
     PLURALS,
+    STOPPED_EXIT_CODE,
     batch_job_name,
     finalize_job_name,
     folds_job_name,
@@ -130,6 +131,15 @@ def build_run_job(
                             "containerName": "worker",
                             "operator": "In",
                             "values": [BAD_INPUT_EXIT_CODE],
+                        },
+                    },
+                    # A worker stopped on purpose has not failed its shard.
+                    {
+                        "action": "Ignore",
+                        "onExitCodes": {
+                            "containerName": "worker",
+                            "operator": "In",
+                            "values": [STOPPED_EXIT_CODE],
                         },
                     },
                     {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},

@@ -13,6 +13,8 @@ from stratopt.api._resource import GROUP, VERSION
 
 #: Exit code of a worker that found bad input: the Job fails at once, without retries.
 BAD_INPUT_EXIT_CODE = 2
+#: A worker told to stop (SIGTERM: suspend, delete, preemption) exits with 128 + 15.
+STOPPED_EXIT_CODE = 143
 PLURALS = {
     "OptimizationRun": "optimizationruns",
     "FeatureAnalysis": "featureanalyses",

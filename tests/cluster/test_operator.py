@@ -376,7 +376,8 @@ def test_suspend_stops_the_job_and_resume_finishes_the_same_run(
     assert {j.metadata.name for j in jobs} == jobs_when_suspended
     unfinished = [j for j in jobs if not j.status.completion_time]
     assert unfinished and all(j.spec.suspend for j in unfinished)
-    assert run()["status"]["phase"] == "Suspended"
+    status = run()["status"]
+    assert status["phase"] == "Suspended", (status, [j.status for j in jobs])
 
     document["spec"]["suspend"] = False
     apply(control_plane, namespace, document)

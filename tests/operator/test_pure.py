@@ -34,8 +34,9 @@ def test_run_job_manifest() -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert pod["serviceAccountName"] == "stratopt-worker" and pod["restartPolicy"] == "Never"
-    rule = job["spec"]["podFailurePolicy"]["rules"][0]
+    rule, stopped = job["spec"]["podFailurePolicy"]["rules"][:2]
     assert rule["action"] == "FailJob" and rule["onExitCodes"]["values"] == [BAD_INPUT_EXIT_CODE]
+    assert stopped["action"] == "Ignore" and stopped["onExitCodes"]["values"] == [143]
     assert "limits" not in container["resources"]
 
 
