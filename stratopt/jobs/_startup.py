@@ -1,6 +1,6 @@
 """What a worker process does before anything heavy is imported.
 
-Light on purpose: it runs before numba loads, so it imports only the standard library.
+Light on purpose: it runs before numba loads, so it imports nothing that loads it.
 """
 
 from __future__ import annotations
@@ -10,15 +10,17 @@ import shutil
 import signal
 from types import FrameType
 
+from stratopt.runtime.protocol import STOPPED_EXIT_CODE
+
 
 def exit_on_sigterm() -> None:
     """Exit at once on SIGTERM. As a container's PID 1, Python would otherwise ignore it
     and the pod would wait out its whole grace period on suspend or delete. Results are
-    stored per shard and written whole, so stopping mid-work loses only that shard. The
-    status, 143, is the one the Jobs' pod failure policy does not count as a failure."""
+    stored per shard and written whole, so stopping mid-work loses only that shard. Its
+    status is the one the Jobs' pod failure policy does not count as a failure."""
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        os._exit(128 + signum)
+        os._exit(STOPPED_EXIT_CODE)
 
     signal.signal(signal.SIGTERM, stop)
 
