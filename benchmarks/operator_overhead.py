@@ -125,9 +125,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--population", type=int, default=100)
     parser.add_argument("--generations", type=int, default=10)
-    parser.add_argument("--interval", type=float, default=1.0, help="reconcile interval (s)")
+    parser.add_argument(
+        "--interval", type=float, default=1.0, help="resync interval of unfinished runs (s)"
+    )
     args = parser.parse_args()
-    os.environ["STRATOPT_RECONCILE_INTERVAL"] = str(args.interval)
+    os.environ["STRATOPT_RESYNC_INTERVAL"] = str(args.interval)
     os.environ["STRATOPT_METRICS_PORT"] = "0"
 
     images = json.loads(
@@ -201,7 +203,7 @@ def main() -> None:
     gaps = overheads(timeline, "distributed")
     print(
         f"NSGA-II example, population {args.population} × {args.generations} generations, "
-        f"reconcile interval {args.interval} s"
+        f"resync interval {args.interval} s"
     )
     print(f"  stratopt run (local)   {local_seconds:7.1f} s")
     for mode, seconds in (("single", single), ("distributed", distributed)):

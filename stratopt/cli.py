@@ -9,6 +9,7 @@ and exit with status 2.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -245,16 +246,40 @@ def _run_forecast(
     metavar="URL",
     help="Serve a health endpoint for probes, e.g. http://0.0.0.0:8081/healthz.",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text ([namespace/name] prefixed) or one JSON object each.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG (kopf's own steps too).")
 def operator(
-    namespaces: tuple[str, ...], all_namespaces: bool, peering: str | None, liveness: str | None
+    namespaces: tuple[str, ...],
+    all_namespaces: bool,
+    peering: str | None,
+    liveness: str | None,
+    log_format: str,
+    verbose: bool,
 ) -> None:
-    """Run the Kubernetes operator (kopf) for stratopt's resources."""
-    import kopf
+    """Run the Kubernetes operator (kopf) for stratopt's resources.
 
-    import stratopt.operator.handlers  # noqa: F401 - registers the handlers
+    Logs go to standard error: milestones at INFO, every failed reconciliation at ERROR
+    with the run's namespace and name; nothing while there is nothing to do.
+    """
+    import kopf
 
     if not namespaces and not all_namespaces:
         raise click.UsageError("give --namespace NS (repeatable) or --all-namespaces")
+    kopf.configure(
+        verbose=verbose,
+        log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL,
+        log_prefix=log_format == "text",
+    )
+    if not verbose:  # kopf says "Handler … succeeded" for every watch event
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    import stratopt.operator.handlers  # noqa: F401 - registers the handlers
+
     kopf.run(
         standalone=peering is None,
         peering_name=peering,

@@ -48,8 +48,12 @@ class JobSettings(BaseModel):
 class OperatorSettings(BaseModel):
     """The operator's own behaviour."""
 
-    reconcile_interval: float = Field(
-        default=1.0, description="Seconds between checks of an unfinished run's Job (s)."
+    resync_interval: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds between looks at an unfinished run for what no watch event "
+        "reports (pods refused by a quota, pods that fit no node, progress of a single-mode "
+        "search); changes of a run and of its Jobs are handled at once (s).",
     )
     metrics_port: int = Field(
         default=8080,
@@ -61,16 +65,16 @@ class OperatorSettings(BaseModel):
 
     @classmethod
     def from_environment(cls) -> OperatorSettings:
-        """Settings overridden by ``STRATOPT_IMAGE``, ``STRATOPT_RECONCILE_INTERVAL`` etc."""
+        """Settings overridden by ``STRATOPT_IMAGE``, ``STRATOPT_RESYNC_INTERVAL`` etc."""
         jobs: dict[str, str] = {}
         for name in JobSettings.model_fields:
             value = os.environ.get(f"STRATOPT_{name.upper()}")
             if value is not None:
                 jobs[name] = value
         settings = cls(jobs=JobSettings.model_validate(jobs))
-        interval = os.environ.get("STRATOPT_RECONCILE_INTERVAL")
+        interval = os.environ.get("STRATOPT_RESYNC_INTERVAL")
         if interval is not None:
-            settings.reconcile_interval = float(interval)
+            settings.resync_interval = float(interval)
         port = os.environ.get("STRATOPT_METRICS_PORT")
         if port is not None:
             settings.metrics_port = int(port)

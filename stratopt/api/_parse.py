@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,17 +39,31 @@ def _field_path(prefix: str, location: tuple[int | str, ...]) -> str:
     return path
 
 
+_NAMED_FIELD = re.compile(r"^([a-z][A-Za-z0-9]*(?:\.[a-z][A-Za-z0-9]*)*): (.+)$", re.DOTALL)
+
+
+def _shows_input(item: Any, message: str) -> bool:
+    """Quote the value when it is one scalar the message does not already quote: never a
+    whole mapping or list (a model-level rule would dump the spec)."""
+    scalar = isinstance(item.get("input"), str | int | float | bool)
+    return item["type"] not in ("missing", "extra_forbidden") and scalar and "got " not in message
+
+
 def validation_problems(error: ValidationError, prefix: str) -> list[tuple[str, str]]:
     """(field path, message) for each error pydantic found, in camelCase field names."""
     problems = []
     for item in error.errors():
         message = item["msg"].removeprefix("Value error, ")
-        if item["type"] not in ("missing", "extra_forbidden") and "input" in item:
-            shown = repr(item["input"])
-            message = f"{message} (got {shown[:80]})"
+        if _shows_input(item, message):
+            message = f"{message} (got {repr(item['input'])[:80]})"
         if item["type"] == "extra_forbidden":
             message = "unknown field; check its spelling against `kubectl explain` or the README"
-        problems.append((_field_path(prefix, tuple(item["loc"])), message))
+        path = _field_path(prefix, tuple(item["loc"]))
+        # A rule across fields names the one to change first: "algorithm.grid.steps: …".
+        named = _NAMED_FIELD.match(message)
+        if named is not None:
+            path, message = f"{path}.{named[1]}" if path else named[1], named[2]
+        problems.append((path, message))
     return problems
 
 

@@ -28,6 +28,7 @@ from stratopt.runtime.protocol import (
     owner_reference,
     plan_name,
     progress_name,
+    result_labels,
     result_name,
     revision,
     shard_input_name,
@@ -117,7 +118,7 @@ class ProgressReport:
             self.args.namespace,
             progress_name(self.args.name, self.args.revision),
             self.owner,
-            {"stratopt.io/run": self.args.name, "stratopt.io/revision": self.args.revision},
+            result_labels(self.args.name, self.args.revision),
             {"progress.json": json.dumps(progress)},
         )
         self.written = time.monotonic()
@@ -166,7 +167,7 @@ def _evaluate_shard(core: Any, body: dict[str, Any], args: argparse.Namespace) -
     print(json.dumps({"event": "first-evaluation", "at": time.time()}), flush=True)
     metrics += [backtester.evaluate(params) for params in batch[1:]]
     owner = owner_reference("OptimizationRun", args.name, body["metadata"]["uid"])
-    labels = {"stratopt.io/run": args.name, "stratopt.io/revision": args.revision}
+    labels = result_labels(args.name, args.revision)
     if spec.walk_forward is not None and args.batch == 0 and index == 0:
         from stratopt.optimize.walkforward import fold_windows
 
@@ -203,7 +204,7 @@ def _run_fold(core: Any, body: dict[str, Any], args: argparse.Namespace) -> None
         args.namespace,
         fold_result_name(args.name, args.revision, index),
         owner_reference("OptimizationRun", args.name, body["metadata"]["uid"]),
-        {"stratopt.io/run": args.name, "stratopt.io/revision": args.revision},
+        result_labels(args.name, args.revision),
         encode_fold(run_fold(spec, backtester, fold)),
     )
 
@@ -321,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         args.namespace,
         result_name(args.name, args.revision),
         owner_reference(args.kind, args.name, body["metadata"]["uid"]),
-        {"stratopt.io/run": args.name, "stratopt.io/revision": args.revision},
+        result_labels(args.name, args.revision),
         {"status.json": json.dumps(result)},
     )
     return 0

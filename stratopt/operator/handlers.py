@@ -1,24 +1,38 @@
-"""kopf handlers: each parses nothing and decides nothing; it calls one function.
+"""kopf handlers: they watch, and mark runs for the reconcile loop; none decides anything.
 
 Run with ``stratopt operator`` (or ``kopf run -m stratopt.operator.handlers``).
+
+Only watch-event handlers are registered, never timers or deletion handlers: kopf then
+puts no finalizer on the runs, so deleting a run (or its namespace) never waits for the
+operator; what a run owns goes with it through owner references.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import time
 from typing import Any
 
 import kopf
+from kubernetes.client import ApiException
 from prometheus_client import start_http_server
 
 from stratopt.api._resource import GROUP, VERSION
 from stratopt.operator import metrics
 from stratopt.operator.credentials import in_cluster_connection
-from stratopt.operator.reconcile import Clients, reconcile
+from stratopt.operator.queue import RunKey, RunQueue, is_settled, owning_run, spec_unanswered
+from stratopt.operator.reconcile import Clients, StatusPatch, reconcile
 from stratopt.runtime.protocol import PLURALS, load_client_configuration
 from stratopt.settings import OperatorSettings
 
+logger = logging.getLogger("stratopt.operator")
 SETTINGS = OperatorSettings.from_environment()
+#: How often the loop looks for marked runs; cheap (no API call) when there are none.
+TICK_SECONDS = 0.2
 _serving: set[int] = set()
+_state: dict[str, Any] = {"queue": RunQueue(SETTINGS.resync_interval)}
 
 
 def serve_metrics(port: int) -> None:
@@ -26,6 +40,11 @@ def serve_metrics(port: int) -> None:
     if port and port not in _serving:
         start_http_server(port, registry=metrics.REGISTRY)
         _serving.add(port)
+
+
+def queue() -> RunQueue:
+    found: RunQueue = _state["queue"]
+    return found
 
 
 @kopf.on.login(id="stratopt-login")
@@ -36,7 +55,7 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 
 
 @kopf.on.startup(id="stratopt-startup")
-def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     load_client_configuration()
     serve_metrics(SETTINGS.metrics_port)
     # kopf's bookkeeping lives in annotations: the structural status schema would prune it.
@@ -44,24 +63,112 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
-    settings.posting.level = 30  # warnings and errors become Events
+    settings.posting.level = logging.WARNING  # warnings and errors become Events
+    # A fresh queue per start: an operator restarted in this process begins from kopf's
+    # first listing, as a new process would.
+    _state["queue"] = RunQueue(SETTINGS.resync_interval)
+    _state["loop"] = asyncio.create_task(drive(queue()), name="stratopt-reconcile")
+    logger.info(
+        "operator started: resync every %gs, worker image %s",
+        SETTINGS.resync_interval,
+        SETTINGS.jobs.image,
+    )
+
+
+@kopf.on.cleanup(id="stratopt-cleanup")
+async def stop(**_: Any) -> None:
+    task = _state.pop("loop", None)
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    logger.info("operator stopped")
+
+
+async def drive(runs: RunQueue) -> None:
+    """Reconcile marked and due runs one at a time, in a worker thread (the API client
+    blocks), for as long as the operator runs."""
+    clients = Clients.default()
+    while True:
+        for key in runs.due(time.monotonic()):
+            await asyncio.to_thread(reconcile_one, runs, key, clients)
+        await asyncio.sleep(TICK_SECONDS)
+
+
+def reconcile_one(runs: RunQueue, key: RunKey, clients: Clients) -> None:
+    """Read the run, move it one step, write its status; log and retry on failure."""
+    try:
+        body = clients.custom.get_namespaced_custom_object(
+            GROUP, VERSION, key.namespace, key.plural, key.name
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            runs.forget(key)
+            return
+        _failed(runs, key, exc)
+        return
+    if is_settled(body):
+        runs.forget(key)
+        return
+    patch = StatusPatch()
+    try:
+        reconcile(key.kind, body, patch, clients, SETTINGS)
+        if patch.status:
+            clients.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, key.namespace, key.plural, key.name, {"status": patch.status}
+            )
+    except Exception as exc:  # whatever it is: logged, counted, retried
+        _failed(runs, key, exc)
+        return
+    runs.succeeded(key)
+    if is_settled({**body, "status": {**(body.get("status") or {}), **patch.status}}):
+        runs.forget(key)
+
+
+def _failed(runs: RunQueue, key: RunKey, exc: Exception) -> None:
+    failures, delay = runs.failed(key, time.monotonic())
+    metrics.HANDLER_ERRORS.labels(key.kind).inc()
+    logger.error(
+        "reconciling failed (attempt %d, next in %gs): %s",
+        failures,
+        delay,
+        _describe(exc),
+        exc_info=not isinstance(exc, ApiException),
+        extra={"k8s_ref": key.reference()},
+    )
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ApiException):
+        return f"the API answered {exc.status} {exc.reason}: {_api_message(exc)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _api_message(exc: ApiException) -> str:
+    try:
+        return str(json.loads(exc.body or "{}").get("message") or exc.body)
+    except ValueError:
+        return str(exc.body)
 
 
 def _register(kind: str, plural: str) -> None:
-    @kopf.timer(
-        GROUP,
-        VERSION,
-        plural,
-        interval=SETTINGS.reconcile_interval,
-        initial_delay=0,
-        id=f"{plural}-reconcile",
-    )
-    def run_reconcile(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        try:
-            reconcile(kind, dict(body), patch, Clients.default(), SETTINGS)
-        except Exception:
-            metrics.HANDLER_ERRORS.labels(kind).inc()
-            raise
+    @kopf.on.event(GROUP, VERSION, plural, id=f"{plural}-watch")
+    def watch_run(type: str, body: kopf.Body, name: str, namespace: str | None, **_: Any) -> None:
+        key = RunKey(kind, namespace or "", name)
+        if type == "DELETED" or is_settled(body):
+            queue().forget(key)
+        elif type in (None, "ADDED") or spec_unanswered(body):
+            queue().mark(key)  # new, listed at start, or its spec changed
+        else:
+            queue().track(key, time.monotonic())  # e.g. our own status write
+
+
+@kopf.on.event(
+    "batch", "v1", "jobs", labels={"app.kubernetes.io/managed-by": "stratopt"}, id="jobs-watch"
+)
+def watch_job(body: kopf.Body, **_: Any) -> None:
+    key = owning_run(body)
+    if key is not None:
+        queue().mark(key)
 
 
 for _kind, _plural in PLURALS.items():

@@ -116,6 +116,7 @@ def build_run_job(
             "name": job or job_name(name, revision),
             "namespace": namespace,
             "labels": labels,
+            "annotations": {"stratopt.io/run-name": name},
             "ownerReferences": [owner_reference(kind, name, uid)],
         },
         "spec": {
@@ -360,7 +361,8 @@ def build_event(
     return {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"generateName": f"{name}.", "namespace": namespace},
+        # generateName adds five characters to at most 253.
+        "metadata": {"generateName": f"{name[:240]}.", "namespace": namespace},
         "involvedObject": {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": kind,

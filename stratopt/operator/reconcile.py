@@ -1,7 +1,8 @@
 """One reconciliation of a run: plan from what exists, then create or report.
 
-Idempotent and stateless: everything it needs is read back from the API (the run, its
-Job, its result ConfigMap), so a restarted operator simply carries on.
+Idempotent: everything it needs is read back from the API (the run, its Job, its result
+ConfigMap), so a restarted operator simply carries on. The one thing kept in memory, the
+distributed searches' replays, only saves work and is rebuilt from the stored results.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,10 +52,11 @@ from stratopt.runtime.protocol import (
     progress_name,
     result_name,
     revision,
+    run_selector,
 )
 from stratopt.settings import OperatorSettings
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("stratopt.operator")
 SPECS: dict[str, type[BaseModel]] = {
     "OptimizationRun": OptimizationRunSpec,
     "FeatureAnalysis": FeatureAnalysisSpec,
@@ -64,6 +66,14 @@ SPECS: dict[str, type[BaseModel]] = {
 
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class StatusPatch:
+    """The status fields one reconciliation writes (``patch.status.update`` as on kopf's
+    patch), sent in one merge patch of the status subresource."""
+
+    status: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -94,10 +104,25 @@ def _create(create: Any, namespace: str, body: dict[str, Any]) -> None:
 
 
 def ensure_worker_rbac(clients: Clients, namespace: str, settings: OperatorSettings) -> None:
+    """The workers' ServiceAccount, Role and RoleBinding: created the first time a run's
+    Job is, then only read, and mended when they differ from what this operator grants
+    (after an upgrade). They stay in the namespace for its next runs."""
     account, role, binding = build_worker_rbac(namespace, settings.jobs)
-    _create(clients.core.create_namespaced_service_account, namespace, account)
-    _create(clients.rbac.create_namespaced_role, namespace, role)
-    _create(clients.rbac.create_namespaced_role_binding, namespace, binding)
+    name = settings.jobs.service_account
+    if _read(clients.core.read_namespaced_service_account, name, namespace) is None:
+        _create(clients.core.create_namespaced_service_account, namespace, account)
+    found = _read(clients.rbac.read_namespaced_role, name, namespace)
+    if found is None:
+        _create(clients.rbac.create_namespaced_role, namespace, role)
+    elif _serialize(found).get("rules") != role["rules"]:
+        clients.rbac.patch_namespaced_role(name, namespace, {"rules": role["rules"]})
+    found = _read(clients.rbac.read_namespaced_role_binding, name, namespace)
+    if found is None:
+        _create(clients.rbac.create_namespaced_role_binding, namespace, binding)
+    elif _serialize(found).get("subjects") != binding["subjects"]:
+        clients.rbac.patch_namespaced_role_binding(
+            name, namespace, {"subjects": binding["subjects"]}
+        )
 
 
 def _read(read: Any, name: str, namespace: str) -> Any:
@@ -120,6 +145,16 @@ class Run:
     generation: int
     revision: str
     suspended: bool
+
+    def reference(self) -> dict[str, str]:
+        """The run as kopf's JSON logs name objects."""
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+            "uid": self.uid,
+        }
 
     @classmethod
     def of(cls, kind: str, body: MutableMapping[str, Any]) -> Run:
@@ -172,8 +207,16 @@ class _Recorder:
             self.announce(failed["reason"], failed["message"], warning=True)
 
     def announce(self, reason: str, message: str, *, warning: bool = False) -> None:
-        """Post an Event; a failure to post never stops the reconciliation."""
+        """Log a milestone and post it as an Event; a failure to post never stops the
+        reconciliation."""
         run = self.run
+        logger.log(
+            logging.WARNING if warning else logging.INFO,
+            "%s: %s",
+            reason,
+            message,
+            extra={"k8s_ref": run.reference()},
+        )
         event = build_event(
             run.kind, run.name, run.namespace, run.uid, reason, message, now(), warning=warning
         )
@@ -232,6 +275,14 @@ def reconcile(
         if status.get("revision") == run.revision:  # only suspend changed: nothing to redo
             recorder.update({"observedGeneration": run.generation})
             return
+    previous = status.get("revision")
+    if previous is not None and previous != run.revision:
+        recorder.announce(
+            "Restarted",
+            f"the spec changed (revision {previous} to {run.revision}): the run starts over, "
+            "and the Jobs of the earlier revision are removed",
+        )
+        patch.status.update({"revision": run.revision})  # announced once
     try:
         parsed = parse_model(SPECS[kind], body.get("spec"), "spec")
     except SpecError as exc:
@@ -354,17 +405,25 @@ def _advance_distributed(
         )
     elif _check_job(clients, run, job, patch, status) == "Failed":
         return False
-    update = _in_progress(clients, run, name, status, f"batch {state.batch} running")
+    update = _in_progress(clients, run, name, job, status, f"batch {state.batch} running")
     _update_if_changed(patch, status, {**update, "progress": progress})
     return False
 
 
 def _in_progress(
-    clients: Clients, run: Run, job: str, status: dict[str, Any], message: str
+    clients: Clients, run: Run, job: str, found: Any, status: dict[str, Any], message: str
 ) -> dict[str, Any]:
-    """The status of an unfinished run: suspended, stalled (no node fits), or running."""
+    """The status of an unfinished run: suspended, stalled (its pods cannot be created or
+    fit no node), or running. ``found`` is the Job as read (None when just created)."""
     if run.suspended:
         return projection.suspended(status, run.generation, now())
+    if found is not None and not (found.status.active or 0):
+        events = clients.core.list_namespaced_event(
+            run.namespace, field_selector=f"involvedObject.kind=Job,involvedObject.name={job}"
+        ).items
+        refused = projection.pod_creation_failure([_serialize(event) for event in events])
+        if refused is not None:
+            return projection.stalled(status, run.generation, "FailedCreate", refused, now())
     pods = clients.core.list_namespaced_pod(
         run.namespace, label_selector=f"job-name={job}", field_selector="status.phase=Pending"
     ).items
@@ -428,7 +487,9 @@ def _advance_folds(
         patch.announce("FoldsStarted", f"Job {name}: {folds} walk-forward folds")
     elif _check_job(clients, run, job, patch, status) == "Failed":
         return False
-    update = _in_progress(clients, run, name, status, f"walk-forward: {done}/{folds} folds done")
+    update = _in_progress(
+        clients, run, name, job, status, f"walk-forward: {done}/{folds} folds done"
+    )
     _update_if_changed(patch, status, {**update, "progress": progress})
     return False
 
@@ -505,7 +566,7 @@ def _follow(
         if outcome == "Succeeded":
             _report_result(run, patch, clients, status)
             return
-    update = _in_progress(clients, run, name, status, f"Job {name} running")
+    update = _in_progress(clients, run, name, job, status, f"Job {name} running")
     progress = _reported_progress(clients, run)
     if progress is not None:
         update["progress"] = progress
@@ -536,9 +597,7 @@ def _report_result(run: Run, patch: _Recorder, clients: Clients, status: dict[st
 
 def _remove_stale_jobs(clients: Clients, run: Run) -> None:
     """Jobs of earlier revisions go when the spec changes (their pods with them)."""
-    jobs = clients.batch.list_namespaced_job(
-        run.namespace, label_selector=f"stratopt.io/run={run.name}"
-    )
+    jobs = clients.batch.list_namespaced_job(run.namespace, label_selector=run_selector(run.name))
     for job in jobs.items:
         if job.metadata.labels.get("stratopt.io/revision") != run.revision:
             clients.batch.delete_namespaced_job(

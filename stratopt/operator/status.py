@@ -87,6 +87,7 @@ def running(status: dict[str, Any], generation: int, message: str, now: str) -> 
         conditions = set_condition(conditions, "Stalled", "False", "Resolved", "", now)
     conditions = set_condition(conditions, "Reconciling", "True", "JobRunning", message, now)
     conditions = set_condition(conditions, "Succeeded", "False", "InProgress", message, now)
+    conditions = set_condition(conditions, "Finished", "False", "InProgress", message, now)
     return _with(status, conditions, generation, startTime=status.get("startTime") or now)
 
 
@@ -102,6 +103,7 @@ def stalled(
     conditions = set_condition(conditions, "Reconciling", "False", reason, message, now)
     conditions = set_condition(conditions, "Succeeded", "False", "InProgress", message, now)
     conditions = set_condition(conditions, "Stalled", "True", reason, message, now)
+    conditions = set_condition(conditions, "Finished", "False", "InProgress", message, now)
     return _with(status, conditions, generation, startTime=status.get("startTime") or now)
 
 
@@ -131,6 +133,28 @@ def unschedulable_message(pods: list[dict[str, Any]]) -> str | None:
     return None
 
 
+def pod_creation_failure(events: list[dict[str, Any]]) -> str | None:
+    """Why a Job's pods cannot be created (a quota, an admission policy, Pod Security),
+    from its Events: the newest FailedCreate when no pod was created after it."""
+    latest: dict[str, tuple[str, str]] = {}
+    for event in events:
+        reason = event.get("reason")
+        if reason in ("FailedCreate", "SuccessfulCreate"):
+            at = str(
+                event.get("lastTimestamp")
+                or event.get("eventTime")
+                or (event.get("metadata") or {}).get("creationTimestamp")
+                or ""
+            )
+            if reason not in latest or at >= latest[reason][0]:
+                latest[reason] = (at, str(event.get("message") or "").strip())
+    failed = latest.get("FailedCreate")
+    created = latest.get("SuccessfulCreate")
+    if failed is None or (created is not None and created[0] > failed[0]):
+        return None
+    return f"the Job cannot create its pods: {failed[1]}"
+
+
 def suspended(status: dict[str, Any], generation: int, now: str) -> dict[str, Any]:
     """The patch for a run whose Job is suspended (``spec.suspend: true``)."""
     message = "spec.suspend is true; set it to false to resume"
@@ -139,6 +163,7 @@ def suspended(status: dict[str, Any], generation: int, now: str) -> dict[str, An
     )
     conditions = set_condition(conditions, "Reconciling", "False", "Suspended", message, now)
     conditions = set_condition(conditions, "Succeeded", "False", "Suspended", message, now)
+    conditions = set_condition(conditions, "Finished", "False", "Suspended", message, now)
     return _with(status, conditions, generation, startTime=status.get("startTime") or now)
 
 
@@ -152,6 +177,8 @@ def succeeded(
     conditions = set_condition(
         conditions, "Succeeded", "True", "Completed", "the run finished", now
     )
+    # One condition true at either end: `kubectl wait --for=condition=Finished`.
+    conditions = set_condition(conditions, "Finished", "True", "Succeeded", "the run finished", now)
     fields = {k: v for k, v in result.items() if k not in ("phase", "conditions")}
     return _with(
         status,
@@ -174,6 +201,7 @@ def failed(
     # Stalled as well: kstatus (Flux) knows no Failed condition, and calls this Failed.
     conditions = set_condition(conditions, "Stalled", "True", reason, message, now)
     conditions = set_condition(conditions, "Succeeded", "False", reason, message, now)
+    conditions = set_condition(conditions, "Finished", "True", "Failed", message, now)
     return _with(
         status, conditions, generation, startTime=status.get("startTime") or now, completionTime=now
     )

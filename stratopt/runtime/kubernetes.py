@@ -8,15 +8,14 @@ which batches are done.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
+from stratopt.api.v1alpha1.limits import bars, first_batch
 from stratopt.optimize import DRIVERS, Driver
-from stratopt.runtime.protocol import shard_result_name
+from stratopt.runtime.protocol import run_selector, shard_result_name
 
 Params = dict[str, float]
 
@@ -28,7 +27,7 @@ def shard(batch: list[Params], shard_size: int) -> list[list[Params]]:
 
 def stored_results(core: Any, namespace: str, name: str, revision: str) -> dict[str, Any]:
     """Result ConfigMaps of a run's revision, by name, in one LIST call."""
-    selector = f"stratopt.io/run={name},stratopt.io/revision={revision}"
+    selector = run_selector(name, revision)
     return {
         cm.metadata.name: cm
         for cm in core.list_namespaced_config_map(namespace, label_selector=selector).items
@@ -93,29 +92,15 @@ POD_STARTUP_SECONDS = 3.0
 #: on the slow side) plus indicators and bookkeeping.
 SECONDS_PER_BAR = 5e-9
 SECONDS_PER_EVALUATION = 2e-4
-#: Bars assumed for data whose length is unknown until it is loaded (files, URLs).
-ASSUMED_BARS = 100_000
 
 
 def execution_mode(spec: OptimizationRunSpec) -> str:
     """'single' or 'distributed'. ``auto`` distributes a search only when evaluating one
     batch on one core would take twenty pod start-ups or more: below that, the start-up
-    of a Job per batch costs more than its pods save."""
+    of a Job per batch costs more than its pods save. The batch is sized from the spec
+    alone: nothing is sampled."""
     if spec.execution.mode != "auto":
         return spec.execution.mode
-    return _auto_mode(spec.model_dump_json(by_alias=True))
-
-
-@functools.lru_cache(maxsize=1024)
-def _auto_mode(canonical: str) -> str:
-    spec = OptimizationRunSpec.model_validate_json(canonical)
-    batch = len(DRIVERS[spec.algorithm.name.value](spec).ask() or [])
-    seconds = batch * (_bars(spec.backtest.data.source) * SECONDS_PER_BAR + SECONDS_PER_EVALUATION)
+    per_evaluation = bars(spec.backtest.data.source) * SECONDS_PER_BAR + SECONDS_PER_EVALUATION
+    seconds = first_batch(spec) * per_evaluation
     return "distributed" if seconds > 20 * POD_STARTUP_SECONDS else "single"
-
-
-def _bars(source: str) -> int:
-    if not source.startswith("synthetic:"):
-        return ASSUMED_BARS
-    options = parse_qs(urlsplit(source).query)
-    return int(options.get("bars", ["62000"])[0])

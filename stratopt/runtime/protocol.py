@@ -33,9 +33,29 @@ def revision(spec: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 
-def _named(name: str, suffix: str, limit: int = 63) -> str:
-    """``name`` + ``suffix`` within ``limit``: the name is cut, never the revision."""
-    return name[: limit - len(suffix)] + suffix
+#: A label value's limit; run names may be up to 253 characters.
+LABEL_LIMIT = 63
+
+
+def _shortened(name: str, limit: int) -> str:
+    """``name`` itself when it fits in ``limit``, else its head and a hash of the whole,
+    so that two long names sharing a head never give the same result."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[: limit - len(digest) - 1].rstrip('.-')}-{digest}"
+
+
+def _named(name: str, suffix: str, limit: int = LABEL_LIMIT) -> str:
+    """``name`` + ``suffix`` within ``limit``: the name is shortened, never the suffix."""
+    return _shortened(name, limit - len(suffix)) + suffix
+
+
+def run_label(name: str) -> str:
+    """The value of the ``stratopt.io/run`` label of what a run creates: its name, or a
+    shortened one for names over 63 characters (the full name is in the
+    ``stratopt.io/run-name`` annotation)."""
+    return _shortened(name, LABEL_LIMIT)
 
 
 def job_name(name: str, revision: str) -> str:
@@ -110,9 +130,20 @@ def run_labels(kind: str, name: str, revision: str) -> dict[str, str]:
     return {
         "app.kubernetes.io/managed-by": "stratopt",
         "stratopt.io/kind": kind.lower(),
-        "stratopt.io/run": name,
+        "stratopt.io/run": run_label(name),
         "stratopt.io/revision": revision,
     }
+
+
+def result_labels(name: str, revision: str) -> dict[str, str]:
+    """Labels of the ConfigMaps a worker writes, which ``run_selector`` finds."""
+    return {"stratopt.io/run": run_label(name), "stratopt.io/revision": revision}
+
+
+def run_selector(name: str, revision: str | None = None) -> str:
+    """The label selector of what a run (of one ``revision``, if given) created."""
+    selector = f"stratopt.io/run={run_label(name)}"
+    return selector if revision is None else f"{selector},stratopt.io/revision={revision}"
 
 
 def load_client_configuration() -> None:

@@ -71,7 +71,11 @@ def test_valid_spec_and_defaults() -> None:
             "algorithm.grid is set but algorithm.name is 'nsga2'",
         ),
         ({"algorithm": {"name": "annealing"}}, "spec.algorithm.name", "Input should be 'nsga2'"),
-        ({"algorithm": {"name": "bayesian"}}, "spec", "bayesian optimizes exactly one objective"),
+        (
+            {"algorithm": {"name": "bayesian"}},
+            "spec.objectives",
+            "bayesian optimizes exactly one objective",
+        ),
         (
             {
                 "algorithm": {
@@ -86,8 +90,31 @@ def test_valid_spec_and_defaults() -> None:
         ({"seed": -1}, "spec.seed", "greater than or equal to 0"),
         (
             {"parameters": [{"name": "a", "min": 1, "max": 2}, {"name": "a", "min": 1, "max": 2}]},
-            "spec",
+            "spec.parameters",
             "'a' is listed more than once",
+        ),
+        (
+            {
+                "algorithm": {"name": "grid", "grid": {"steps": 10000}},
+                "parameters": [{"name": n, "min": 1, "max": 99} for n in ("a", "b", "c")],
+            },
+            "spec.algorithm.grid.steps",
+            "the grid has 1,000,000,000,000 points, over the limit of 100,000",
+        ),
+        (
+            {"algorithm": {"name": "nsga2", "nsga2": {"populationSize": 5000}}},
+            "spec.algorithm.nsga2",
+            "populationSize × generations is 250,000, over the limit of 100,000",
+        ),
+        (
+            {"algorithm": {"name": "nsga2", "nsga2": {"populationSize": 100000}}},
+            "spec.algorithm.nsga2.populationSize",
+            "less than or equal to 10000",
+        ),
+        (
+            {"algorithm": {"name": "random", "random": {"samples": 10**7}}},
+            "spec.algorithm.random.samples",
+            "less than or equal to 100000",
         ),
         ({"algorthm": {"name": "grid"}}, "spec.algorthm", "unknown field"),
     ],
@@ -98,6 +125,33 @@ def test_bad_specs_name_the_field(changes: dict[str, Any], field: str, message: 
     problems = dict(caught.value.problems)
     assert field in problems, f"{field} not in {list(problems)}"
     assert message in problems[field]
+    assert problems[field].count("got ") <= 1, "the value is quoted twice"
+    assert "{" not in problems[field], "a mapping is dumped into the message"
+
+
+def test_a_walk_forward_window_is_quoted_once() -> None:
+    with pytest.raises(SpecError) as caught:
+        parse(walkForward={"train": "3 years", "test": "6mo"})
+    (field, message), *_ = caught.value.problems
+    assert field == "spec.walkForward.train"
+    assert message.count("'3 years'") == 1, message
+
+
+def test_grid_size_is_counted_without_building_the_grid() -> None:
+    from stratopt.api.v1alpha1.limits import grid_points
+    from stratopt.optimize.space import SearchSpace
+
+    spec = parse(
+        algorithm={"name": "grid", "grid": {"steps": 7}},
+        parameters=[
+            {"name": "a", "type": "int", "min": 2, "max": 5},
+            {"name": "b", "min": 0.5, "max": 1.5, "step": 0.25},
+            {"name": "c", "type": "categorical", "values": [1, 2, 3]},
+            {"name": "d", "min": 1, "max": 100, "log": True},
+            {"name": "e", "type": "int", "min": 1, "max": 40},
+        ],
+    )
+    assert grid_points(spec) == len(SearchSpace(spec.parameters).grid(7)) == 4 * 5 * 3 * 7 * 7
 
 
 def test_all_problems_are_reported_at_once() -> None:

@@ -9,6 +9,7 @@ the API server through a forwarder on 127.0.0.1 (see ``netns``).
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -19,6 +20,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -30,8 +32,28 @@ CONTROLLERS = (
     "serviceaccount-controller,ttl-after-finished-controller,replicaset-controller,"
     "deployment-controller,pod-garbage-collector-controller,"
     # Pods mount the cluster's CA and reach Services through EndpointSlices.
-    "root-ca-certificate-publisher-controller,endpointslice-controller"
+    "root-ca-certificate-publisher-controller,endpointslice-controller,"
+    # ResourceQuotas are counted, so a quota can refuse a Job's pods.
+    "resourcequota-controller"
 )
+#: The API server's audit log records who created the workers' permissions, and how
+#: often: nothing else (each entry costs the API server work).
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {
+            "level": "Metadata",
+            "verbs": ["create"],
+            "resources": [
+                {"group": "", "resources": ["serviceaccounts"]},
+                {"group": "rbac.authorization.k8s.io", "resources": ["roles", "rolebindings"]},
+            ],
+        },
+        {"level": "None"},
+    ],
+}
 #: Inside the namespace: the API server's certificate covers localhost, not 127.0.0.1.
 INNER_SERVER = f"https://localhost:{API_PORT}"
 
@@ -98,6 +120,21 @@ class ControlPlane:
     def server(self) -> str:
         return f"https://localhost:{self.forward_port}"
 
+    @property
+    def audit_policy(self) -> Path:
+        return self.workdir / "audit-policy.yaml"
+
+    @property
+    def audit_log(self) -> Path:
+        """One JSON line per audited request (see AUDIT_POLICY)."""
+        return self.workdir / "audit.log"
+
+    def audited(self) -> list[dict[str, Any]]:
+        """The audit log's entries so far."""
+        if not self.audit_log.exists():
+            return []
+        return [json.loads(line) for line in self.audit_log.read_text().splitlines() if line]
+
     def start(self) -> None:
         started = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -107,6 +144,7 @@ class ControlPlane:
             capture_output=True,
         )
         (self.workdir / "tokens.csv").write_text(f'{self.token},admin,admin,"system:masters"\n')
+        self.audit_policy.write_text(yaml.safe_dump(AUDIT_POLICY))
         etcd = "http://127.0.0.1:2379"
         self._spawn(
             "etcd",
@@ -146,6 +184,9 @@ class ControlPlane:
                 "--enable-admission-plugins=PodSecurity",
                 # No node-lifecycle controller runs, so nothing would lift the not-ready taint.
                 "--disable-admission-plugins=TaintNodesByCondition",
+                f"--audit-policy-file={self.audit_policy}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-mode=blocking",
                 "--v=0",
             ],
         )

@@ -83,7 +83,7 @@ def installed_operator(
         "workerImagePullPolicy": "Never",
         "workerResources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
         "watchNamespaces": [namespace],
-        "reconcileInterval": 0.5,
+        "resyncInterval": 0.5,
         "metrics": {"port": METRICS_PORT},
     }
     values_file = control_plane.workdir / "chart-values.yaml"

@@ -26,7 +26,7 @@ from tests.cluster.conftest import apply, kubectl, reduced, wait_for
 from tests.cluster.controlplane import ControlPlane, free_port
 from tests.cluster.node import NODE_NAME, Node
 
-os.environ.setdefault("STRATOPT_RECONCILE_INTERVAL", "0.5")
+os.environ.setdefault("STRATOPT_RESYNC_INTERVAL", "0.5")
 METRICS_PORT = free_port()
 os.environ.setdefault("STRATOPT_METRICS_PORT", str(METRICS_PORT))
 
@@ -322,6 +322,20 @@ def test_spec_change_restarts_and_deletion_leaves_nothing(
         j.metadata.labels["stratopt.io/revision"] == rev
         for j in batch.list_namespaced_job(namespace).items
     ), "old Jobs must go"
+    core = client.CoreV1Api(api)
+    events = core.list_namespaced_event(
+        namespace, field_selector="involvedObject.name=rsi-change"
+    ).items
+    assert [e.reason for e in events].count("Restarted") == 1, [e.reason for e in events]
+    # Two revisions' Jobs (batches and finalize steps) came from one set of permissions.
+    created = [
+        entry["objectRef"]["resource"]
+        for entry in control_plane.audited()
+        if entry["verb"] == "create"
+        and entry["objectRef"].get("namespace") == namespace
+        and entry["objectRef"].get("name") == "stratopt-worker"
+    ]
+    assert sorted(created) == ["rolebindings", "roles", "serviceaccounts"], created
 
     custom.delete_namespaced_custom_object(
         "stratopt.io", "v1alpha1", namespace, "optimizationruns", "rsi-change"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from stratopt.operator import status
 from stratopt.operator.manifests import (
@@ -17,6 +18,8 @@ from stratopt.runtime.protocol import (
     batch_job_name,
     result_name,
     revision,
+    run_label,
+    run_selector,
 )
 from stratopt.settings import JobSettings
 
@@ -121,11 +124,62 @@ def test_revision_ignores_suspend_only() -> None:
     assert revision(spec) != revision({**spec, "seed": 2})
 
 
-def test_long_names_are_cut_before_the_revision() -> None:
+def test_long_names_are_shortened_with_a_hash_before_the_revision() -> None:
     name = "a" * 80
     job = batch_job_name(name, "0123456789", 12)
     assert len(job) == 63 and job.endswith("-0123456789-b12")
     assert result_name(name, "0123456789").endswith("-0123456789-result")
+    # Two long names sharing their head still get Jobs, labels and results of their own.
+    other = "a" * 79 + "b"
+    assert batch_job_name(other, "0123456789", 12) != job
+    assert run_label(name) != run_label(other)
+    longest = "x." * 126 + "y"
+    assert len(longest) == 253
+    for made in (run_label(longest), batch_job_name(longest, "0123456789", 0)):
+        assert len(made) <= 63 and made[0].isalnum() and made[-1].isalnum()
+    assert len(result_name(longest, "0123456789")) <= 253
+    # Names that fit are kept as they are.
+    assert run_label("rsi-genetic") == "rsi-genetic"
+    assert run_selector("rsi", "r1") == "stratopt.io/run=rsi,stratopt.io/revision=r1"
+    job_manifest = build_run_job("OptimizationRun", longest, "ns", "u", "r", {}, JobSettings())
+    assert job_manifest["metadata"]["annotations"]["stratopt.io/run-name"] == longest
+    assert job_manifest["metadata"]["labels"]["stratopt.io/run"] == run_label(longest)
+    event = build_event("OptimizationRun", longest, "ns", "u", "Started", "", "t")
+    assert len(event["metadata"]["generateName"]) + 5 <= 253
+
+
+def test_pods_refused_at_creation_stall_the_run_until_one_is_created() -> None:
+    def event(reason: str, at: str, message: str = "") -> dict[str, str]:
+        return {"reason": reason, "lastTimestamp": at, "message": message}
+
+    quota = 'pods "x" is forbidden: exceeded quota: no-pods, requested: pods=1'
+    refused = [event("FailedCreate", "2026-12-02T10:00:01Z", quota)]
+    message = status.pod_creation_failure(refused)
+    assert message == f"the Job cannot create its pods: {quota}"
+    later = [*refused, event("SuccessfulCreate", "2026-12-02T10:00:09Z", "Created pod: x")]
+    assert status.pod_creation_failure(later) is None
+    again = [*later, event("FailedCreate", "2026-12-02T10:01:00Z", "admission denied")]
+    assert status.pod_creation_failure(again) == "the Job cannot create its pods: admission denied"
+    assert status.pod_creation_failure([event("Completed", "2026-12-02T10:00:00Z")]) is None
+
+
+def test_finished_is_true_at_either_end_and_false_on_the_way() -> None:
+    def finished(patch: dict[str, Any]) -> tuple[str, str]:
+        found = next(c for c in patch["conditions"] if c["type"] == "Finished")
+        return found["status"], found["reason"]
+
+    running = status.running({}, 1, "Job running", "t1")
+    assert finished(running) == ("False", "InProgress")
+    assert finished(status.suspended(running, 1, "t2")) == ("False", "Suspended")
+    assert finished(status.stalled(running, 1, "FailedCreate", "quota", "t2")) == (
+        "False",
+        "InProgress",
+    )
+    assert finished(status.succeeded(running, 1, {}, "t3")) == ("True", "Succeeded")
+    assert finished(status.failed(running, 1, "InvalidData", "spec.x: bad", "t3")) == (
+        "True",
+        "Failed",
+    )
 
 
 def test_suspension_is_a_phase_of_its_own_and_resuming_clears_it() -> None:

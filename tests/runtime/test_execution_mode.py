@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 import yaml
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
@@ -41,3 +42,22 @@ def test_an_explicit_mode_is_kept() -> None:
     for mode in ("single", "distributed"):
         spec = _genetic(execution={"mode": mode})
         assert execution_mode(OptimizationRunSpec.model_validate(spec)) == mode
+
+
+def test_auto_mode_is_sized_from_the_spec_without_running_the_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import stratopt.optimize
+    import stratopt.runtime.kubernetes
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a driver was built to size the run")
+
+    refusing = dict.fromkeys(stratopt.optimize.DRIVERS, refuse)
+    monkeypatch.setattr(stratopt.optimize, "DRIVERS", refusing)
+    monkeypatch.setattr(stratopt.runtime.kubernetes, "DRIVERS", refusing)
+    grid = _genetic(algorithm={"name": "grid", "grid": {"steps": 46}})  # 97,336 points
+    grid["backtest"]["data"]["source"] = "synthetic:gbm?bars=200000&freq=1m&seed=7"
+    assert execution_mode(OptimizationRunSpec.model_validate(grid)) == "distributed"
+    sampled = _genetic(algorithm={"name": "random", "random": {"samples": 50}})
+    assert execution_mode(OptimizationRunSpec.model_validate(sampled)) == "single"

@@ -12,6 +12,7 @@ from stratopt.api._base import ApiModel
 from stratopt.api._resource import CrdInfo, Resource, condition_column
 from stratopt.api.metrics import METRIC_NAMES, default_goal
 from stratopt.api.v1alpha1.backtest import BacktestSpec
+from stratopt.api.v1alpha1.limits import MAX_EVALUATIONS, MAX_POPULATION, limit_problem
 from stratopt.api.v1alpha1.status import RunSpec, RunStatus
 
 _METRICS = ", ".join(METRIC_NAMES)
@@ -184,7 +185,7 @@ class Nsga2Settings(ApiModel):
     population_size: int = Field(
         default=100,
         ge=4,
-        le=100_000,
+        le=MAX_POPULATION,
         description="Individuals per generation (= evaluations per batch).",
     )
     generations: int = Field(default=50, ge=1, le=100_000, description="Generations to run.")
@@ -264,7 +265,7 @@ class GridSettings(ApiModel):
 class RandomSettings(ApiModel):
     """Random or quasi-random sampling."""
 
-    samples: int = Field(default=100, ge=1, le=10_000_000, description="Evaluations.")
+    samples: int = Field(default=100, ge=1, le=MAX_EVALUATIONS, description="Evaluations.")
     sampler: Literal["random", "sobol", "lhs"] = Field(
         default="random",
         description="'random' (uniform), 'sobol' (scrambled Sobol "
@@ -282,7 +283,9 @@ class EnsembleMember(ApiModel):
 class EnsembleSettings(ApiModel):
     """Several algorithms sharing an evaluation budget; their results form one front."""
 
-    budget: int = Field(default=1000, ge=2, description="Evaluations across all members.")
+    budget: int = Field(
+        default=1000, ge=2, le=MAX_EVALUATIONS, description="Evaluations across all members."
+    )
     members: list[EnsembleMember] = Field(
         default_factory=lambda: [
             EnsembleMember(name="random", weight=1.0),
@@ -520,6 +523,9 @@ class OptimizationRunSpec(RunSpec):
                 "objectives: bayesian optimizes exactly one objective; got "
                 f"{len(self.objectives)} (use nsga2 for several)"
             )
+        problem = limit_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 

@@ -1,0 +1,125 @@
+"""Which runs to reconcile next.
+
+The operator is driven by watch events: a run's own changes and those of the Jobs it
+owns mark it for reconciliation at once, and every unfinished run is also looked at again
+every ``resync`` seconds, for what no event reports (a Job's pods refused by a quota, a
+pod that fits no node, a failed reconciliation). Finished runs are left alone until their
+spec changes. Nothing here survives a restart, nor needs to: kopf's first listing marks
+every run again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stratopt.api._resource import GROUP, VERSION
+from stratopt.operator.status import TERMINAL_PHASES
+from stratopt.runtime.protocol import PLURALS
+
+
+@dataclass(frozen=True, order=True)
+class RunKey:
+    kind: str
+    namespace: str
+    name: str
+
+    @property
+    def plural(self) -> str:
+        return PLURALS[self.kind]
+
+    def reference(self) -> dict[str, str]:
+        """The run as kopf's JSON logs name objects."""
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+        }
+
+
+def is_settled(body: Mapping[str, Any]) -> bool:
+    """A finished run whose status answers its current spec: nothing left to do."""
+    status = body.get("status") or {}
+    generation = (body.get("metadata") or {}).get("generation")
+    return status.get("phase") in TERMINAL_PHASES and status.get("observedGeneration") == generation
+
+
+def spec_unanswered(body: Mapping[str, Any]) -> bool:
+    """The spec changed since the status was written (or no status was written yet)."""
+    status = body.get("status") or {}
+    generation = (body.get("metadata") or {}).get("generation")
+    return status.get("observedGeneration") != generation
+
+
+def owning_run(body: Mapping[str, Any]) -> RunKey | None:
+    """The run that owns this object (a Job), from its owner references."""
+    metadata = body.get("metadata") or {}
+    for owner in metadata.get("ownerReferences") or []:
+        if owner.get("apiVersion") == f"{GROUP}/{VERSION}" and owner.get("kind") in PLURALS:
+            return RunKey(owner["kind"], metadata.get("namespace", ""), owner["name"])
+    return None
+
+
+class RunQueue:
+    """Runs marked for reconciliation now, and unfinished runs due for a resync.
+
+    Marked from kopf's handler threads and drained by one loop, so a run is never
+    reconciled twice at once and a burst of events costs one reconciliation.
+    """
+
+    def __init__(self, resync: float, max_retry: float = 60.0) -> None:
+        self.resync = resync
+        self.max_retry = max_retry
+        self._lock = threading.Lock()
+        self._marked: dict[RunKey, None] = {}
+        self._next: dict[RunKey, float] = {}
+        self._failures: dict[RunKey, int] = {}
+
+    def mark(self, key: RunKey) -> None:
+        """Reconcile ``key`` at the next turn."""
+        with self._lock:
+            self._marked[key] = None
+
+    def track(self, key: RunKey, now: float) -> None:
+        """Keep resyncing ``key`` (an unfinished run) without reconciling it now."""
+        with self._lock:
+            self._next.setdefault(key, now + self.resync)
+
+    def failed(self, key: RunKey, now: float) -> tuple[int, float]:
+        """Count a failed reconciliation of ``key`` and schedule the next try, after a wait
+        that doubles from ``resync`` up to ``max_retry``: (failures in a row, the wait)."""
+        with self._lock:
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+            delay = min(self.resync * 2 ** (failures - 1), self.max_retry)
+            self._next[key] = now + delay
+            return failures, delay
+
+    def succeeded(self, key: RunKey) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+    def forget(self, key: RunKey) -> None:
+        """``key`` is finished or gone: no more resyncs until an event marks it."""
+        with self._lock:
+            self._marked.pop(key, None)
+            self._next.pop(key, None)
+            self._failures.pop(key, None)
+
+    def due(self, now: float) -> list[RunKey]:
+        """The runs to reconcile now: the marked ones, then those due for a resync. Each
+        is scheduled for its next resync; ``forget`` ends that."""
+        with self._lock:
+            keys = list(self._marked)
+            self._marked.clear()
+            keys += [key for key, at in self._next.items() if at <= now and key not in keys]
+            for key in keys:
+                self._next[key] = now + self.resync
+            return keys
+
+    def tracked(self) -> list[RunKey]:
+        with self._lock:
+            return sorted(self._next)

@@ -1,0 +1,88 @@
+"""The operator's work queue: which runs are reconciled when, without a cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stratopt.operator.queue import RunKey, RunQueue, is_settled, owning_run, spec_unanswered
+
+RUN = RunKey("OptimizationRun", "research", "rsi")
+OTHER = RunKey("ForecastRun", "research", "fc")
+
+
+def body(phase: str | None, generation: int, observed: int | None) -> dict[str, Any]:
+    status = {} if phase is None else {"phase": phase, "observedGeneration": observed}
+    return {"metadata": {"generation": generation}, "status": status}
+
+
+def test_a_marked_run_is_due_once_then_at_each_resync() -> None:
+    queue = RunQueue(resync=10)
+    queue.mark(RUN)
+    queue.mark(RUN)  # a burst of events costs one reconciliation
+    assert queue.due(now=0) == [RUN]
+    assert queue.due(now=5) == []
+    assert queue.due(now=10) == [RUN]
+    assert queue.due(now=19) == []
+
+
+def test_a_tracked_run_waits_for_its_resync_and_a_mark_brings_it_forward() -> None:
+    queue = RunQueue(resync=10)
+    queue.track(RUN, now=0)
+    assert queue.due(now=1) == []
+    queue.mark(RUN)
+    assert queue.due(now=2) == [RUN]
+    assert queue.due(now=11) == []
+    assert queue.due(now=12) == [RUN]
+
+
+def test_forgotten_runs_are_never_due_again_until_marked() -> None:
+    queue = RunQueue(resync=1)
+    queue.mark(RUN)
+    queue.mark(OTHER)
+    assert sorted(queue.due(now=0)) == sorted([RUN, OTHER])
+    queue.forget(RUN)
+    assert queue.due(now=100) == [OTHER]
+    assert queue.tracked() == [OTHER]
+
+
+def test_failures_back_off_doubling_up_to_the_bound_and_reset_on_success() -> None:
+    queue = RunQueue(resync=2, max_retry=7)
+    assert [queue.failed(RUN, now=0) for _ in range(4)] == [(1, 2), (2, 4), (3, 7), (4, 7)]
+    assert queue.due(now=6.9) == []
+    assert queue.due(now=7) == [RUN]
+    queue.succeeded(RUN)
+    assert queue.failed(RUN, now=0) == (1, 2)
+
+
+def test_settled_means_finished_for_the_current_spec() -> None:
+    assert is_settled(body("Succeeded", 3, 3))
+    assert is_settled(body("Failed", 1, 1))
+    assert not is_settled(body("Succeeded", 4, 3))  # its spec changed since
+    assert not is_settled(body("Running", 1, 1))
+    assert not is_settled(body(None, 1, None))
+    assert spec_unanswered(body(None, 1, None))
+    assert spec_unanswered(body("Running", 2, 1))
+    assert not spec_unanswered(body("Running", 2, 2))
+
+
+def test_a_job_wakes_the_run_that_owns_it_and_nothing_else() -> None:
+    owned = {
+        "metadata": {
+            "namespace": "research",
+            "ownerReferences": [
+                {"apiVersion": "batch/v1", "kind": "CronJob", "name": "nightly"},
+                {"apiVersion": "stratopt.io/v1alpha1", "kind": "OptimizationRun", "name": "rsi"},
+            ],
+        }
+    }
+    assert owning_run(owned) == RUN
+    foreign = {
+        "metadata": {
+            "namespace": "research",
+            "ownerReferences": [
+                {"apiVersion": "example.com/v1", "kind": "OptimizationRun", "name": "rsi"}
+            ],
+        }
+    }
+    assert owning_run(foreign) is None
+    assert owning_run({"metadata": {"namespace": "research"}}) is None
