@@ -164,7 +164,12 @@ def test_chart_operator_runs_every_example_like_stratopt_run(
     assert header[:3] == ["NAME", "ALGORITHM", "PHASE"]
     assert len(rows) == sum(d["kind"] == "OptimizationRun" for d in documents)
     assert all(row[2] == "Succeeded" for row in rows), table
-    assert "forbidden" not in operator_log(api).lower()
+    log = operator_log(api)
+    assert "forbidden" not in log.lower()
+    for document in documents:  # the chart's text log names each run's milestones
+        assert f"[{namespace}/{document['metadata']['name']}] Succeeded: " in log, log[-3000:]
+    notes = helm(control_plane, "get", "notes", RELEASE, f"--namespace={RELEASE_NAMESPACE}")
+    assert f"kubectl apply -n {namespace} -f examples/" in notes.stdout, notes.stdout
 
 
 def test_operator_pod_deleted_mid_run_loses_nothing(
