@@ -148,18 +148,32 @@ def _print_backtest(report: dict[str, Any]) -> None:
 def run(file: str, output: str, workers: int | None, out_dir: str | None) -> None:
     """Run the resource in FILE on this machine and print its status."""
     from stratopt.api import read_document
-    from stratopt.errors import InputError
 
     document = read_document(file)
-    kind = document.get("kind", "OptimizationRun")
+    if out_dir is not None:
+        _check_writable(out_dir)  # before the run, so that no finished result is lost
     runners = {
         "OptimizationRun": _run_optimization,
         "FeatureAnalysis": _run_feature_analysis,
         "ForecastRun": _run_forecast,
     }
-    if kind not in runners:
-        raise InputError("kind", f"'{kind}' cannot run locally; use one of {sorted(runners)}")
-    runners[kind](document, output, workers, out_dir)
+    runners[document.get("kind", "OptimizationRun")](document, output, workers, out_dir)
+
+
+def _check_writable(out_dir: str) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from stratopt.errors import InputError
+
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as exc:
+        raise InputError(
+            "--out", f"cannot write into {out_dir!r}: {exc.strerror}; choose a writable folder"
+        ) from exc
 
 
 def _run_optimization(

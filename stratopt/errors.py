@@ -29,6 +29,10 @@ class InputError(StratoptError):
         self.message = message
         super().__init__(f"{field}: {message}")
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str]]:
+        # Errors raised in worker processes come back whole, as in one process.
+        return type(self), (self.field, self.message)
+
 
 class DataError(InputError):
     """Market data that cannot be used as given (missing file, NaN, unsorted bars...)."""

@@ -28,6 +28,9 @@ class SpecError(InputError):
     def __str__(self) -> str:
         return "\n".join(f"{field}: {message}" for field, message in self.problems)
 
+    def __reduce__(self) -> tuple[type[SpecError], tuple[list[tuple[str, str]]]]:  # type: ignore[override]
+        return type(self), (self.problems,)
+
 
 def _field_path(prefix: str, location: tuple[int | str, ...]) -> str:
     path = prefix
@@ -96,13 +99,45 @@ def read_document(path: str | Path) -> dict[str, Any]:
     """Read one YAML resource document (``apiVersion``/``kind``/``metadata``/``spec``)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise InputError(str(path), "file not found") from exc
+    except IsADirectoryError as exc:
+        raise InputError(str(path), "is a directory; give a resource file") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            str(path), f"is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from exc
     try:
         document = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         raise InputError(str(path), f"not valid YAML: {exc}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("spec"), dict):
         raise InputError(f"{path}: spec", "the file must be a resource with a 'spec' mapping")
+    check_envelope(document, str(path))
     return document
+
+
+#: The kinds of resource stratopt reads, and the one API version they have.
+KINDS = ("OptimizationRun", "FeatureAnalysis", "ForecastRun")
+API_VERSION = "stratopt.io/v1alpha1"
+_TOP_LEVEL = ("apiVersion", "kind", "metadata", "spec", "status")
+
+
+def check_envelope(document: Mapping[str, Any], where: str) -> None:
+    """The keys around ``spec``: a known apiVersion and kind, no unknown top-level key
+    (``metdata:`` would otherwise be ignored), a mapping for metadata."""
+    unknown = sorted(str(key) for key in document if key not in _TOP_LEVEL)
+    if unknown:
+        raise InputError(
+            f"{where}: {unknown[0]}",
+            f"unknown top-level field; a resource has only {', '.join(_TOP_LEVEL)}",
+        )
+    version = document.get("apiVersion", API_VERSION)
+    if version != API_VERSION:
+        raise InputError(f"{where}: apiVersion", f"must be {API_VERSION}; got {version!r}")
+    kind = document.get("kind", "OptimizationRun")
+    if kind not in KINDS:
+        raise InputError(f"{where}: kind", f"must be one of {', '.join(KINDS)}; got {kind!r}")
+    if not isinstance(document.get("metadata", {}), Mapping):
+        raise InputError(f"{where}: metadata", "must be a mapping, e.g. {name: my-run}")

@@ -18,8 +18,9 @@ from stratopt.backtest import _kernel as k
 from stratopt.backtest.metrics import metrics_from_stats
 from stratopt.backtest.strategies import Signals, Strategy, get_strategy, resolve_parameters
 from stratopt.backtest.strategies._base import signal_key
+from stratopt.backtest.strategies._registry import user_code_failure
 from stratopt.data import MarketData, load_market_data
-from stratopt.errors import DataError
+from stratopt.errors import DataError, InputError, StratoptError
 
 _EMPTY_EQUITY = np.empty(0)
 _EMPTY_TRADES = np.empty((0, k.TRADE_COLUMNS))
@@ -39,6 +40,35 @@ class BacktestResult:
     equity: pd.Series
     trades: pd.DataFrame
     parameters: dict[str, float]
+
+
+STRATEGY_FIELD = "spec.backtest.strategy.name"
+
+
+def checked_signals(produced: object, bars: int, name: str) -> Signals:
+    """The four signal arrays as the engine needs them: one boolean per bar each. A
+    wrong length would make the engine read past the arrays, NaN would count as true."""
+    if not isinstance(produced, tuple) or len(produced) != len(Signals._fields):
+        raise InputError(
+            STRATEGY_FIELD,
+            f"strategy `{name}`: signals() must return Signals(long_entry, long_exit, "
+            f"short_entry, short_exit); got {type(produced).__name__}",
+        )
+    arrays = []
+    for label, array in zip(Signals._fields, produced, strict=True):
+        values = np.asarray(array)
+        problem = None
+        if values.ndim != 1 or len(values) != bars:
+            problem = f"has shape {values.shape} for {bars} bars; give one value per bar"
+        elif values.dtype != np.bool_:
+            if values.dtype.kind == "f" and np.isnan(values).any():
+                problem = "holds NaN; decide every bar as True or False"
+            elif values.dtype.kind not in "biu" or not np.isin(values, (0, 1)).all():
+                problem = f"is {values.dtype}, not boolean; return True/False per bar"
+        if problem is not None:
+            raise InputError(STRATEGY_FIELD, f"strategy `{name}`: signals().{label} {problem}")
+        arrays.append(np.ascontiguousarray(values, dtype=np.bool_))
+    return Signals(*arrays)
 
 
 def _inverse_tick(tick: float) -> float:
@@ -89,12 +119,21 @@ class Backtester:
             )
 
     def signals(self, params: Mapping[str, float]) -> Signals:
-        """The strategy's signals for ``params``, cached on the data."""
-        value = self.data.cached(
-            signal_key(self.strategy, params), lambda: self.strategy.signals(self.data, params)
-        )
+        """The strategy's signals for ``params``, checked and cached on the data."""
+        value = self.data.cached(signal_key(self.strategy, params), lambda: self._signals(params))
         assert isinstance(value, Signals)
         return value
+
+    def _signals(self, params: Mapping[str, float]) -> Signals:
+        try:
+            produced = self.strategy.signals(self.data, params)
+        except StratoptError:
+            raise
+        except Exception as exc:
+            raise InputError(
+                STRATEGY_FIELD, user_code_failure(self.spec.strategy.name, "raised", exc)
+            ) from exc
+        return checked_signals(produced, len(self.data), self.spec.strategy.name)
 
     def _simulate(
         self,

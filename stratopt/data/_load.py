@@ -20,12 +20,42 @@ def load_frame(spec: DataSpec, field: str = "spec.backtest.data") -> pd.DataFram
         frame = synthesize_ohlcv(source, f"{field}.source")
     else:
         frame = normalize_columns(_read(source, spec.format, f"{field}.source"), f"{field}.source")
-    if spec.start is not None:
-        frame = frame[frame.index >= pd.Timestamp(spec.start)]
-    if spec.end is not None:
-        frame = frame[frame.index <= pd.Timestamp(spec.end)]
+    if len(frame) and (spec.start is not None or spec.end is not None):
+        frame = _between(frame, spec, field)
     validate_ohlcv(frame, f"{field}.source")
     return frame
+
+
+def _bound(value: object, index: pd.DatetimeIndex, field: str) -> pd.Timestamp:
+    """``value`` comparable with ``index``: a bound without an offset is read in the
+    data's time zone; one with an offset needs data that has one."""
+    bound = pd.Timestamp(value)  # type: ignore[arg-type]
+    if bound.tzinfo is None and index.tz is not None:
+        return bound.tz_localize(index.tz)
+    if bound.tzinfo is not None and index.tz is None:
+        raise DataError(
+            field,
+            f"{bound} has a UTC offset but the data's timestamps have none; drop the offset",
+        )
+    return bound
+
+
+def _between(frame: pd.DataFrame, spec: DataSpec, field: str) -> pd.DataFrame:
+    index = pd.DatetimeIndex(frame.index)
+    first, last = index[0], index[-1]
+    kept = frame
+    if spec.start is not None:
+        kept = kept[kept.index >= _bound(spec.start, index, f"{field}.start")]
+    if spec.end is not None:
+        kept = kept[kept.index <= _bound(spec.end, index, f"{field}.end")]
+    if len(kept) < 2:
+        blamed = f"{field}.start" if spec.start is not None else f"{field}.end"
+        raise DataError(
+            blamed,
+            f"leaves {len(kept)} bars: the data runs from {first} to {last}; choose "
+            "start and end inside that range",
+        )
+    return kept
 
 
 def load_market_data(spec: DataSpec, field: str = "spec.backtest.data") -> MarketData:

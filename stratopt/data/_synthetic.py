@@ -11,6 +11,8 @@ market with a planted, persistent edge for mean-reversion strategies.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
@@ -59,18 +61,30 @@ def parse_synthetic(source: str, field: str = "data.source") -> tuple[str, dict[
 def synthesize_ohlcv(source: str, field: str = "data.source") -> pd.DataFrame:
     """Generate the OHLCV frame that ``source`` describes; same source, same bars."""
     kind, options = parse_synthetic(source, field)
-    try:
-        bars = int(options["bars"])
-        seed = int(options["seed"])
-        price = float(options["price"])
-        vol = float(options["vol"])
-        drift = float(options["drift"])
-        decimals = int(options["decimals"])
-        reversion = float(options["reversion"])
-        freq = pd.Timedelta(options["freq"])
-        start = pd.Timestamp(options["start"])
-    except ValueError as exc:
-        raise DataError(field, f"bad synthetic option: {exc}") from exc
+    parsed: dict[str, Any] = {}
+    readers: dict[str, tuple[Callable[[str], Any], str]] = {
+        "bars": (int, "a whole number like 62000"),
+        "seed": (int, "a whole number"),
+        "price": (float, "a number"),
+        "vol": (float, "a number"),
+        "drift": (float, "a number"),
+        "decimals": (int, "a whole number"),
+        "reversion": (float, "a number"),
+        "freq": (pd.Timedelta, "a duration like 1h, 15min or 1d"),
+        "start": (pd.Timestamp, "a date like 2015-01-01"),
+    }
+    for option, (read, expected) in readers.items():
+        try:
+            parsed[option] = read(options[option])
+        except (ValueError, TypeError):
+            raise DataError(
+                field, f"synthetic option {option}={options[option]!r} must be {expected}"
+            ) from None
+    bars, seed, price, vol = parsed["bars"], parsed["seed"], parsed["price"], parsed["vol"]
+    drift, decimals, reversion = parsed["drift"], parsed["decimals"], parsed["reversion"]
+    freq, start = parsed["freq"], parsed["start"]
+    if freq <= pd.Timedelta(0):
+        raise DataError(field, f"synthetic option freq={options['freq']!r} must be positive")
     if bars < 2:
         raise DataError(field, f"bars must be at least 2; got {bars}")
     if price <= 0 or vol <= 0:

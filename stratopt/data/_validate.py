@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -23,15 +25,14 @@ def normalize_columns(frame: pd.DataFrame, field: str = "data") -> pd.DataFrame:
     time_columns = [column for column in frame.columns if column in _TIME_COLUMNS]
     if time_columns:
         frame = frame.set_index(time_columns[0])
-    if not isinstance(frame.index, pd.DatetimeIndex):
-        try:
-            frame.index = pd.to_datetime(frame.index, utc=False)
-        except (ValueError, TypeError) as exc:
-            raise DataError(
-                field,
-                "no timestamp found: add a 'date', 'datetime' or 'timestamp' column "
-                f"(or a datetime index); columns are {list(frame.columns)}",
-            ) from exc
+    elif isinstance(frame.index, pd.RangeIndex):
+        # Row numbers are no time: read as nanoseconds they would put every bar in 1970.
+        raise DataError(
+            field,
+            "no timestamp column found: add a 'date', 'datetime' or 'timestamp' column; "
+            f"columns are {list(frame.columns)}",
+        )
+    frame.index = _timestamps(frame.index, time_columns[0] if time_columns else None, field)
     missing = [name for name in REQUIRED if name not in frame.columns]
     if missing:
         raise DataError(
@@ -43,6 +44,45 @@ def normalize_columns(frame: pd.DataFrame, field: str = "data") -> pd.DataFrame:
         frame = frame.assign(volume=0.0)
     frame.index.name = "timestamp"
     return frame[[*REQUIRED, "volume"]]
+
+
+_DATE_EXAMPLE = "write them like 2024-01-31 or 2024-01-31 09:30:00+00:00"
+
+
+def _timestamps(values: pd.Index, column: str | None, field: str) -> pd.DatetimeIndex:
+    """``values`` as timestamps, or an error naming the cause: numbers, a value that is
+    no date, or UTC offsets that differ."""
+    where = f"column '{column}'" if column else "the index"
+    if isinstance(values, pd.DatetimeIndex):
+        return values
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        raise DataError(
+            field, f"{where} holds numbers, not timestamps (first {values[0]!r}); {_DATE_EXAMPLE}"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # pandas guessing day-first formats
+            return pd.DatetimeIndex(pd.to_datetime(values))
+    except (ValueError, TypeError) as exc:
+        if "Mixed timezones" in str(exc):
+            offsets = sorted({str(v)[-6:] for v in values if str(v)[-6:-5] in "+-"})
+            raise DataError(
+                field,
+                f"{where} mixes UTC offsets ({', '.join(offsets[:3])}); convert the "
+                "timestamps to UTC or give them one offset",
+            ) from exc
+        for row, value in enumerate(values):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                if pd.isna(pd.to_datetime(value, errors="coerce")):
+                    raise DataError(
+                        field,
+                        f"{where} has a value that is not a date: {value!r} (row {row + 1}); "
+                        f"{_DATE_EXAMPLE}",
+                    ) from exc
+        raise DataError(
+            field, f"{where} cannot be read as timestamps ({exc}); {_DATE_EXAMPLE}"
+        ) from exc
 
 
 def _canonical(name: str) -> str:

@@ -50,6 +50,13 @@ def prepare(spec: ForecastRunSpec, data: MarketData, features: list[str]) -> Seq
         DataError: fewer than :data:`MIN_SAMPLES` usable sequences.
     """
     length, horizon = spec.sequence_length, spec.horizon
+    if length + horizon >= len(data):
+        raise DataError(
+            "spec.sequenceLength",
+            f"sequences of {length} bars predicting {horizon} ahead need more than "
+            f"{length + horizon} bars, and the data has {len(data)}; use more data or a "
+            "shorter sequenceLength",
+        )
     prices = getattr(data, spec.target)
     columns = feature_matrix(data, features)
     log_price = np.log(prices)

@@ -30,10 +30,27 @@ def input_features(spec: ForecastRunSpec) -> list[str]:
             f"{path}; run `stratopt run ANALYSIS.yaml --out DIR` and point here "
             "at DIR/status.yaml",
         )
-    status = yaml.safe_load(path.read_text()) or {}
-    top = status.get("topFeatures") or status.get("status", {}).get("topFeatures")
+    if path.is_dir():
+        raise InputError(
+            "spec.fromFeatureAnalysis",
+            f"{path} is a folder; point at the status.yaml that `stratopt run --out` wrote",
+        )
+    try:
+        status = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InputError("spec.fromFeatureAnalysis", f"{path} is not YAML: {exc}") from exc
+    nested = status.get("status") if isinstance(status, dict) else None
+    top = None
+    for document in (status, nested):
+        if isinstance(document, dict) and isinstance(document.get("topFeatures"), list):
+            top = document["topFeatures"]
+            break
     if not top:
-        raise InputError("spec.fromFeatureAnalysis", f"{path} has no topFeatures")
+        raise InputError(
+            "spec.fromFeatureAnalysis",
+            f"{path} holds no topFeatures list; give a FeatureAnalysis status "
+            "(DIR/status.yaml of `stratopt run ANALYSIS.yaml --out DIR`)",
+        )
     return [str(name) for name in top]
 
 

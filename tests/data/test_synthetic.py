@@ -48,7 +48,10 @@ def test_volatility_regimes_cluster() -> None:
     [
         ("synthetic:brownian", "unknown synthetic kind"),
         ("synthetic:gbm?barz=10", "unknown synthetic option 'barz'"),
-        ("synthetic:gbm?bars=ten", "bad synthetic option"),
+        ("synthetic:gbm?bars=ten", "synthetic option bars='ten' must be a whole number"),
+        ("synthetic:gbm?freq=banana", "synthetic option freq='banana' must be a duration"),
+        ("synthetic:gbm?freq=0h", "synthetic option freq='0h' must be positive"),
+        ("synthetic:gbm?start=someday", "synthetic option start='someday' must be a date"),
         ("synthetic:gbm?bars=1", "bars must be at least 2"),
     ],
 )

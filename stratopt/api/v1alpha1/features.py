@@ -87,6 +87,7 @@ class FeatureAnalysisSpec(RunSpec):
         default_factory=lambda: list(DEFAULT_FEATURES),
         min_length=1,
         max_length=200,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
         description="Feature names from the "
         "catalogue (see the README), e.g. rsi_14, ema_50, return_5.",
     )
@@ -105,6 +106,15 @@ class FeatureAnalysisSpec(RunSpec):
         le=2**32 - 1,
         description="Seed of the model and the shuffles; the same seed gives the same ranking.",
     )
+
+    @model_validator(mode="after")
+    def _features_once(self) -> FeatureAnalysisSpec:
+        repeated = sorted({name for name in self.features if self.features.count(name) > 1})
+        if repeated:
+            raise ValueError(
+                f"features: '{repeated[0]}' is listed more than once; each feature is ranked once"
+            )
+        return self
 
     @model_validator(mode="after")
     def _gap_covers_horizon(self) -> FeatureAnalysisSpec:

@@ -118,6 +118,7 @@ class ForecastRunSpec(RunSpec):
         default=None,
         min_length=1,
         max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
         description="Input features from the catalogue; "
         "default return_1, rsi_14, volatility_20, volume_ratio_20.",
     )
@@ -150,6 +151,9 @@ class ForecastRunSpec(RunSpec):
     def _one_feature_source(self) -> ForecastRunSpec:
         if self.features is not None and self.from_feature_analysis is not None:
             raise ValueError("set features or fromFeatureAnalysis, not both")
+        repeated = sorted({f for f in self.features or [] if (self.features or []).count(f) > 1})
+        if repeated:
+            raise ValueError(f"features: '{repeated[0]}' is listed more than once")
         return self
 
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import importlib
+import sysconfig
+import traceback
+from pathlib import Path
 
 from stratopt.backtest.strategies._base import Strategy
 from stratopt.backtest.strategies._builtin import DonchianBreakout, EmaCrossover, RsiReversion
 from stratopt.errors import InputError
 
 _REGISTRY: dict[str, Strategy] = {}
+_PACKAGE = str(Path(__file__).resolve().parents[2])
+_LIBRARIES = (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["stdlib"], "<frozen")
 
 
 def register(strategy: Strategy) -> Strategy:
@@ -19,6 +24,15 @@ def register(strategy: Strategy) -> Strategy:
 
 for _builtin in (RsiReversion(), EmaCrossover(), DonchianBreakout()):
     register(_builtin)
+
+
+def user_code_failure(name: str, what: str, exc: BaseException) -> str:
+    """ "strategy `pkg.mod:attr` raised ValueError: … (at file:line)", pointing at the
+    last frame of the user's code rather than at stratopt's or a library's."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if not f.filename.startswith((_PACKAGE, *_LIBRARIES))]
+    where = f" (at {own[-1].filename}:{own[-1].lineno})" if own else ""
+    return f"strategy `{name}` {what}: {type(exc).__name__}: {exc}{where}"
 
 
 def available_strategies() -> list[str]:
@@ -44,11 +58,25 @@ def get_strategy(name: str, field: str = "spec.backtest.strategy.name") -> Strat
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise InputError(field, f"cannot import module '{module_name}': {exc}") from exc
+    except Exception as exc:  # the user's module failed while it was imported
+        raise InputError(field, user_code_failure(name, "failed at import", exc)) from exc
     try:
         target = getattr(module, attribute)
     except AttributeError as exc:
         raise InputError(field, f"module '{module_name}' has no attribute '{attribute}'") from exc
-    strategy = target() if isinstance(target, type) else target
+    if isinstance(target, type):
+        try:
+            strategy = target()
+        except TypeError as exc:
+            raise InputError(
+                field,
+                f"strategy `{name}` is a class that cannot be built without arguments ({exc}); "
+                "give it defaults, or point at an instance",
+            ) from exc
+        except Exception as exc:
+            raise InputError(field, user_code_failure(name, "raised when built", exc)) from exc
+    else:
+        strategy = target
     if not isinstance(strategy, Strategy):
         raise InputError(
             field,
