@@ -131,7 +131,7 @@ class Backtester:
             raise
         except Exception as exc:
             raise InputError(
-                STRATEGY_FIELD, user_code_failure(self.spec.strategy.name, "raised", exc)
+                STRATEGY_FIELD, user_code_failure(self.spec.strategy.name, exc)
             ) from exc
         return checked_signals(produced, len(self.data), self.spec.strategy.name)
 

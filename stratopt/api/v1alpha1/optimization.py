@@ -515,7 +515,7 @@ class OptimizationRunSpec(RunSpec):
             choices = {"balanced", "best", *objectives}
             if self.walk_forward.select not in choices:
                 raise ValueError(
-                    f"walkForward.select must be one of {sorted(choices)}; got "
+                    f"walkForward.select: must be one of {sorted(choices)}; got "
                     f"{self.walk_forward.select!r}"
                 )
         if self.algorithm.name is AlgorithmName.BAYESIAN and len(self.objectives) != 1:

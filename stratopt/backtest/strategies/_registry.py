@@ -26,13 +26,13 @@ for _builtin in (RsiReversion(), EmaCrossover(), DonchianBreakout()):
     register(_builtin)
 
 
-def user_code_failure(name: str, what: str, exc: BaseException) -> str:
-    """ "strategy `pkg.mod:attr` raised ValueError: … (at file:line)", pointing at the
-    last frame of the user's code rather than at stratopt's or a library's."""
+def user_code_failure(name: str, exc: BaseException, when: str = "") -> str:
+    """The failure of a user's strategy, e.g. "strategy `pkg.mod:attr` raised ValueError:
+    … (at file:line)", pointing at the user's code rather than at stratopt or a library."""
     frames = traceback.extract_tb(exc.__traceback__)
     own = [f for f in frames if not f.filename.startswith((_PACKAGE, *_LIBRARIES))]
     where = f" (at {own[-1].filename}:{own[-1].lineno})" if own else ""
-    return f"strategy `{name}` {what}: {type(exc).__name__}: {exc}{where}"
+    return f"strategy `{name}` raised {type(exc).__name__}{when}: {exc}{where}"
 
 
 def available_strategies() -> list[str]:
@@ -59,7 +59,7 @@ def get_strategy(name: str, field: str = "spec.backtest.strategy.name") -> Strat
     except ImportError as exc:
         raise InputError(field, f"cannot import module '{module_name}': {exc}") from exc
     except Exception as exc:  # the user's module failed while it was imported
-        raise InputError(field, user_code_failure(name, "failed at import", exc)) from exc
+        raise InputError(field, user_code_failure(name, exc, " at import")) from exc
     try:
         target = getattr(module, attribute)
     except AttributeError as exc:
@@ -74,7 +74,7 @@ def get_strategy(name: str, field: str = "spec.backtest.strategy.name") -> Strat
                 "give it defaults, or point at an instance",
             ) from exc
         except Exception as exc:
-            raise InputError(field, user_code_failure(name, "raised when built", exc)) from exc
+            raise InputError(field, user_code_failure(name, exc, " when built")) from exc
     else:
         strategy = target
     if not isinstance(strategy, Strategy):
