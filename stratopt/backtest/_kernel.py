@@ -142,6 +142,7 @@ def simulate(
         c = close[i]
         exit_price = 0.0
         exit_reason = -1.0
+        exited = False
 
         # 1. Orders decided on the previous close fill at this open.
         if pending == 2:
@@ -219,7 +220,7 @@ def simulate(
             n_trades += 1
             direction = 0
             units = 0.0
-            bars_in_market += 1
+            exited = True
 
         # Entries are decided when flat at the close (also right after a stop or target).
         # At the close, no same-bar reversal: a signal exit there waits for the next bar.
@@ -253,6 +254,8 @@ def simulate(
         equity = cash
         if direction != 0:
             equity += direction * units * (c - entry_price)
+        # A bar in the market once, even when one trade exits on it and the next enters.
+        if direction != 0 or exited:
             bars_in_market += 1
         # Divisions only when equity moved: flat stretches cost no arithmetic.
         if equity != previous_equity and i > start:

@@ -191,3 +191,25 @@ def test_too_few_bars_and_bad_parameters(synthetic_hourly: MarketData) -> None:
         backtester.evaluate({"stoploss": 2})
     with pytest.raises(InputError, match="must be an integer"):
         backtester.evaluate({"rsi_period": 14.5})
+
+
+@pytest.mark.parametrize("fill", ["close", "nextOpen"])
+def test_exposure_counts_each_bar_in_the_market_once(
+    synthetic_hourly: MarketData, fill: str
+) -> None:
+    """With tight stops and targets, trades often exit and the next enters on one bar;
+    that bar is in the market once, so exposure is the share of bars some trade covers."""
+    spec = backtest_spec(
+        fill=fill,
+        strategy={"name": "rsi_reversion", "parameters": {"stop_loss": 8, "take_profit": 8}},
+    )
+    result = Backtester(spec, synthetic_hourly).run()
+    trades = result.trades
+    covered: set[int] = set()
+    for entry, exit_ in zip(trades["entry_bar"], trades["exit_bar"], strict=True):
+        covered.update(range(entry, exit_ + 1))
+    shared = set(trades["exit_bar"]) & set(trades["entry_bar"])
+    assert len(trades) > 100 and shared, "the case needs exits and entries on one bar"
+    bars_total = len(result.equity)
+    assert result.metrics["exposure"] == pytest.approx(100 * len(covered) / bars_total)
+    assert result.metrics["exposure"] <= 100
