@@ -26,8 +26,10 @@ def _round_to_tick(price: float, tick: float) -> float:
     return float(np.round(price * inverse) / inverse)
 
 
-def _mirror(data: MarketData, params: dict[str, float], percent: bool) -> type[Strategy]:
-    signals = get_strategy("rsi_reversion").signals(data, params)
+def _mirror(
+    data: MarketData, params: dict[str, float], percent: bool, strategy: str
+) -> type[Strategy]:
+    signals = get_strategy(strategy).signals(data, params)
     open_ = data.open
     last = len(data) - 1
 
@@ -62,20 +64,26 @@ def _mirror(data: MarketData, params: dict[str, float], percent: bool) -> type[S
 
 
 def _run_both(
-    data: MarketData, given: dict[str, float], *, percent: bool, commission: float, capital: float
+    data: MarketData,
+    given: dict[str, float],
+    *,
+    percent: bool,
+    commission: float,
+    capital: float,
+    strategy: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame, float, float]:
     spec = backtest_spec(
         capital=capital,
         costs={"commission": commission},
         stopUnit="percent" if percent else "pips",
-        strategy={"name": "rsi_reversion", "parameters": given},
+        strategy={"name": strategy, "parameters": given},
     )
     ours = Backtester(spec, data).run()
-    params = resolve_parameters(get_strategy("rsi_reversion"), given)
+    params = resolve_parameters(get_strategy(strategy), given)
     frame = data.to_frame().rename(columns=str.capitalize)
     oracle = Backtest(
         frame,
-        _mirror(data, params, percent),
+        _mirror(data, params, percent, strategy),
         cash=capital,
         commission=commission,
         exclusive_orders=False,
@@ -103,6 +111,14 @@ CASES = [
         0.0002,
         100_000.0,
         id="EURUSD-hourly-pips",
+    ),
+    pytest.param(
+        "eurusd",
+        {"fast_period": 12, "slow_period": 26, "stop_loss": 60, "take_profit": 150},
+        False,
+        0.0002,
+        100_000.0,
+        id="EURUSD-hourly-ema-crossover",
     ),
     pytest.param(
         "eurusd",
@@ -147,8 +163,9 @@ def test_identical_trades_and_equity(
     capital: float,
 ) -> None:
     data = request.getfixturevalue(dataset)
+    strategy = "ema_crossover" if "fast_period" in given else "rsi_reversion"
     ours, theirs, final_ours, final_theirs = _run_both(
-        data, given, percent=percent, commission=commission, capital=capital
+        data, given, percent=percent, commission=commission, capital=capital, strategy=strategy
     )
     assert len(ours) >= 20, "too few trades to prove anything"
     assert len(ours) == len(theirs)
@@ -160,3 +177,7 @@ def test_identical_trades_and_equity(
     np.testing.assert_allclose(ours.exit_price, theirs.ExitPrice, rtol=1e-12)
     assert final_ours == pytest.approx(final_theirs, rel=1e-6)
     assert set(ours.exit_reason) >= {"stop_loss", "take_profit", "signal"}
+    if strategy == "ema_crossover":  # it reverses: both sides trade, often back to back
+        assert set(ours.direction) == {"long", "short"}
+        reversals = (ours.direction.to_numpy()[1:] != ours.direction.to_numpy()[:-1]).sum()
+        assert reversals >= len(ours) // 4

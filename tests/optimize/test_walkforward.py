@@ -70,7 +70,7 @@ def test_anchored_step_and_fold_limit() -> None:
 def test_bad_windows_are_rejected() -> None:
     with pytest.raises(ValueError, match=r"duration like 3y"):
         WalkForwardSpec(train="3 years", test="1y")
-    with pytest.raises(ValueError, match=r"walkForward\.select must be one of"):
+    with pytest.raises(ValueError, match=r"walkForward\.select: must be one of"):
         spec("synthetic:walk", select="sortino_ratio")
 
 

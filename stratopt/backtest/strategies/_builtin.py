@@ -61,7 +61,8 @@ class RsiReversion:
 
 
 class EmaCrossover:
-    """Trend following: long when the fast EMA crosses above the slow one, short below."""
+    """Trend following, always on the trend's side: long while the fast EMA is above the
+    slow one, short while below; each cross closes the position and reverses it."""
 
     name: str = "ema_crossover"
     parameters: tuple[Parameter, ...] = (
@@ -87,7 +88,12 @@ class EmaCrossover:
         )
         up = _cross_above(fast, slow)
         down = _cross_above(slow, fast)
-        return Signals(long_entry=up, long_exit=down, short_entry=down, short_exit=up)
+        # Entries follow the trend's side, not only its crossing bar: after a cross closes
+        # the position, the next bar enters the other way (stop and reverse), and a stop
+        # or target is followed by a new entry on the trend's side.
+        with np.errstate(invalid="ignore"):
+            above, below = fast > slow, fast < slow
+        return Signals(long_entry=above, long_exit=down, short_entry=below, short_exit=up)
 
 
 class DonchianBreakout:
