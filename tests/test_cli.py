@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from stratopt.backtest import METRIC_NAMES
 from tests.conftest import EXAMPLES
 
@@ -61,6 +63,41 @@ def test_errors_name_the_field_and_exit_2(tmp_path: Path) -> None:
     )
     done = stratopt("backtest", str(bad))
     assert done.returncode == 2
-    assert "spec.backtest.data.source: file not found: missing.csv" in done.stderr
+    missing = tmp_path / "missing.csv"  # relative paths are read next to the spec file
+    assert f"spec.backtest.data.source: file not found: {missing}" in done.stderr
     done = stratopt("backtest", str(EXAMPLES / "optimization-genetic.yaml"), "--set", "stop_loss")
     assert done.returncode == 2 and "--set: expected NAME=VALUE" in done.stderr
+
+
+def test_relative_data_paths_resolve_against_the_spec_files_folder(tmp_path: Path) -> None:
+    import pandas as pd
+
+    folder = tmp_path / "research"
+    folder.mkdir()
+    index = pd.date_range("2020-01-01", periods=400, freq="h")
+    close = 1.1 + 0.001 * np.sin(np.arange(400) / 7)
+    pd.DataFrame(
+        {
+            "timestamp": index,
+            "open": close,
+            "high": close + 1e-4,
+            "low": close - 1e-4,
+            "close": close,
+        }
+    ).to_csv(folder / "bars.csv", index=False)
+    spec = folder / "backtest.yaml"
+    spec.write_text(
+        "spec:\n  backtest:\n    data: {source: bars.csv}\n    strategy: {name: rsi_reversion}\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "stratopt.cli", "backtest", str(spec), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=elsewhere,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["bars"] == 400

@@ -115,7 +115,7 @@ def read_document(path: str | Path) -> dict[str, Any]:
     if not isinstance(document, dict) or not isinstance(document.get("spec"), dict):
         raise InputError(f"{path}: spec", "the file must be a resource with a 'spec' mapping")
     check_envelope(document, str(path))
-    return document
+    return resolve_relative_paths(document, path.resolve().parent)
 
 
 #: The kinds of resource stratopt reads, and the one API version they have.
@@ -141,3 +141,46 @@ def check_envelope(document: Mapping[str, Any], where: str) -> None:
         raise InputError(f"{where}: kind", f"must be one of {', '.join(KINDS)}; got {kind!r}")
     if not isinstance(document.get("metadata", {}), Mapping):
         raise InputError(f"{where}: metadata", "must be a mapping, e.g. {name: my-run}")
+
+
+#: Fields holding a local path (or a URL, or a synthetic source), by kind.
+PATH_FIELDS = {
+    "OptimizationRun": (("backtest", "data", "source"),),
+    "FeatureAnalysis": (("data", "source"),),
+    "ForecastRun": (("data", "source"), ("fromFeatureAnalysis",)),
+}
+
+
+#: On a cluster, fromFeatureAnalysis names a resource: only data sources are paths.
+CLUSTER_PATH_FIELDS = {kind: fields[:1] for kind, fields in PATH_FIELDS.items()}
+
+
+def _is_relative_path(value: object) -> bool:
+    text = str(value)
+    return not (text.startswith("synthetic:") or "://" in text or Path(text).is_absolute())
+
+
+def relative_paths(
+    document: Mapping[str, Any], fields: Mapping[str, tuple[tuple[str, ...], ...]] = PATH_FIELDS
+) -> list[tuple[str, str]]:
+    """(field, value) of each relative local path in the resource's spec."""
+    found = []
+    for path in fields.get(str(document.get("kind", "OptimizationRun")), ()):
+        node: Any = document.get("spec")
+        for part in path:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if isinstance(node, str) and node and _is_relative_path(node):
+            found.append(("spec." + ".".join(path), node))
+    return found
+
+
+def resolve_relative_paths(document: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The document with relative local paths made absolute against ``folder`` (the spec
+    file's), so that a run does not depend on the directory it was started from."""
+    for field, value in relative_paths(document):
+        node = document["spec"]
+        *parents, last = field.removeprefix("spec.").split(".")
+        for part in parents:
+            node = node[part]
+        node[last] = str((folder / value).resolve())
+    return document

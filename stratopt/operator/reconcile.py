@@ -19,6 +19,7 @@ from kubernetes.client import ApiException
 from pydantic import BaseModel
 
 from stratopt.api import SpecError, parse_model
+from stratopt.api._parse import CLUSTER_PATH_FIELDS, relative_paths
 from stratopt.api._resource import GROUP, VERSION
 from stratopt.api.v1alpha1 import FeatureAnalysisSpec, ForecastRunSpec, OptimizationRunSpec
 from stratopt.operator import metrics
@@ -287,6 +288,16 @@ def reconcile(
         parsed = parse_model(SPECS[kind], body.get("spec"), "spec")
     except SpecError as exc:
         recorder.update(projection.failed(status, run.generation, exc.reason, str(exc), now()))
+        return
+    relative = relative_paths({"kind": kind, "spec": body.get("spec")}, CLUSTER_PATH_FIELDS)
+    if relative:
+        field, value = relative[0]
+        message = (
+            f"{field}: {value!r} is a relative path, which only `stratopt run` resolves "
+            "(against the spec file's folder); on a cluster give an absolute path in the "
+            "worker image or a mounted volume, or a URL"
+        )
+        recorder.update(projection.failed(status, run.generation, "InvalidSpec", message, now()))
         return
     spec = dict(body.get("spec") or {})
     if isinstance(parsed, OptimizationRunSpec) and execution_mode(parsed) == "distributed":

@@ -359,3 +359,21 @@ def test_a_failed_run_ends_a_wait_for_finished_at_once(
     finished = condition(body, "Finished")
     assert finished is not None and finished["reason"] == "Failed", body["status"]
     assert "spec.backtest.data.source: file not found" in finished["message"]
+
+
+def test_a_relative_data_path_fails_saying_it_only_works_locally(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    operator: OperatorProcess,
+) -> None:
+    document = small_run("relative")
+    document["spec"]["backtest"]["data"]["source"] = "data/eurusd.csv"
+    apply(control_plane, namespace, document)
+    body = wait_finished(control_plane, api, namespace, "relative", timeout=60)
+    failed = condition(body, "Failed")
+    assert failed is not None, body["status"]
+    assert failed["message"].startswith(
+        "spec.backtest.data.source: 'data/eurusd.csv' is a relative path"
+    ), failed
+    assert not client.BatchV1Api(api).list_namespaced_job(namespace).items
