@@ -191,6 +191,8 @@ def _run_optimization(
     if out_dir is not None:
         write_optimization(out_dir, spec, outcome)
     emit(status, output, lambda _: print_optimization(spec, outcome.status))
+    for warning in outcome.status.warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _run_feature_analysis(

@@ -847,3 +847,30 @@ def test_user_code_failures_read_the_same_with_any_number_of_workers(
 ) -> None:
     message = assert_refused(invoke(case, tmp_path, workers), case)
     assert "stratopt/" not in message.split("(at ")[-1], "the frame must be the user's"
+
+
+@pytest.mark.parametrize(
+    ("document", "warning"),
+    [
+        pytest.param(strategy("faulty:Never"), "no evaluation traded", id="never-trades"),
+        pytest.param(
+            optimization(spec__constraints=["num_trades >= 1000000"]),
+            "no evaluation met every constraint; the front holds the least violating ones",
+            id="infeasible",
+        ),
+        pytest.param(
+            optimization(spec__walkForward={"train": 2000, "test": 900}),
+            "walk-forward made one fold",
+            id="one-fold",
+        ),
+    ],
+)
+def test_degenerate_answers_are_said_out_loud(
+    document: Document, warning: str, tmp_path: Path
+) -> None:
+    result = invoke(Case("degenerate", document, "", "", args=("-o", "json")), tmp_path)
+    assert result.exit_code == 0, result.output
+    assert f"warning: {warning}" in result.stderr
+    status = yaml.safe_load(result.stdout)
+    assert any(warning in line for line in status["warnings"]), status["warnings"]
+    assert status["paretoFront"], "a degenerate answer still reports what it found"

@@ -203,6 +203,8 @@ class _Recorder:
             self.announce("Suspended", "the run's Job is suspended (spec.suspend is true)")
         elif phase == "Succeeded":
             self.announce("Succeeded", _summary(fields))
+            for warning in fields.get("warnings") or []:
+                self.announce("Degenerate", str(warning), warning=True)
         elif phase == "Failed":
             failed = next(c for c in fields["conditions"] if c["type"] == "Failed")
             self.announce(failed["reason"], failed["message"], warning=True)

@@ -110,11 +110,21 @@ def summarize(
     objectives = minimized(spec, candidates)
     feasible = np.flatnonzero(feasible_mask(spec, candidates))
     if len(feasible) == 0 and candidates:
-        # Nothing satisfies the constraints: report the least violating solutions instead.
         violation = np.array(
             [sum(c.violation(e.metrics) for c in spec.constraints) for e in candidates]
         )
         feasible = np.flatnonzero(violation == violation.min())
+    warnings = []
+    if candidates and all(e.metrics["num_trades"] == 0 for e in candidates):
+        warnings.append(
+            "no evaluation traded: the strategy never opened a position with any parameters "
+            "searched; check its parameters, the data, and pipSize/tickSize"
+        )
+    if spec.constraints and candidates and not feasible_mask(spec, candidates).any():
+        # Nothing satisfies the constraints: report the least violating solutions instead.
+        warnings.append(
+            "no evaluation met every constraint; the front holds the least violating ones"
+        )
     front = feasible[non_dominated(objectives[feasible])]
     order = front[trade_off_order(objectives[front])]
     solutions = [_solution(spec, candidates[i], rank) for rank, i in enumerate(order, start=1)]
@@ -126,6 +136,7 @@ def summarize(
         ),
         pareto_front=solutions[:FRONT_LIMIT],
         pareto_front_size=len(solutions),
+        warnings=warnings,
     )
     if not solutions:
         return status

@@ -75,6 +75,11 @@ def run_optimization(
         from stratopt.runtime.walkforward import walk_forward
 
         status.walk_forward = walk_forward(spec, backtester, workers, run_folds)
+        if len(status.walk_forward.folds) == 1:
+            status.warnings.append(
+                "walk-forward made one fold: its out-of-sample result is a single test "
+                "window; use shorter windows or more data for several"
+            )
     return outcome
 
 

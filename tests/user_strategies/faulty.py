@@ -54,3 +54,11 @@ class ListSignals(_Base):
 class NeedsArguments(_Base):
     def __init__(self, lookback: int) -> None:
         self.lookback = lookback
+
+
+class Never(_Base):
+    """Valid signals that never enter."""
+
+    def signals(self, data: MarketData, params: Mapping[str, float]) -> Signals:
+        never = np.zeros(len(data), dtype=bool)
+        return Signals(never, never, never, never)

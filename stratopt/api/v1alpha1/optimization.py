@@ -680,6 +680,11 @@ class OptimizationRunStatus(RunStatus):
     walk_forward: WalkForwardStatus | None = Field(
         default=None, description="Walk-forward folds and summary."
     )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Degenerate answers, said out loud: no evaluation traded, no "
+        "evaluation met the constraints, a walk-forward of one fold.",
+    )
 
 
 class OptimizationRun(Resource):
