@@ -17,7 +17,7 @@ from typing import Any
 import click
 import yaml
 
-from stratopt.errors import StratoptError
+from stratopt.errors import DataNotice, StratoptError
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
 
@@ -67,6 +67,17 @@ def emit(document: dict[str, Any], output: str, table: Callable[[dict[str, Any]]
 @click.version_option(package_name="stratopt")
 def cli() -> None:
     """Optimize trading-strategy parameters, locally or on Kubernetes."""
+    import warnings
+
+    default = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, DataNotice):
+            click.echo(f"note: {message}", err=True)
+        else:
+            default(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
 
 
 @cli.command()

@@ -38,3 +38,8 @@ class DataError(InputError):
     """Market data that cannot be used as given (missing file, NaN, unsorted bars...)."""
 
     reason = "InvalidData"
+
+
+class DataNotice(UserWarning):
+    """Something about the data the user should know, though nothing is wrong with it;
+    ``stratopt run`` prints it as a ``note:`` line."""

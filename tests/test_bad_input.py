@@ -5,7 +5,7 @@ same input gives the same message with one worker or several."""
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -874,3 +874,34 @@ def test_degenerate_answers_are_said_out_loud(
     status = yaml.safe_load(result.stdout)
     assert any(warning in line for line in status["warnings"]), status["warnings"]
     assert status["paretoFront"], "a degenerate answer still reports what it found"
+
+
+@pytest.mark.filterwarnings("default::stratopt.errors.DataNotice")
+def test_adjusted_prices_are_an_explicit_choice_and_the_output_says_which(tmp_path: Path) -> None:
+    frame = bars()
+    frame["Adj Close"] = frame["Close"] * 0.5  # a 2:1 split, back-adjusted
+    files: dict[str, pd.DataFrame | str | bytes] = {"bars.csv": frame}
+    plain = Case("plain", with_data("bars.csv"), "", "", files=files, command="backtest")
+    result = invoke(replace(plain, args=("-o", "json")), tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "note: spec.backtest.data.source: trading the unadjusted 'Close'" in result.stderr
+    adjusted = replace(
+        plain,
+        document=with_data("bars.csv", spec__backtest__data__adjusted=True),
+        args=("-o", "json"),
+    )
+    result = invoke(adjusted, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "note:" not in result.stderr
+    # The same as trading a file whose prices were adjusted beforehand.
+    scaled = bars()
+    for name in ("Open", "High", "Low", "Close"):
+        scaled[name] = scaled[name] * 0.5
+    by_hand = invoke(replace(plain, files={"bars.csv": scaled}, args=("-o", "json")), tmp_path)
+    assert yaml.safe_load(result.stdout)["metrics"] == yaml.safe_load(by_hand.stdout)["metrics"]
+    missing = replace(
+        adjusted, files={"bars.csv": bars()}, expected_field="spec.backtest.data.adjusted"
+    )
+    assert_refused(
+        invoke(replace(missing, expected="has no 'Adj Close' column"), tmp_path), missing
+    )

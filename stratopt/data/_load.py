@@ -19,7 +19,12 @@ def load_frame(spec: DataSpec, field: str = "spec.backtest.data") -> pd.DataFram
     if is_synthetic(source):
         frame = synthesize_ohlcv(source, f"{field}.source")
     else:
-        frame = normalize_columns(_read(source, spec.format, f"{field}.source"), f"{field}.source")
+        frame = normalize_columns(
+            _read(source, spec.format, f"{field}.source"),
+            f"{field}.source",
+            adjusted=spec.adjusted,
+            adjusted_field=f"{field}.adjusted",
+        )
     if len(frame) and (spec.start is not None or spec.end is not None):
         frame = _between(frame, spec, field)
     validate_ohlcv(frame, f"{field}.source")

@@ -7,14 +7,23 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from stratopt.errors import DataError
+from stratopt.errors import DataError, DataNotice
 
 REQUIRED = ("open", "high", "low", "close")
 _TIME_COLUMNS = ("date", "datetime", "timestamp", "time", "gmt time", "local time")
 _ALIASES = {"o": "open", "h": "high", "l": "low", "c": "close", "v": "volume", "vol": "volume"}
 
 
-def normalize_columns(frame: pd.DataFrame, field: str = "data") -> pd.DataFrame:
+_ADJUSTED = ("adj close", "adj_close", "adjclose", "adjusted close", "adjusted_close")
+
+
+def normalize_columns(
+    frame: pd.DataFrame,
+    field: str = "data",
+    *,
+    adjusted: bool = False,
+    adjusted_field: str = "data.adjusted",
+) -> pd.DataFrame:
     """Lower-case OHLCV column names and move the time column into a DatetimeIndex.
 
     Accepts ``Open``/``open``/``OPEN``, and a ``Date``, ``Datetime``, ``Timestamp`` or
@@ -39,6 +48,26 @@ def normalize_columns(frame: pd.DataFrame, field: str = "data") -> pd.DataFrame:
             field,
             f"missing column(s) {missing}; found {list(frame.columns)}. "
             "Provide open, high, low and close (any capitalization).",
+        )
+    adjusted_column = next((c for c in frame.columns if c in _ADJUSTED), None)
+    if adjusted:
+        if adjusted_column is None:
+            raise DataError(
+                adjusted_field,
+                f"is true but the file has no 'Adj Close' column; columns are "
+                f"{list(frame.columns)}",
+            )
+        factor = frame[adjusted_column] / frame["close"]
+        frame = frame.assign(
+            **{name: frame[name] * factor for name in ("open", "high", "low")},
+            close=frame[adjusted_column],
+        )
+    elif adjusted_column is not None:
+        warnings.warn(
+            f"{field}: trading the unadjusted 'Close'; set {adjusted_field}: true to "
+            "trade 'Adj Close' (splits and dividends)",
+            DataNotice,
+            stacklevel=2,
         )
     if "volume" not in frame.columns:
         frame = frame.assign(volume=0.0)

@@ -63,6 +63,12 @@ class DataSpec(ApiModel):
     end: datetime | None = Field(
         default=None, description="Drop bars after this timestamp (inclusive bound)."
     )
+    adjusted: bool = Field(
+        default=False,
+        description="Trade the file's 'Adj Close' (splits and dividends): open, high and "
+        "low are scaled by the same factor. By default the unadjusted close is used, and "
+        "stratopt run says so when the file has an 'Adj Close' column.",
+    )
 
     @model_validator(mode="after")
     def _start_before_end(self) -> DataSpec:
