@@ -905,3 +905,35 @@ def test_adjusted_prices_are_an_explicit_choice_and_the_output_says_which(tmp_pa
     assert_refused(
         invoke(replace(missing, expected="has no 'Adj Close' column"), tmp_path), missing
     )
+
+
+def test_fx_defaults_on_an_index_are_called_out(tmp_path: Path) -> None:
+    frame = bars()
+    for name in ("Open", "High", "Low", "Close"):
+        frame[name] = frame[name] * 45  # an index around 4,500 points
+    document = with_data(
+        "index.csv",
+        spec__parameters=[
+            {"name": "stop_loss", "min": 0.005, "max": 0.05},
+            {"name": "take_profit", "min": 40, "max": 200},
+        ],
+    )
+    result = invoke(
+        Case("index", document, "", "", args=("-o", "json"), files={"index.csv": frame}), tmp_path
+    )
+    assert result.exit_code == 0, result.output
+    warnings = yaml.safe_load(result.stdout)["warnings"]
+    assert any(
+        w.startswith("spec.backtest.data.pipSize: the default 0.0001 is an FX pip")
+        for w in warnings
+    ), warnings
+    assert any(
+        w.startswith("stop_loss of 0.005 pips is 5e-07, under one tick") for w in warnings
+    ), warnings
+    explicit = changed(document, spec__backtest__data__pipSize=1)
+    result = invoke(
+        Case("points", explicit, "", "", args=("-o", "json"), files={"index.csv": frame}), tmp_path
+    )
+    assert result.exit_code == 0, result.output
+    warnings = yaml.safe_load(result.stdout)["warnings"]
+    assert not any(w.startswith("spec.backtest.data.pipSize") for w in warnings), warnings

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from stratopt.api.v1alpha1 import OptimizationRunSpec, OptimizationRunStatus
 from stratopt.backtest import Backtester
 from stratopt.data import MarketData
@@ -50,6 +52,56 @@ def prepare(spec: OptimizationRunSpec, data: MarketData | None = None) -> Backte
     return backtester
 
 
+#: Prices above this are no FX quote: a stock, an index, a future.
+FX_PRICE_CEILING = 20.0
+
+
+def quote_warnings(spec: OptimizationRunSpec, backtester: Backtester) -> list[str]:
+    """Stop and target distances that the instrument's quoting makes meaningless."""
+    data, backtest = backtester.data, spec.backtest
+    found = []
+    median = float(np.median(data.close))
+    pips = backtest.stop_unit.value == "pips"
+    if pips and "pip_size" not in backtest.data.model_fields_set and median > FX_PRICE_CEILING:
+        found.append(
+            f"spec.backtest.data.pipSize: the default 0.0001 is an FX pip, but prices are "
+            f"around {median:,.4g}; for a stock or an index set pipSize: 1 (stops in points) "
+            "or 0.01 (in cents), or use stopUnit: percent"
+        )
+    if not pips:
+        return found
+    searched = {r.name: r.min for r in spec.parameters if r.min is not None}
+    for name in ("stop_loss", "take_profit"):
+        smallest = searched.get(name, backtester.base_parameters[name])
+        distance = smallest * data.pip_size
+        if 0 < distance < data.tick_size:
+            found.append(
+                f"{name} of {smallest:g} pips is {distance:.3g}, under one tick "
+                f"({data.tick_size:g}): its level rounds onto the fill price"
+            )
+        elif 0 < smallest <= backtest.costs.spread / 2:
+            found.append(
+                f"{name} of {smallest:g} pips lies inside half the spread "
+                f"({backtest.costs.spread:g} pips): it is hit by the costs alone"
+            )
+    return found
+
+
+def stop_out_warnings(backtester: Backtester, parameters: dict[str, float]) -> list[str]:
+    """Most of the best solution's trades stopping out on their entry bar means stops
+    tighter than a bar's range: the result is mostly noise."""
+    trades = backtester.run(backtester.parameters(parameters)).trades
+    if len(trades) < 10:
+        return []
+    same_bar = ((trades.exit_reason == "stop_loss") & (trades.exit_bar == trades.entry_bar)).mean()
+    if same_bar <= 0.5:
+        return []
+    return [
+        f"{same_bar:.0%} of the best solution's trades stop out on their entry bar: stops "
+        "tighter than one bar's range; check pipSize and the stop_loss range"
+    ]
+
+
 def run_optimization(
     spec: OptimizationRunSpec,
     *,
@@ -69,8 +121,10 @@ def run_optimization(
     backtester = prepare(spec, data)
     outcome = search(spec, backtester, workers=workers, on_batch=on_batch, evaluate=evaluate)
     status = outcome.status
+    status.warnings += quote_warnings(spec, backtester)
     if status.best is not None:
         status.diagnostics = diagnose(backtester, outcome.evaluations, status.best.parameters)
+        status.warnings += stop_out_warnings(backtester, status.best.parameters)
     if spec.walk_forward is not None:
         from stratopt.runtime.walkforward import walk_forward
 
