@@ -305,7 +305,7 @@ ALGORITHM_CASES = [
         "huge-grid",
         optimization(spec__algorithm={"name": "grid", "grid": {"steps": 1000}}),
         "spec.algorithm.grid.steps",
-        "the grid has 1,000,000 points, over the limit of 100,000",
+        "the grid has 1,000,000 points (about 1.9 GiB of results), over the limit of 100,000",
     ),
     Case(
         "huge-sample",

@@ -101,6 +101,18 @@ def simulate(
     ``equity_out`` (length ``end - start``) and ``trades_out`` (rows × 8) are filled when
     non-empty; pass empty arrays to skip recording in tight optimization loops.
     """
+    bars = close.shape[0]
+    prices_fit = open_.shape[0] == bars and high.shape[0] == bars and low.shape[0] == bars
+    longs_fit = long_entry.shape[0] == bars and long_exit.shape[0] == bars
+    shorts_fit = short_entry.shape[0] == bars and short_exit.shape[0] == bars
+    if not (prices_fit and longs_fit and shorts_fit):
+        raise ValueError("simulate: every price and signal array needs one value per bar")
+    if not 0 <= start < end <= bars:
+        raise ValueError("simulate: the window must lie within the bars")
+    if equity_out.shape[0] not in (0, end - start):
+        raise ValueError("simulate: equity_out needs one slot per bar of the window")
+    if 0 < trades_out.shape[0] < end - start:
+        raise ValueError("simulate: trades_out needs a row per bar of the window")
     record_equity = equity_out.shape[0] > 0
     record_trades = trades_out.shape[0] > 0
     # Scalars, not slots of an array, so the loop keeps them in registers.

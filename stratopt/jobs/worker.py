@@ -9,11 +9,13 @@ podFailurePolicy then fails the run at once instead of retrying.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -23,6 +25,8 @@ from stratopt.errors import StratoptError
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     PLURALS,
+    TERMINATION_LOG,
+    failure_report,
     fold_result_name,
     load_client_configuration,
     owner_reference,
@@ -34,6 +38,15 @@ from stratopt.runtime.protocol import (
     shard_input_name,
     shard_result_name,
 )
+
+
+def report_failure(reason: str, message: str) -> None:
+    """Say why the worker failed: on stderr for `kubectl logs`, and in the termination
+    log, which the operator reads."""
+    print(f"{reason}: {message}", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError):  # not in a pod
+        Path(TERMINATION_LOG).write_text(failure_report(reason, message))
+
 
 #: Least seconds between two progress reports of a single-mode search.
 PROGRESS_SECONDS = 2.0
@@ -315,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             owner = owner_reference(args.kind, args.name, body["metadata"]["uid"])
             result = execute(args.kind, body["spec"], ProgressReport(core, args, owner))
     except StratoptError as exc:
-        print(f"{exc.reason}: {str(exc).splitlines()[0]}", file=sys.stderr, flush=True)
+        report_failure(exc.reason, str(exc).splitlines()[0])
         return BAD_INPUT_EXIT_CODE
     _write_configmap(
         core,

@@ -51,6 +51,7 @@ from stratopt.runtime.protocol import (
     job_name,
     plan_name,
     progress_name,
+    read_failure,
     result_name,
     revision,
     run_selector,
@@ -243,22 +244,19 @@ def _summary(fields: dict[str, Any]) -> str:
 def _report_failure(
     clients: Clients, run: Run, job: str, job_reason: str, patch: Any, status: dict[str, Any]
 ) -> None:
-    """Fail the run with the failing pod's one-line reason ("Reason: what to fix")."""
-    message = _failure_message(clients, run.namespace, job)
-    failure = message.split(":", 1)[0] if ":" in message else job_reason
-    patch.status.update(
-        projection.failed(status, run.generation, failure or "JobFailed", message, now())
-    )
+    """Fail the run with the reason and message its failed worker reported."""
+    reason, message = _failure(clients, run.namespace, job, job_reason)
+    patch.status.update(projection.failed(status, run.generation, reason, message, now()))
 
 
-def _failure_message(clients: Clients, namespace: str, job: str) -> str:
+def _failure(clients: Clients, namespace: str, job: str, job_reason: str) -> tuple[str, str]:
     pods = clients.core.list_namespaced_pod(namespace, label_selector=f"job-name={job}").items
     for pod in pods:
         for state in pod.status.container_statuses or []:
             terminated = state.state.terminated if state.state else None
             if terminated is not None and terminated.exit_code != 0 and terminated.message:
-                return str(terminated.message).strip().splitlines()[-1]
-    return "the run's Job failed; see its pods"
+                return read_failure(str(terminated.message), job_reason)
+    return job_reason or "JobFailed", f"Job {job} failed ({job_reason}); see its pods"
 
 
 def reconcile(

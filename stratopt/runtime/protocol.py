@@ -13,6 +13,9 @@ from stratopt.api._resource import GROUP, VERSION
 
 #: Exit code of a worker that found bad input: the Job fails at once, without retries.
 BAD_INPUT_EXIT_CODE = 2
+#: Where a worker leaves why it failed, as JSON {"reason", "message"}; the kubelet makes
+#: it the container's termination message.
+TERMINATION_LOG = "/dev/termination-log"
 #: A worker told to stop (SIGTERM: suspend, delete, preemption) exits with 128 + 15.
 STOPPED_EXIT_CODE = 143
 PLURALS = {
@@ -155,3 +158,23 @@ def load_client_configuration() -> None:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
         config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
+
+
+def failure_report(reason: str, message: str) -> str:
+    """The termination message of a worker that failed for ``reason``."""
+    return json.dumps({"reason": reason, "message": message})
+
+
+def read_failure(termination_message: str, job_reason: str) -> tuple[str, str]:
+    """(reason, message) of a failed worker: its report, or, when it crashed without one
+    (the message is then the tail of its log), the Job's reason and that tail's last
+    line."""
+    text = termination_message.strip()
+    try:
+        report = json.loads(text)
+    except ValueError:
+        report = None
+    if isinstance(report, dict) and report.get("reason") and report.get("message"):
+        return str(report["reason"]), str(report["message"])
+    last = text.splitlines()[-1] if text else "no message"
+    return job_reason or "JobFailed", f"the worker failed: {last}"

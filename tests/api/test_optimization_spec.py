@@ -99,12 +99,14 @@ def test_valid_spec_and_defaults() -> None:
                 "parameters": [{"name": n, "min": 1, "max": 99} for n in ("a", "b", "c")],
             },
             "spec.algorithm.grid.steps",
-            "the grid has 1,000,000,000,000 points, over the limit of 100,000",
+            "the grid has 1,000,000,000,000 points (about 1,862,645.1 GiB of results), over the "
+            "limit of 100,000",
         ),
         (
             {"algorithm": {"name": "nsga2", "nsga2": {"populationSize": 5000}}},
             "spec.algorithm.nsga2",
-            "populationSize × generations is 250,000, over the limit of 100,000",
+            "populationSize × generations is 250,000 (about 477 MiB of results), over the limit "
+            "of 100,000",
         ),
         (
             {"algorithm": {"name": "nsga2", "nsga2": {"populationSize": 100000}}},

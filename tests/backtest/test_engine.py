@@ -213,3 +213,21 @@ def test_exposure_counts_each_bar_in_the_market_once(
     bars_total = len(result.equity)
     assert result.metrics["exposure"] == pytest.approx(100 * len(covered) / bars_total)
     assert result.metrics["exposure"] <= 100
+
+
+def test_the_kernel_refuses_arrays_it_would_read_past(synthetic_hourly: MarketData) -> None:
+    from stratopt.backtest import _kernel as k
+
+    data = synthetic_hourly
+    bars_total = len(data)
+    signal = np.zeros(bars_total, dtype=bool)
+    arguments: list[object] = [data.open, data.high, data.low, data.close]
+    arguments += [signal, signal, signal, signal[:-5], 0, bars_total]
+    arguments += [50.0, 100.0, False, 1e-4, 1e5, 0.02, 1e5, 1.0, 1.0, 0.0, 0.0, False]
+    arguments += [np.empty(0), np.empty((0, k.TRADE_COLUMNS))]
+    with pytest.raises(ValueError, match="one value per bar"):
+        k.simulate(*arguments)
+    arguments[7] = signal
+    arguments[9] = bars_total + 1
+    with pytest.raises(ValueError, match="window must lie within the bars"):
+        k.simulate(*arguments)

@@ -263,3 +263,20 @@ def test_a_stalled_run_seen_again_keeps_its_transition_times() -> None:
     first = status.stalled({}, 1, "Unschedulable", "no node", "t1")
     again = status.stalled(first, 1, "Unschedulable", "no node", "t2")
     assert again == first
+
+
+def test_a_failed_workers_report_gives_the_reason_and_one_clear_message() -> None:
+    from stratopt.runtime.protocol import failure_report, read_failure
+
+    report = failure_report("InvalidData", "spec.backtest.data.source: file not found: /x.csv")
+    assert read_failure(report + "\n", "PodFailurePolicy") == (
+        "InvalidData",
+        "spec.backtest.data.source: file not found: /x.csv",
+    )
+    # A crash leaves no report: the message is the tail of the log, the reason the Job's.
+    crashed = 'Traceback (most recent call last):\n  File "x.py"\nRuntimeError: out of disk: /tmp'
+    assert read_failure(crashed, "BackoffLimitExceeded") == (
+        "BackoffLimitExceeded",
+        "the worker failed: RuntimeError: out of disk: /tmp",
+    )
+    assert read_failure("", "") == ("JobFailed", "the worker failed: no message")

@@ -21,6 +21,8 @@ MAX_EVALUATIONS = 100_000
 MAX_POPULATION = 10_000
 #: Bars × evaluations of one run: about 1.4 core-hours of backtesting at 5 ns a bar.
 MAX_BAR_EVALUATIONS = 10**12
+#: Memory one evaluation's parameters and metrics take, held for the whole search.
+BYTES_PER_EVALUATION = 2_000
 #: Bars assumed for data whose length is unknown until it is loaded (files, URLs).
 ASSUMED_BARS = 100_000
 #: Bars of synthetic data that does not say.
@@ -85,6 +87,12 @@ def bars(source: str) -> int:
         return SYNTHETIC_BARS  # the data loader names the bad option
 
 
+def results_memory(evaluations: int) -> str:
+    """The memory the results of ``evaluations`` need, for messages."""
+    size = evaluations * BYTES_PER_EVALUATION
+    return f"about {size / 2**30:,.1f} GiB" if size >= 2**30 else f"about {size / 2**20:,.0f} MiB"
+
+
 def limit_problem(spec: OptimizationRunSpec) -> str | None:
     """Why ``spec`` is over a limit, naming the field and the limit; None when within."""
     algorithm = spec.algorithm
@@ -92,16 +100,17 @@ def limit_problem(spec: OptimizationRunSpec) -> str | None:
         points = grid_points(spec)
         if points > MAX_EVALUATIONS:
             return (
-                f"algorithm.grid.steps: the grid has {points:,} points, over the limit of "
-                f"{MAX_EVALUATIONS:,}; lower steps, give parameters a coarser step, or "
-                "search with random or nsga2"
+                f"algorithm.grid.steps: the grid has {points:,} points ({results_memory(points)} "
+                f"of results), over the limit of {MAX_EVALUATIONS:,}; lower steps, give "
+                "parameters a coarser step, or search with random or nsga2"
             )
     if algorithm.nsga2 is not None:
         evaluations = algorithm.nsga2.population_size * algorithm.nsga2.generations
         if evaluations > MAX_EVALUATIONS:
             return (
-                f"algorithm.nsga2: populationSize × generations is {evaluations:,}, over the "
-                f"limit of {MAX_EVALUATIONS:,} evaluations; lower either"
+                f"algorithm.nsga2: populationSize × generations is {evaluations:,} "
+                f"({results_memory(evaluations)} of results), over the limit of "
+                f"{MAX_EVALUATIONS:,} evaluations; lower either"
             )
     evaluations = planned_evaluations(spec)
     bar_evaluations = evaluations * bars(spec.backtest.data.source)
