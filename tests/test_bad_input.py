@@ -937,3 +937,4 @@ def test_fx_defaults_on_an_index_are_called_out(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     warnings = yaml.safe_load(result.stdout)["warnings"]
     assert not any(w.startswith("spec.backtest.data.pipSize") for w in warnings), warnings
+    assert any(w.startswith("spec.backtest.data.tickSize: not set") for w in warnings), warnings

@@ -68,6 +68,12 @@ def quote_warnings(spec: OptimizationRunSpec, backtester: Backtester) -> list[st
             f"around {median:,.4g}; for a stock or an index set pipSize: 1 (stops in points) "
             "or 0.01 (in cents), or use stopUnit: percent"
         )
+    given = backtest.data.model_fields_set
+    if "pip_size" in given and "tick_size" not in given and data.pip_size >= 0.01:
+        found.append(
+            f"spec.backtest.data.tickSize: not set, so levels round to a tenth of pipSize "
+            f"({data.tick_size:g}); give the instrument's tick (0.01 for most stocks)"
+        )
     if not pips:
         return found
     searched = {r.name: r.min for r in spec.parameters if r.min is not None}
