@@ -14,14 +14,12 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from stratopt.api._resource import GROUP, VERSION
 from stratopt.errors import StratoptError
+from stratopt.runtime.execute import execute
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     PLURALS,
@@ -50,7 +48,6 @@ def report_failure(reason: str, message: str) -> None:
 
 #: Least seconds between two progress reports of a single-mode search.
 PROGRESS_SECONDS = 2.0
-ProgressCallback = Callable[[dict[str, Any]], None]
 
 
 def _clients() -> tuple[Any, Any]:
@@ -85,26 +82,6 @@ def with_analysis_features(custom: Any, namespace: str, spec: dict[str, Any]) ->
         raise InputError("spec.fromFeatureAnalysis", f"FeatureAnalysis {name!r} has no topFeatures")
     resolved = {key: value for key, value in spec.items() if key != "fromFeatureAnalysis"}
     return {**resolved, "features": list(top)}
-
-
-def execute(
-    kind: str, spec: dict[str, Any], on_progress: ProgressCallback | None = None
-) -> dict[str, Any]:
-    """Run one resource's spec locally; its status as the API stores it."""
-    from stratopt.api import parse_model
-    from stratopt.api.v1alpha1 import FeatureAnalysisSpec, ForecastRunSpec, OptimizationRunSpec
-    from stratopt.runtime import run_feature_analysis, run_forecast, run_optimization
-
-    status: BaseModel
-    if kind == "OptimizationRun":
-        search = parse_model(OptimizationRunSpec, spec, "spec")
-        status = run_optimization(search, on_batch=on_progress).status
-    elif kind == "FeatureAnalysis":
-        status = run_feature_analysis(parse_model(FeatureAnalysisSpec, spec, "spec"))
-    else:
-        status = run_forecast(parse_model(ForecastRunSpec, spec, "spec"))[0]
-    document: dict[str, Any] = status.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return document
 
 
 class ProgressReport:

@@ -1,0 +1,350 @@
+"""A Python client for stratopt's resources on a cluster, and the same results locally.
+
+    from stratopt.client import Client
+
+    client = Client(namespace="research")           # kubeconfig, or in-cluster credentials
+    run = client.submit("examples/optimization-genetic.yaml")
+    result = run.wait(timeout=1800, progress=print)  # raises RunFailed on a failed run
+    result.pareto_front, result.best_parameters
+
+``run_local(resource)`` gives the same :class:`Result` without a cluster. Needs the
+``operator`` extra (the Kubernetes client) for everything but ``run_local``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from stratopt.api._resource import GROUP, VERSION
+from stratopt.api.v1alpha1 import (
+    FeatureAnalysisSpec,
+    FeatureAnalysisStatus,
+    ForecastRunSpec,
+    ForecastRunStatus,
+    OptimizationRunSpec,
+    OptimizationRunStatus,
+)
+from stratopt.errors import StratoptError
+from stratopt.runtime.protocol import PLURALS
+
+SPECS: dict[type[BaseModel], str] = {
+    OptimizationRunSpec: "OptimizationRun",
+    FeatureAnalysisSpec: "FeatureAnalysis",
+    ForecastRunSpec: "ForecastRun",
+}
+STATUSES: dict[str, type[BaseModel]] = {
+    "OptimizationRun": OptimizationRunStatus,
+    "FeatureAnalysis": FeatureAnalysisStatus,
+    "ForecastRun": ForecastRunStatus,
+}
+_FIELD = re.compile(r"^(spec(?:[.\[][^:\s]*)?): (.+)$", re.DOTALL)
+
+
+class ClientError(StratoptError):
+    """A resource the cluster refused, or a run that failed: ``field`` names what to fix."""
+
+    def __init__(self, field: str, message: str, reason: str) -> None:
+        self.field, self.message, self.reason = field, message, reason
+        super().__init__(f"{field}: {message}" if field else message)
+
+    def __reduce__(self) -> tuple[type[ClientError], tuple[str, str, str]]:
+        return type(self), (self.field, self.message, self.reason)
+
+
+class Rejected(ClientError):
+    """The API server refused the resource (its schema or validation rules)."""
+
+
+class RunFailed(ClientError):
+    """The run ended Failed; ``reason`` is its Failed condition's."""
+
+
+class WaitTimeout(StratoptError):
+    """The run did not finish within the time given."""
+
+
+def _split_field(message: str) -> tuple[str, str]:
+    named = _FIELD.match(message)
+    return (named[1], named[2]) if named else ("", message)
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished run's status, typed, under the names stratopt's users know."""
+
+    kind: str
+    status: Any  # OptimizationRunStatus, FeatureAnalysisStatus or ForecastRunStatus
+
+    @classmethod
+    def of(cls, kind: str, document: Mapping[str, Any]) -> Result:
+        return cls(kind, STATUSES[kind].model_validate(dict(document)))
+
+    @property
+    def phase(self) -> str:
+        return str(self.status.phase)
+
+    def _get(self, kind: str, name: str) -> Any:
+        if self.kind != kind:
+            raise AttributeError(f"{name} is a result of {kind}, not of {self.kind}")
+        return getattr(self.status, name)
+
+    # OptimizationRun
+    @property
+    def pareto_front(self) -> list[Any]:
+        return list(self._get("OptimizationRun", "pareto_front"))
+
+    @property
+    def best(self) -> Any:
+        return self._get("OptimizationRun", "best")
+
+    @property
+    def best_parameters(self) -> dict[str, float] | None:
+        """The best parameters: of the single objective, else of the rank-1 trade-off."""
+        given = self._get("OptimizationRun", "best_parameters")
+        best = self.status.best
+        return given if given is not None else (best.parameters if best else None)
+
+    @property
+    def best_objective_value(self) -> float | None:
+        value: float | None = self._get("OptimizationRun", "best_objective_value")
+        return value
+
+    @property
+    def iterations_completed(self) -> int:
+        return int(self._get("OptimizationRun", "progress").evaluations_completed)
+
+    # FeatureAnalysis
+    @property
+    def features(self) -> list[Any]:
+        if self.kind == "ForecastRun":
+            return list(self.status.features)
+        return list(self._get("FeatureAnalysis", "features"))
+
+    @property
+    def top_features(self) -> list[str]:
+        return list(self._get("FeatureAnalysis", "top_features"))
+
+    @property
+    def model_score(self) -> float | None:
+        value: float | None = self._get("FeatureAnalysis", "model_score")
+        return value
+
+    # ForecastRun
+    @property
+    def predictions(self) -> list[Any]:
+        return list(self._get("ForecastRun", "predictions"))
+
+    @property
+    def model_accuracy(self) -> float | None:
+        value: float | None = self._get("ForecastRun", "model_accuracy")
+        return value
+
+
+def load_resource(
+    resource: str | Path | Mapping[str, Any] | BaseModel, name: str | None = None
+) -> dict[str, Any]:
+    """A resource document from a YAML path, a document, or a spec model."""
+    from stratopt.api import read_document
+    from stratopt.api._parse import check_envelope
+
+    if isinstance(resource, BaseModel):
+        kind = SPECS.get(type(resource))
+        if kind is None:
+            raise TypeError(f"not a resource spec: {type(resource).__name__}")
+        document: dict[str, Any] = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": kind,
+            "metadata": {},
+            "spec": resource.model_dump(mode="json", by_alias=True, exclude_none=True),
+        }
+    elif isinstance(resource, Mapping):
+        document = copy.deepcopy(dict(resource))
+        check_envelope(document, "resource")
+    else:
+        document = read_document(resource)
+    document.setdefault("apiVersion", f"{GROUP}/{VERSION}")
+    document.setdefault("kind", "OptimizationRun")
+    metadata = document.setdefault("metadata", {})
+    if name is not None:
+        metadata["name"] = name
+    if not metadata.get("name"):
+        metadata["generateName"] = f"{document['kind'].lower()}-"
+    return document
+
+
+def run_local(resource: str | Path | Mapping[str, Any] | BaseModel) -> Result:
+    """Run the resource on this machine (as ``stratopt run``): the same :class:`Result`
+    a cluster gives. Bad input raises :class:`stratopt.errors.InputError`."""
+    from stratopt.runtime.execute import execute
+
+    document = load_resource(resource, name="local")
+    return Result.of(document["kind"], execute(document["kind"], document["spec"]))
+
+
+class Run:
+    """A submitted resource."""
+
+    def __init__(self, client: Client, kind: str, name: str) -> None:
+        self.client, self.kind, self.name = client, kind, name
+
+    def __repr__(self) -> str:
+        return f"Run({self.kind} {self.client.namespace}/{self.name})"
+
+    def body(self) -> dict[str, Any]:
+        found: dict[str, Any] = self.client.objects().get_namespaced_custom_object(
+            GROUP, VERSION, self.client.namespace, PLURALS[self.kind], self.name
+        )
+        return found
+
+    @property
+    def phase(self) -> str:
+        return str((self.body().get("status") or {}).get("phase", "Pending"))
+
+    def wait(
+        self,
+        timeout: float = 3600,
+        *,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+        poll: float = 2.0,
+    ) -> Result:
+        """Wait until the run has finished for its current spec; its :class:`Result`.
+
+        ``progress`` is called with the status's ``progress`` whenever it moves.
+
+        Raises:
+            RunFailed: the run ended Failed (the field and message of its condition).
+            WaitTimeout: still unfinished after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        shown = None
+        while True:
+            body = self.body()
+            status = body.get("status") or {}
+            current = status.get("observedGeneration") == body["metadata"].get("generation")
+            if progress is not None and status.get("progress") not in (None, shown):
+                shown = status["progress"]
+                progress(shown)
+            if current and status.get("phase") == "Failed":
+                failed: dict[str, Any] = next(
+                    (c for c in status.get("conditions", []) if c.get("type") == "Failed"), {}
+                )
+                field, message = _split_field(str(failed.get("message", "")))
+                raise RunFailed(field, message, str(failed.get("reason", "Failed")))
+            if current and status.get("phase") == "Succeeded":
+                return Result.of(self.kind, status)
+            if time.monotonic() >= deadline:
+                raise WaitTimeout(
+                    f"{self.kind} {self.name} is {status.get('phase', 'Pending')} after "
+                    f"{timeout:g}s"
+                )
+            time.sleep(poll)
+
+    def suspend(self) -> None:
+        self._patch({"spec": {"suspend": True}})
+
+    def resume(self) -> None:
+        self._patch({"spec": {"suspend": False}})
+
+    def delete(self) -> None:
+        self.client.objects().delete_namespaced_custom_object(
+            GROUP, VERSION, self.client.namespace, PLURALS[self.kind], self.name
+        )
+
+    def _patch(self, change: dict[str, Any]) -> None:
+        self.client.objects().patch_namespaced_custom_object(
+            GROUP, VERSION, self.client.namespace, PLURALS[self.kind], self.name, change
+        )
+
+
+class Client:
+    """stratopt's resources in one namespace of a cluster.
+
+    Args:
+        namespace: where runs are submitted and listed.
+        kubeconfig: a kubeconfig file; default ``KUBECONFIG`` or ``~/.kube/config``, and
+            in a pod its ServiceAccount.
+        context: a context of that kubeconfig.
+    """
+
+    def __init__(
+        self,
+        namespace: str = "default",
+        *,
+        kubeconfig: str | Path | None = None,
+        context: str | None = None,
+    ) -> None:
+        from kubernetes import client, config
+
+        self.namespace = namespace
+        try:
+            self.api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+                str(kubeconfig) if kubeconfig else None, context=context
+            )
+        except config.ConfigException:
+            if kubeconfig is not None:
+                raise
+            configuration = client.Configuration()
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            self.api = client.ApiClient(configuration)
+
+    def objects(self) -> Any:
+        """The custom objects API of the cluster."""
+        from kubernetes import client
+
+        return client.CustomObjectsApi(self.api)
+
+    def submit(
+        self, resource: str | Path | Mapping[str, Any] | BaseModel, *, name: str | None = None
+    ) -> Run:
+        """Create the resource; a :class:`Run` to wait on.
+
+        Raises:
+            Rejected: the API server refused it (the field and message it gave).
+        """
+        from kubernetes.client import ApiException
+
+        document = load_resource(resource, name)
+        try:
+            created = self.objects().create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURALS[document["kind"]], document
+            )
+        except ApiException as exc:
+            raise _rejection(exc) from exc
+        return Run(self, document["kind"], created["metadata"]["name"])
+
+    def get(self, kind: str, name: str) -> Run:
+        run = Run(self, kind, name)
+        run.body()  # raises when absent
+        return run
+
+    def list(self, kind: str | None = None) -> list[Run]:
+        """The runs of ``kind`` (every kind by default) in the namespace."""
+        runs = []
+        for each in [kind] if kind else list(PLURALS):
+            items = self.objects().list_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURALS[each]
+            )["items"]
+            runs += [Run(self, each, item["metadata"]["name"]) for item in items]
+        return runs
+
+
+def _rejection(exc: Any) -> Rejected:
+    """The API server's refusal as field and message (its first cause)."""
+    try:
+        body = json.loads(exc.body or "{}")
+    except ValueError:
+        body = {}
+    causes = (body.get("details") or {}).get("causes") or []
+    if causes:
+        cause = causes[0]
+        return Rejected(str(cause.get("field", "")), str(cause.get("message", "")), "Invalid")
+    return Rejected("", str(body.get("message") or exc.reason), str(body.get("reason", "")))

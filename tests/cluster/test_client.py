@@ -1,0 +1,85 @@
+"""``stratopt.client`` against the test cluster: submit, wait with progress, typed results
+equal to ``run_local``'s, refusals and failures as exceptions naming the field, and
+list, get, suspend, resume and delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as kubernetes
+
+from stratopt.client import Client, Rejected, RunFailed, WaitTimeout, run_local
+from tests.cluster.controlplane import ControlPlane
+from tests.cluster.leftovers import Ledger
+from tests.cluster.node import Node
+from tests.cluster.test_operating import OperatorProcess, operator_process, small_run
+
+
+@pytest.fixture()
+def operator(
+    namespace: str, operator_kubeconfig: Path, node: Node, ledger: Ledger, workdir: Path
+) -> Iterator[OperatorProcess]:
+    with operator_process(namespace, operator_kubeconfig, ledger, workdir) as running:
+        yield running
+
+
+def test_the_seeds_workflow_through_the_client(
+    control_plane: ControlPlane, namespace: str, operator: OperatorProcess
+) -> None:
+    client = Client(namespace, kubeconfig=control_plane.kubeconfig)
+    document = small_run("client-genetic")
+    seen: list[dict[str, Any]] = []
+    run = client.submit(document)
+    result = run.wait(timeout=240, progress=seen.append, poll=0.5)
+    local = run_local(document)
+    assert result.kind == "OptimizationRun" and result.phase == "Succeeded"
+    assert [s.model_dump() for s in result.pareto_front] == [
+        s.model_dump() for s in local.pareto_front
+    ]
+    assert result.best_parameters == local.best_parameters
+    assert result.iterations_completed == local.iterations_completed == 60
+    assert seen and seen[-1]["evaluationsCompleted"] == 60
+    assert [(r.kind, r.name) for r in client.list()] == [("OptimizationRun", "client-genetic")]
+    assert client.get("OptimizationRun", "client-genetic").phase == "Succeeded"
+
+
+def test_refusals_and_failures_raise_naming_the_field(
+    control_plane: ControlPlane, namespace: str, operator: OperatorProcess
+) -> None:
+    client = Client(namespace, kubeconfig=control_plane.kubeconfig)
+    tiny = small_run("tiny", algorithm={"name": "nsga2", "nsga2": {"populationSize": 2}})
+    with pytest.raises(Rejected) as refused:
+        client.submit(tiny)
+    assert refused.value.field == "spec.algorithm.nsga2.populationSize", refused.value
+    assert "greater than or equal to 4" in refused.value.message
+    missing = small_run("missing")
+    missing["spec"]["backtest"]["data"]["source"] = "/data/absent.csv"
+    with pytest.raises(RunFailed) as failed:
+        client.submit(missing).wait(timeout=120, poll=0.5)
+    assert failed.value.field == "spec.backtest.data.source", failed.value
+    assert failed.value.message.startswith("file not found: /data/absent.csv")
+    assert failed.value.reason == "InvalidData"
+
+
+def test_suspend_resume_and_delete(
+    api: kubernetes.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    operator: OperatorProcess,
+) -> None:
+    client = Client(namespace, kubeconfig=control_plane.kubeconfig)
+    run = client.submit(small_run("pausable"))
+    run.suspend()  # at once: the run's pod has not started its search yet
+    with pytest.raises(WaitTimeout, match="pausable is Suspended"):
+        run.wait(timeout=15, poll=0.5)
+    run.resume()
+    assert run.wait(timeout=240, poll=0.5).phase == "Succeeded"
+    run.delete()
+    objects = kubernetes.CustomObjectsApi(api)
+    items = objects.list_namespaced_custom_object(
+        "stratopt.io", "v1alpha1", namespace, "optimizationruns"
+    )["items"]
+    assert not items
