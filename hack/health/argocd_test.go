@@ -15,6 +15,16 @@ import (
 
 const scripts = "../../charts/stratopt/argocd"
 
+// recordings is where health_test.yaml and the recorded resources are read from: the
+// chart's testdata, or STRATOPT_HEALTH_RECORDINGS when a cluster test has recorded live
+// resources in that layout.
+func recordings() string {
+	if dir := os.Getenv("STRATOPT_HEALTH_RECORDINGS"); dir != "" {
+		return dir
+	}
+	return scripts
+}
+
 type healthStatus struct {
 	Status  string `json:"status"`
 	Message string `json:"message"`
@@ -74,7 +84,7 @@ func TestHealthOfEveryRecordedPhase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(scripts, "health_test.yaml"))
+	raw, err := os.ReadFile(filepath.Join(recordings(), "health_test.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +100,7 @@ func TestHealthOfEveryRecordedPhase(t *testing.T) {
 	statuses := map[string]bool{}
 	for _, c := range cases.Tests {
 		t.Run(c.InputPath, func(t *testing.T) {
-			input, err := os.ReadFile(filepath.Join(scripts, c.InputPath))
+			input, err := os.ReadFile(filepath.Join(recordings(), c.InputPath))
 			if err != nil {
 				t.Fatal(err)
 			}

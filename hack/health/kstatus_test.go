@@ -25,7 +25,7 @@ func TestKstatusOfEveryRecordedPhase(t *testing.T) {
 	}
 	for name, want := range expected {
 		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join(scripts, "testdata", name+".yaml"))
+			raw, err := os.ReadFile(filepath.Join(recordings(), "testdata", name+".yaml"))
 			if err != nil {
 				t.Fatal(err)
 			}
