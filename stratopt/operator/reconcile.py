@@ -34,6 +34,7 @@ from stratopt.operator.manifests import (
     build_worker_rbac,
     shards_per_input,
 )
+from stratopt.operator.queue import RunKey
 from stratopt.optimize.results import search_progress
 from stratopt.runtime.kubernetes import (
     Replay,
@@ -150,13 +151,7 @@ class Run:
 
     def reference(self) -> dict[str, str]:
         """The run as kopf's JSON logs name objects."""
-        return {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": self.kind,
-            "namespace": self.namespace,
-            "name": self.name,
-            "uid": self.uid,
-        }
+        return {**RunKey(self.kind, self.namespace, self.name).reference(), "uid": self.uid}
 
     @classmethod
     def of(cls, kind: str, body: MutableMapping[str, Any]) -> Run:

@@ -15,9 +15,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -30,6 +29,8 @@ from tests.cluster.controlplane import ROOT, ControlPlane, kubeconfig
 from tests.cluster.leftovers import CACHE, Ledger, reclaim
 from tests.cluster.netns import FENCED, NetworkNamespace
 from tests.cluster.node import Node
+from tests.cluster.operator_process import OperatorProcess, operator_process
+from tests.cluster.waiting import wait_for
 from tests.conftest import EXAMPLES
 from tests.test_examples import deep_merge
 
@@ -258,17 +259,6 @@ def kubectl(
     return done
 
 
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 @pytest.fixture()
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
@@ -284,3 +274,12 @@ def reduced(example: str) -> dict[str, Any]:
 
 def apply(plane: ControlPlane, namespace: str, document: dict[str, Any]) -> None:
     kubectl(plane, "apply", "-n", namespace, "-f", "-", stdin=json.dumps(document))
+
+
+@pytest.fixture()
+def cli_operator(
+    namespace: str, operator_kubeconfig: Path, node: Node, ledger: Ledger, workdir: Path
+) -> Iterator[OperatorProcess]:
+    """``stratopt operator -n NAMESPACE --log-format json`` in a process of its own."""
+    with operator_process(namespace, operator_kubeconfig, ledger, workdir) as running:
+        yield running

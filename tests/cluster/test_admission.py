@@ -18,7 +18,8 @@ from tests.cluster.conftest import kubectl
 from tests.cluster.controlplane import ControlPlane
 from tests.cluster.leftovers import Ledger
 from tests.cluster.node import Node
-from tests.cluster.test_operating import operator_process, wait_finished
+from tests.cluster.operator_process import operator_process
+from tests.cluster.test_operating import wait_finished
 from tests.test_mutated_examples import mutated
 
 MODELS = {

@@ -4,8 +4,6 @@ list, get, suspend, resume and delete."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,21 +11,12 @@ from kubernetes import client as kubernetes
 
 from stratopt.client import Client, Rejected, RunFailed, WaitTimeout, run_local
 from tests.cluster.controlplane import ControlPlane
-from tests.cluster.leftovers import Ledger
-from tests.cluster.node import Node
-from tests.cluster.test_operating import OperatorProcess, operator_process, small_run
-
-
-@pytest.fixture()
-def operator(
-    namespace: str, operator_kubeconfig: Path, node: Node, ledger: Ledger, workdir: Path
-) -> Iterator[OperatorProcess]:
-    with operator_process(namespace, operator_kubeconfig, ledger, workdir) as running:
-        yield running
+from tests.cluster.operator_process import OperatorProcess
+from tests.cluster.test_operating import small_run
 
 
 def test_the_seeds_workflow_through_the_client(
-    control_plane: ControlPlane, namespace: str, operator: OperatorProcess
+    control_plane: ControlPlane, namespace: str, cli_operator: OperatorProcess
 ) -> None:
     client = Client(namespace, kubeconfig=control_plane.kubeconfig)
     document = small_run("client-genetic")
@@ -47,7 +36,7 @@ def test_the_seeds_workflow_through_the_client(
 
 
 def test_refusals_and_failures_raise_naming_the_field(
-    control_plane: ControlPlane, namespace: str, operator: OperatorProcess
+    control_plane: ControlPlane, namespace: str, cli_operator: OperatorProcess
 ) -> None:
     client = Client(namespace, kubeconfig=control_plane.kubeconfig)
     tiny = small_run("tiny", algorithm={"name": "nsga2", "nsga2": {"populationSize": 2}})
@@ -68,7 +57,7 @@ def test_suspend_resume_and_delete(
     api: kubernetes.ApiClient,
     control_plane: ControlPlane,
     namespace: str,
-    operator: OperatorProcess,
+    cli_operator: OperatorProcess,
 ) -> None:
     client = Client(namespace, kubeconfig=control_plane.kubeconfig)
     run = client.submit(small_run("pausable"))

@@ -6,33 +6,20 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from kubernetes import client
 
 from tests.cluster.conftest import apply, wait_for
 from tests.cluster.controlplane import ROOT, ControlPlane
-from tests.cluster.leftovers import Ledger
-from tests.cluster.node import Node
+from tests.cluster.operator_process import OperatorProcess
 from tests.cluster.test_operating import (
-    OperatorProcess,
     condition,
-    operator_process,
     small_run,
     wait_finished,
 )
-
-
-@pytest.fixture()
-def operator(
-    namespace: str, operator_kubeconfig: Path, node: Node, ledger: Ledger, workdir: Path
-) -> Iterator[OperatorProcess]:
-    with operator_process(namespace, operator_kubeconfig, ledger, workdir) as running:
-        yield running
 
 
 def live(api: client.ApiClient, namespace: str, plural: str, name: str) -> dict[str, Any]:
@@ -69,7 +56,7 @@ def test_argo_cd_and_kstatus_on_statuses_recorded_from_the_cluster(
     api: client.ApiClient,
     control_plane: ControlPlane,
     namespace: str,
-    operator: OperatorProcess,
+    cli_operator: OperatorProcess,
     tmp_path: Path,
 ) -> None:
     runs = "optimizationruns"
@@ -141,7 +128,7 @@ def test_argo_cd_and_kstatus_on_statuses_recorded_from_the_cluster(
     )
     recorded["stalled"] = (body, "Degraded", message_of(body, "Stalled"))
 
-    operator.stop()  # so that the next spec change stays unobserved
+    cli_operator.stop()  # so that the next spec change stays unobserved
     client.CustomObjectsApi(api).patch_namespaced_custom_object(
         "stratopt.io", "v1alpha1", namespace, runs, "done", {"spec": {"seed": 9}}
     )

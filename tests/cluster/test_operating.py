@@ -8,102 +8,17 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import pytest
 from kubernetes import client
 
 from tests.cluster.conftest import apply, kubectl, reduced, wait_for
 from tests.cluster.controlplane import ControlPlane
-from tests.cluster.leftovers import Ledger
-from tests.cluster.node import Node
+from tests.cluster.operator_process import OperatorProcess
 
 #: The chart's memory limit of the operator.
 CHART_MEMORY_LIMIT = 1 << 30
-
-
-@dataclass
-class OperatorProcess:
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def records(self) -> list[dict[str, Any]]:
-        """The JSON log records written so far."""
-        found = []
-        for line in self.log.read_text().splitlines():
-            with contextlib.suppress(ValueError):
-                found.append(json.loads(line))
-        return found
-
-    def peak_rss(self) -> int:
-        """The process's peak resident memory so far, in bytes."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        raise AssertionError("no VmHWM in /proc status")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
-@contextlib.contextmanager
-def operator_process(
-    namespace: str, credentials: Path, ledger: Ledger, workdir: Path
-) -> Iterator[OperatorProcess]:
-    """``stratopt operator -n NAMESPACE --log-format json``, logged in as the chart's
-    operator ServiceAccount; stopped by its PID afterwards."""
-    log = workdir / "operator.log"
-    environment = {
-        **os.environ,
-        "KUBECONFIG": str(credentials),
-        "STRATOPT_METRICS_PORT": "0",
-        "STRATOPT_RESYNC_INTERVAL": "0.5",
-    }
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("stratopt")),
-                "operator",
-                "-n",
-                namespace,
-                "--log-format",
-                "json",
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            env=environment,
-        )
-    ledger.process(process.pid)
-    running = OperatorProcess(process, log)
-    try:
-        wait_for(
-            lambda: any("operator started" in r.get("message", "") for r in running.records()),
-            "the operator to start",
-        )
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture()
-def operator(
-    namespace: str, operator_kubeconfig: Path, node: Node, ledger: Ledger, workdir: Path
-) -> Iterator[OperatorProcess]:
-    with operator_process(namespace, operator_kubeconfig, ledger, workdir) as running:
-        yield running
 
 
 def body_of(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
@@ -145,7 +60,7 @@ def test_a_failing_reconciliation_is_logged_with_its_run_and_retried(
     api: client.ApiClient,
     control_plane: ControlPlane,
     namespace: str,
-    operator: OperatorProcess,
+    cli_operator: OperatorProcess,
 ) -> None:
     policy = f"freeze-jobs-{namespace}"
     admission = client.AdmissionregistrationV1Api(api)
@@ -194,7 +109,7 @@ def test_a_failing_reconciliation_is_logged_with_its_run_and_retried(
             return next(
                 (
                     r
-                    for r in operator.records()
+                    for r in cli_operator.records()
                     if r.get("severity") == "error" and "Jobs are frozen here" in r["message"]
                 ),
                 None,
@@ -211,20 +126,22 @@ def test_a_failing_reconciliation_is_logged_with_its_run_and_retried(
 
     body = wait_finished(control_plane, api, namespace, "frozen")
     assert body["status"]["phase"] == "Succeeded", body["status"]
-    milestones = [r["message"] for r in operator.records() if r.get("object", {}).get("name")]
+    milestones = [r["message"] for r in cli_operator.records() if r.get("object", {}).get("name")]
     assert any(m.startswith("JobCreated:") for m in milestones), milestones
     assert any(m.startswith("Succeeded:") for m in milestones), milestones
     # Quiet at idle: a finished run is not looked at again (resync every 0.5 s).
-    written = len(operator.log.read_text().splitlines())
+    written = len(cli_operator.log.read_text().splitlines())
     time.sleep(3)
-    assert len(operator.log.read_text().splitlines()) == written, operator.log.read_text()[-2000:]
+    assert len(cli_operator.log.read_text().splitlines()) == written, cli_operator.log.read_text()[
+        -2000:
+    ]
 
 
 def test_names_of_63_64_and_253_characters_run_to_the_end(
     api: client.ApiClient,
     control_plane: ControlPlane,
     namespace: str,
-    operator: OperatorProcess,
+    cli_operator: OperatorProcess,
 ) -> None:
     names = ["n" * 63, "l" * 64, "long." + "x" * 248]
     for name in names:
@@ -243,7 +160,7 @@ def test_huge_budgets_are_refused_by_name_without_the_operator_growing(
     api: client.ApiClient,
     control_plane: ControlPlane,
     namespace: str,
-    operator: OperatorProcess,
+    cli_operator: OperatorProcess,
 ) -> None:
     refused = {
         "population": ({"name": "nsga2", "nsga2": {"populationSize": 100_000}}, "populationSize"),
@@ -294,7 +211,7 @@ def test_huge_budgets_are_refused_by_name_without_the_operator_growing(
             ),
             f"{name} to be suspended",
         )
-    peak = operator.peak_rss()
+    peak = cli_operator.peak_rss()
     print(f"operator peak RSS: {peak / 2**20:.0f} MiB")
     assert peak < CHART_MEMORY_LIMIT, f"{peak / 2**20:.0f} MiB"
 
@@ -303,13 +220,13 @@ def test_deleting_a_run_needs_no_operator(
     api: client.ApiClient,
     control_plane: ControlPlane,
     namespace: str,
-    operator: OperatorProcess,
+    cli_operator: OperatorProcess,
 ) -> None:
     apply(control_plane, namespace, small_run("orphan", suspend=True))
     batch = client.BatchV1Api(api)
     wait_for(lambda: batch.list_namespaced_job(namespace).items, "the run's Job")
     assert not body_of(api, namespace, "orphan")["metadata"].get("finalizers")
-    operator.stop()
+    cli_operator.stop()
     kubectl(control_plane, "delete", "-n", namespace, "optrun/orphan", "--timeout=30s")
     wait_for(lambda: not batch.list_namespaced_job(namespace).items, "its Job to be collected")
 
@@ -318,7 +235,7 @@ def test_pods_refused_by_a_quota_stall_the_run_until_the_quota_goes(
     api: client.ApiClient,
     control_plane: ControlPlane,
     namespace: str,
-    operator: OperatorProcess,
+    cli_operator: OperatorProcess,
 ) -> None:
     core = client.CoreV1Api(api)
     core.create_namespaced_resource_quota(
@@ -348,7 +265,7 @@ def test_a_failed_run_ends_a_wait_for_finished_at_once(
     api: client.ApiClient,
     control_plane: ControlPlane,
     namespace: str,
-    operator: OperatorProcess,
+    cli_operator: OperatorProcess,
 ) -> None:
     document = small_run("absent-data")
     document["spec"]["backtest"] = copy.deepcopy(document["spec"]["backtest"])
@@ -365,7 +282,7 @@ def test_a_relative_data_path_fails_saying_it_only_works_locally(
     api: client.ApiClient,
     control_plane: ControlPlane,
     namespace: str,
-    operator: OperatorProcess,
+    cli_operator: OperatorProcess,
 ) -> None:
     document = small_run("relative")
     document["spec"]["backtest"]["data"]["source"] = "data/eurusd.csv"
