@@ -98,16 +98,21 @@ def print_optimization(spec: OptimizationRunSpec, status: OptimizationRunStatus)
     console.print(
         f"[bold]{status.algorithm}[/bold]: {progress.evaluations_completed} "
         f"evaluations in {progress.batches_completed} batches; "
-        f"Pareto front of {status.pareto_front_size}"
+        f"Pareto front of {status.pareto_front_size} distinct solutions"
     )
     table = Table(
-        "rank", *names, *objectives, title="Pareto front" if len(objectives) > 1 else "Best"
+        "rank",
+        *names,
+        *objectives,
+        "sets",
+        title="Pareto front" if len(objectives) > 1 else "Best",
     )
     for solution in status.pareto_front[:20]:
         table.add_row(
             str(solution.rank),
             *(f"{solution.parameters[n]:.6g}" for n in names),
             *(f"{solution.objectives[o]:.6g}" for o in objectives),
+            str(solution.count),  # parameter sets with these objective values
         )
     console.print(table)
     if status.picks is not None and len(objectives) > 1:

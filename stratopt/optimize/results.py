@@ -93,6 +93,24 @@ def _solution(spec: OptimizationRunSpec, evaluation: Evaluation, rank: int | Non
     )
 
 
+#: Significant digits to which objective values must agree for two front members to be
+#: one solution.
+OBJECTIVE_DIGITS = 6
+
+
+def distinct(spec: OptimizationRunSpec, ordered: Sequence[Evaluation]) -> list[Solution]:
+    """Front members in trade-off order, those with equal objective values (to
+    ``OBJECTIVE_DIGITS`` significant digits) collapsed into the first, which counts them."""
+    kept: dict[tuple[str, ...], Solution] = {}
+    for evaluation in ordered:
+        key = tuple(f"{evaluation.metrics[o.name]:.{OBJECTIVE_DIGITS}g}" for o in spec.objectives)
+        if key in kept:
+            kept[key].count += 1
+        else:
+            kept[key] = _solution(spec, evaluation, len(kept) + 1)
+    return list(kept.values())
+
+
 def summarize(
     spec: OptimizationRunSpec,
     evaluations: Sequence[Evaluation],
@@ -125,9 +143,12 @@ def summarize(
         warnings.append(
             "no evaluation met every constraint; the front holds the least violating ones"
         )
+    trading = np.array([e.metrics["num_trades"] >= spec.min_trades for e in candidates], bool)
+    if trading[feasible].any():  # else every one is idle: offer them, as the warning says
+        feasible = feasible[trading[feasible]]
     front = feasible[non_dominated(objectives[feasible])]
     order = front[trade_off_order(objectives[front])]
-    solutions = [_solution(spec, candidates[i], rank) for rank, i in enumerate(order, start=1)]
+    solutions = distinct(spec, [candidates[i] for i in order])
     status = OptimizationRunStatus(
         phase="Succeeded",
         algorithm=spec.algorithm.name.value,

@@ -475,6 +475,12 @@ class OptimizationRunSpec(RunSpec):
     execution: ExecutionSpec = Field(
         default_factory=ExecutionSpec, description="Workers and cluster execution."
     )
+    min_trades: int = Field(
+        default=1,
+        ge=0,
+        description="Solutions with fewer trades are not offered (front, best, picks) "
+        "unless no evaluation has as many; 0 offers them all.",
+    )
 
     @field_validator("objectives", mode="before")
     @classmethod
@@ -559,6 +565,11 @@ class Solution(ApiModel):
     parameters: dict[str, float] = Field(description="Parameter values.")
     objectives: dict[str, float] = Field(description="Objective values.")
     metrics: dict[str, float] = Field(default_factory=dict, description="All metrics.")
+    count: int = Field(
+        default=1,
+        description="Parameter sets on the front with these objective values (to 6 "
+        "significant digits); the one shown is the first of them in trade-off order.",
+    )
 
 
 class Picks(ApiModel):
@@ -657,7 +668,9 @@ class OptimizationRunStatus(RunStatus):
         default_factory=list,
         description="Non-dominated solutions, best rank first (at most 100 entries).",
     )
-    pareto_front_size: int = Field(default=0, description="Size of the whole front.")
+    pareto_front_size: int = Field(
+        default=0, description="Distinct solutions on the whole front (see count)."
+    )
     best: Solution | None = Field(default=None, description="The rank-1 solution.")
     best_summary: str | None = Field(
         default=None, description="The rank-1 solution's objectives in one line, for kubectl get."
