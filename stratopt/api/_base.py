@@ -6,6 +6,8 @@ one alias generator does the translation for every field.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -19,3 +21,9 @@ class ApiModel(BaseModel):
         extra="forbid",
         validate_default=True,
     )
+
+
+def first_repeated(names: Sequence[str]) -> str | None:
+    """The first (alphabetically) of the names listed more than once, if any."""
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    return repeated[0] if repeated else None

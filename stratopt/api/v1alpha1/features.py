@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from stratopt.api._base import ApiModel
+from stratopt.api._base import ApiModel, first_repeated
 from stratopt.api._resource import CrdInfo, Resource
 from stratopt.api.v1alpha1.backtest import DataSpec
 from stratopt.api.v1alpha1.status import RunSpec, RunStatus
@@ -109,10 +109,10 @@ class FeatureAnalysisSpec(RunSpec):
 
     @model_validator(mode="after")
     def _features_once(self) -> FeatureAnalysisSpec:
-        repeated = sorted({name for name in self.features if self.features.count(name) > 1})
-        if repeated:
+        repeated = first_repeated(self.features)
+        if repeated is not None:
             raise ValueError(
-                f"features: '{repeated[0]}' is listed more than once; each feature is ranked once"
+                f"features: '{repeated}' is listed more than once; each feature is ranked once"
             )
         return self
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from stratopt.api._base import ApiModel
+from stratopt.api._base import ApiModel, first_repeated
 from stratopt.api._resource import CrdInfo, Resource
 from stratopt.api.v1alpha1.backtest import DataSpec
 from stratopt.api.v1alpha1.status import RunSpec, RunStatus
@@ -151,9 +151,9 @@ class ForecastRunSpec(RunSpec):
     def _one_feature_source(self) -> ForecastRunSpec:
         if self.features is not None and self.from_feature_analysis is not None:
             raise ValueError("set features or fromFeatureAnalysis, not both")
-        repeated = sorted({f for f in self.features or [] if (self.features or []).count(f) > 1})
-        if repeated:
-            raise ValueError(f"features: '{repeated[0]}' is listed more than once")
+        repeated = first_repeated(self.features or [])
+        if repeated is not None:
+            raise ValueError(f"features: '{repeated}' is listed more than once")
         return self
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
 
-from stratopt.api._base import ApiModel
+from stratopt.api._base import ApiModel, first_repeated
 from stratopt.api._resource import CrdInfo, Resource, condition_column
 from stratopt.api.metrics import METRIC_NAMES, default_goal
 from stratopt.api.v1alpha1.backtest import BacktestSpec
@@ -510,10 +510,9 @@ class OptimizationRunSpec(RunSpec):
 
     @model_validator(mode="after")
     def _cross_field(self) -> OptimizationRunSpec:
-        names = [p.name for p in self.parameters]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"parameters: '{duplicates[0]}' is listed more than once")
+        repeated = first_repeated([p.name for p in self.parameters])
+        if repeated is not None:
+            raise ValueError(f"parameters: '{repeated}' is listed more than once")
         objectives = [o.name for o in self.objectives]
         if len(set(objectives)) != len(objectives):
             raise ValueError("objectives: each metric may appear once")
