@@ -88,30 +88,29 @@ def _timestamps(values: pd.Index, column: str | None, field: str) -> pd.Datetime
         raise DataError(
             field, f"{where} holds numbers, not timestamps (first {values[0]!r}); {_DATE_EXAMPLE}"
         )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # pandas guessing day-first formats
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # pandas guessing day-first formats
+        try:
             return pd.DatetimeIndex(pd.to_datetime(values))
-    except (ValueError, TypeError) as exc:
-        if "Mixed timezones" in str(exc):
+        except (ValueError, TypeError) as exc:
+            failure = exc
+        if "Mixed timezones" in str(failure):
             offsets = sorted({str(v)[-6:] for v in values if str(v)[-6:-5] in "+-"})
             raise DataError(
                 field,
                 f"{where} mixes UTC offsets ({', '.join(offsets[:3])}); convert the "
                 "timestamps to UTC or give them one offset",
-            ) from exc
+            ) from failure
         for row, value in enumerate(values):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                if pd.isna(pd.to_datetime(value, errors="coerce")):
-                    raise DataError(
-                        field,
-                        f"{where} has a value that is not a date: {value!r} (row {row + 1}); "
-                        f"{_DATE_EXAMPLE}",
-                    ) from exc
-        raise DataError(
-            field, f"{where} cannot be read as timestamps ({exc}); {_DATE_EXAMPLE}"
-        ) from exc
+            if pd.isna(pd.to_datetime(value, errors="coerce")):
+                raise DataError(
+                    field,
+                    f"{where} has a value that is not a date: {value!r} (row {row + 1}); "
+                    f"{_DATE_EXAMPLE}",
+                ) from failure
+    raise DataError(
+        field, f"{where} cannot be read as timestamps ({failure}); {_DATE_EXAMPLE}"
+    ) from failure
 
 
 def _canonical(name: str) -> str:

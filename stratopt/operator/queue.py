@@ -42,9 +42,8 @@ class RunKey:
 
 def is_settled(body: Mapping[str, Any]) -> bool:
     """A finished run whose status answers its current spec: nothing left to do."""
-    status = body.get("status") or {}
-    generation = (body.get("metadata") or {}).get("generation")
-    return status.get("phase") in TERMINAL_PHASES and status.get("observedGeneration") == generation
+    phase = (body.get("status") or {}).get("phase")
+    return phase in TERMINAL_PHASES and not spec_unanswered(body)
 
 
 def spec_unanswered(body: Mapping[str, Any]) -> bool:

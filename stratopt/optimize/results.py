@@ -127,19 +127,18 @@ def summarize(
     candidates = list(unique.values())
     objectives = minimized(spec, candidates)
     feasible = np.flatnonzero(feasible_mask(spec, candidates))
-    if len(feasible) == 0 and candidates:
-        violation = np.array(
-            [sum(c.violation(e.metrics) for c in spec.constraints) for e in candidates]
-        )
-        feasible = np.flatnonzero(violation == violation.min())
     warnings = []
     if candidates and all(e.metrics["num_trades"] == 0 for e in candidates):
         warnings.append(
             "no evaluation traded: the strategy never opened a position with any parameters "
             "searched; check its parameters, the data, and pipSize/tickSize"
         )
-    if spec.constraints and candidates and not feasible_mask(spec, candidates).any():
+    if len(feasible) == 0 and candidates:
         # Nothing satisfies the constraints: report the least violating solutions instead.
+        violation = np.array(
+            [sum(c.violation(e.metrics) for c in spec.constraints) for e in candidates]
+        )
+        feasible = np.flatnonzero(violation == violation.min())
         warnings.append(
             "no evaluation met every constraint; the front holds the least violating ones"
         )

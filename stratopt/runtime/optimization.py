@@ -62,13 +62,13 @@ def quote_warnings(spec: OptimizationRunSpec, backtester: Backtester) -> list[st
     found = []
     median = float(np.median(data.close))
     pips = backtest.stop_unit.value == "pips"
-    if pips and "pip_size" not in backtest.data.model_fields_set and median > FX_PRICE_CEILING:
+    given = backtest.data.model_fields_set
+    if pips and "pip_size" not in given and median > FX_PRICE_CEILING:
         found.append(
             f"spec.backtest.data.pipSize: the default 0.0001 is an FX pip, but prices are "
             f"around {median:,.4g}; for a stock or an index set pipSize: 1 (stops in points) "
             "or 0.01 (in cents), or use stopUnit: percent"
         )
-    given = backtest.data.model_fields_set
     if "pip_size" in given and "tick_size" not in given and data.pip_size >= 0.01:
         found.append(
             f"spec.backtest.data.tickSize: not set, so levels round to a tenth of pipSize "

@@ -96,29 +96,26 @@ def results_memory(evaluations: int) -> str:
 def limit_problem(spec: OptimizationRunSpec) -> str | None:
     """Why ``spec`` is over a limit, naming the field and the limit; None when within."""
     algorithm = spec.algorithm
-    if algorithm.grid is not None:
-        points = grid_points(spec)
-        if points > MAX_EVALUATIONS:
-            return (
-                f"algorithm.grid.steps: the grid has {points:,} points ({results_memory(points)} "
-                f"of results), over the limit of {MAX_EVALUATIONS:,}; lower steps, give "
-                "parameters a coarser step, or search with random or nsga2"
-            )
-    if algorithm.nsga2 is not None:
-        evaluations = algorithm.nsga2.population_size * algorithm.nsga2.generations
-        if evaluations > MAX_EVALUATIONS:
-            return (
-                f"algorithm.nsga2: populationSize × generations is {evaluations:,} "
-                f"({results_memory(evaluations)} of results), over the limit of "
-                f"{MAX_EVALUATIONS:,} evaluations; lower either"
-            )
     evaluations = planned_evaluations(spec)
-    bar_evaluations = evaluations * bars(spec.backtest.data.source)
+    if algorithm.grid is not None and evaluations > MAX_EVALUATIONS:
+        return (
+            f"algorithm.grid.steps: the grid has {evaluations:,} points "
+            f"({results_memory(evaluations)} of results), over the limit of "
+            f"{MAX_EVALUATIONS:,}; lower steps, give parameters a coarser step, or search "
+            "with random or nsga2"
+        )
+    if algorithm.nsga2 is not None and evaluations > MAX_EVALUATIONS:
+        return (
+            f"algorithm.nsga2: populationSize × generations is {evaluations:,} "
+            f"({results_memory(evaluations)} of results), over the limit of "
+            f"{MAX_EVALUATIONS:,} evaluations; lower either"
+        )
+    data_bars = bars(spec.backtest.data.source)
+    bar_evaluations = evaluations * data_bars
     if bar_evaluations > MAX_BAR_EVALUATIONS:
         return (
-            f"backtest.data.source: {evaluations:,} evaluations of "
-            f"{bars(spec.backtest.data.source):,} bars each is {bar_evaluations:.2g} "
-            f"bar-evaluations, over the limit of {MAX_BAR_EVALUATIONS:.0e}; use fewer bars "
-            "or fewer evaluations"
+            f"backtest.data.source: {evaluations:,} evaluations of {data_bars:,} bars each "
+            f"is {bar_evaluations:.2g} bar-evaluations, over the limit of "
+            f"{MAX_BAR_EVALUATIONS:.0e}; use fewer bars or fewer evaluations"
         )
     return None
