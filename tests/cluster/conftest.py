@@ -272,8 +272,19 @@ def reduced(example: str) -> dict[str, Any]:
     return document
 
 
-def apply(plane: ControlPlane, namespace: str, document: dict[str, Any]) -> None:
-    kubectl(plane, "apply", "-n", namespace, "-f", "-", stdin=json.dumps(document))
+def apply(
+    plane: ControlPlane,
+    namespace: str,
+    document: dict[str, Any],
+    *,
+    dry_run: bool = False,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """``kubectl apply`` of ``document``; with ``dry_run``, only the API server's verdict."""
+    server = ("--dry-run=server",) if dry_run else ()
+    return kubectl(
+        plane, "apply", *server, "-n", namespace, "-f", "-", stdin=json.dumps(document), check=check
+    )
 
 
 @pytest.fixture()

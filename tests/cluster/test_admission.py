@@ -4,7 +4,6 @@ CRDs on the real API server."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from kubernetes import client
 from stratopt.api import SpecError, parse_model
 from stratopt.api.v1alpha1 import FeatureAnalysisSpec, ForecastRunSpec, OptimizationRunSpec
 from stratopt.errors import InputError
-from tests.cluster.conftest import kubectl
+from tests.cluster.conftest import apply
 from tests.cluster.controlplane import ControlPlane
 from tests.cluster.leftovers import Ledger
 from tests.cluster.node import Node
@@ -50,17 +49,7 @@ def model_verdict(document: dict[str, Any]) -> str | None:
 
 def server_verdict(plane: ControlPlane, namespace: str, document: dict[str, Any]) -> str | None:
     """None when the API server admits the resource (a server-side dry run), else why not."""
-    done = kubectl(
-        plane,
-        "apply",
-        "--dry-run=server",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        stdin=json.dumps(document),
-        check=False,
-    )
+    done = apply(plane, namespace, document, dry_run=True, check=False)
     return None if done.returncode == 0 else done.stderr.strip()
 
 
@@ -105,7 +94,7 @@ def test_the_api_server_and_the_models_agree_and_admitted_runs_end(
     with operator_process(namespace, operator_kubeconfig, ledger, workdir):
         for number, document in enumerate(sample):
             document["metadata"] = {"name": f"mutant-{number}"}
-            kubectl(control_plane, "apply", "-n", namespace, "-f", "-", stdin=json.dumps(document))
+            apply(control_plane, namespace, document)
         for number in range(len(sample)):
             body = wait_finished(control_plane, api, namespace, f"mutant-{number}", timeout=300)
             status = body["status"]

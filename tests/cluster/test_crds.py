@@ -4,14 +4,13 @@ objects with messages naming the field, and print their columns."""
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 import pytest
 import yaml
 from kubernetes import client
 
-from tests.cluster.conftest import kubectl
+from tests.cluster.conftest import apply, kubectl
 from tests.cluster.controlplane import ControlPlane
 from tests.conftest import EXAMPLES
 
@@ -114,17 +113,7 @@ def test_invalid_resources_are_rejected_naming_the_field(
     expected: str,
 ) -> None:
     document = _set(example(), path, value)
-    done = kubectl(
-        control_plane,
-        "apply",
-        "--dry-run=server",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        stdin=json.dumps(document),
-        check=False,
-    )
+    done = apply(control_plane, namespace, document, dry_run=True, check=False)
     assert done.returncode != 0, f"accepted: {path}={value!r}"
     assert expected in done.stderr, done.stderr
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import time
 from typing import Any
 
@@ -168,16 +167,7 @@ def test_huge_budgets_are_refused_by_name_without_the_operator_growing(
     }
     for name, (algorithm, field) in refused.items():
         document = small_run(name, algorithm=algorithm)
-        done = kubectl(
-            control_plane,
-            "apply",
-            "-n",
-            namespace,
-            "-f",
-            "-",
-            stdin=json.dumps(document),
-            check=False,
-        )
+        done = apply(control_plane, namespace, document, check=False)
         assert done.returncode != 0 and field in done.stderr, done.stderr
     parameters = [
         {"name": name, "min": low, "max": high}
