@@ -695,7 +695,9 @@ class OptimizationRunStatus(RunStatus):
     warnings: list[str] = Field(
         default_factory=list,
         description="Degenerate answers, said out loud: no evaluation traded, no "
-        "evaluation met the constraints, a walk-forward of one fold.",
+        "evaluation met the constraints, a walk-forward of one fold; and quoting traps: FX "
+        "pip defaults on an index or stock, stops under one tick or inside the spread, an "
+        "unset tickSize, most trades stopping out on their entry bar.",
     )
 
 
