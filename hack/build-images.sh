@@ -38,21 +38,46 @@ printf 'FROM %s\nCOPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt\nEN
   "$BASE" > "$WORK/builder/Dockerfile"
 "$DOCKER" build -q -t "$BUILDER" "$WORK/builder" >&2
 
+# Each stage is tagged too, so that the build cache is never an untagged image: untagged
+# images built on our bases are superseded ones, removed below (left behind, every change
+# of dependencies would keep gigabytes on the disk).
 build() {  # TAG DOCKERFILE [BUILD ARG...]
   local tag="$1" dockerfile="$2"
   shift 2
-  local started=$SECONDS
-  "$DOCKER" build --network host -f "$dockerfile" -t "$tag" \
-    --build-arg "BASE_IMAGE=$BASE" --build-arg "BUILD_IMAGE=$BUILDER" "$@" . >"$WORK/build.log" 2>&1 \
+  local started=$SECONDS stage
+  local common=(--network host -f "$dockerfile" --build-arg "BASE_IMAGE=$BASE"
+    --build-arg "BUILD_IMAGE=$BUILDER" "$@" .)
+  for stage in deps wheel; do
+    "$DOCKER" build -t "${tag%%:*}-$stage:${tag#*:}" --target "$stage" "${common[@]}" \
+      >"$WORK/build.log" 2>&1 || { tail -50 "$WORK/build.log" >&2; exit 1; }
+  done
+  "$DOCKER" build -t "$tag" "${common[@]}" >"$WORK/build.log" 2>&1 \
     || { tail -50 "$WORK/build.log" >&2; exit 1; }
   echo "built $tag in $((SECONDS - started)) s" >&2
 }
+
+remove_superseded() {  # untagged images whose ancestry reaches BASE or BUILDER
+  local roots id parent removed=0
+  roots=" $("$DOCKER" image inspect -f '{{.Id}}' "$BASE" "$BUILDER" | tr '\n' ' ') "
+  for id in $("$DOCKER" image ls --quiet --no-trunc --filter dangling=true); do
+    parent="$id"
+    while [[ -n "$parent" && "$roots" != *" $parent "* ]]; do
+      parent="$("$DOCKER" image inspect -f '{{.Parent}}' "$parent" 2>/dev/null || true)"
+    done
+    if [[ -n "$parent" ]] && "$DOCKER" image rm "$id" >/dev/null 2>&1; then
+      removed=$((removed + 1))
+    fi
+  done
+  echo "removed $removed superseded images" >&2
+}
+
 build stratopt-operator:dev operator/Dockerfile
 build stratopt:dev jobs/Dockerfile
 build stratopt-gpu:dev jobs/Dockerfile --build-arg "TENSORFLOW=$GPU_TENSORFLOW"
 gcc -Os -static -o hack/pause/pause hack/pause/pause.c
 "$DOCKER" build -q -t stratopt-pause:dev hack/pause >&2
 rm -f hack/pause/pause
+remove_superseded
 
 # One archive for all (shared layers once), written again only when an image changed.
 IMAGES=(stratopt-operator:dev stratopt:dev stratopt-gpu:dev stratopt-pause:dev)

@@ -228,6 +228,77 @@ class Node:
         proxy_config = self.run / "kube-proxy.yaml"
         proxy_config.write_text(yaml.safe_dump(kube_proxy_configuration(self.kubeconfig)))
         self._spawn("kube-proxy", [str(self.bin / "kube-proxy"), f"--config={proxy_config}"])
+        self.check_runs_a_pod(core)
+
+    def check_runs_a_pod(
+        self,
+        core: client.CoreV1Api,
+        name: str = "stratopt-node-check",
+        image: str | None = None,
+        timeout: float = 120,
+    ) -> None:
+        """Run one pod of the worker image to its end. A node that is Ready but cannot run
+        pods (a full disk, a sandbox or an image that fails) fails here, at once and saying
+        why, rather than in the timeout of every test that needs a pod."""
+        pod = client.V1Pod(
+            metadata=client.V1ObjectMeta(name=name),
+            spec=client.V1PodSpec(
+                restart_policy="Never",
+                automount_service_account_token=False,
+                containers=[
+                    client.V1Container(
+                        name="check",
+                        image=image or self.images["worker"],
+                        image_pull_policy="Never",
+                        command=["python", "-c", "pass"],
+                    )
+                ],
+            ),
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                core.create_namespaced_pod("default", pod)
+                break
+            except client.ApiException as refused:
+                # Until the controller has made the namespace's default ServiceAccount.
+                if "serviceaccount" not in str(refused.body) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        phase = None
+        while time.monotonic() < deadline and phase not in ("Succeeded", "Failed"):
+            time.sleep(0.2)
+            phase = core.read_namespaced_pod(name, "default").status.phase
+        try:
+            if phase != "Succeeded":
+                raise RuntimeError(
+                    f"the node is Ready but its check pod ended {phase or 'nowhere'} "
+                    f"within {timeout:.0f}s\n{self.diagnosis(core, name)}"
+                )
+        finally:
+            core.delete_namespaced_pod(name, "default", grace_period_seconds=0)
+
+    def diagnosis(self, core: client.CoreV1Api, pod: str) -> str:
+        """What a person would look at first: the pod's status and events, the node's
+        conditions, free disk space and the node's own logs."""
+        status = core.read_namespaced_pod(pod, "default").status
+        events = core.list_namespaced_event(
+            "default", field_selector=f"involvedObject.name={pod}"
+        ).items
+        conditions = core.read_node(NODE_NAME).status.conditions or []
+        disks = {
+            str(path): f"{shutil.disk_usage(path).free / 2**30:.1f} GiB free"
+            for path in (self.run, self.root)
+        }
+        lines = [
+            f"pod: {status.phase} {status.reason or ''} {status.message or ''}",
+            *(f"  container: {c.state}" for c in status.container_statuses or []),
+            *(f"  event: {e.reason}: {e.message}" for e in events),
+            *(f"node: {c.type}={c.status} {c.reason}: {c.message}" for c in conditions),
+            f"disk: {disks}",
+            *(f"--- {name}\n{self.log_tail(name)}" for name in self.processes),
+        ]
+        return "\n".join(lines)
 
     def has_images(self) -> bool:
         """Whether containerd holds every image, each at the ID Docker built."""

@@ -264,3 +264,16 @@ def test_gpu_limit_schedules_on_advertised_gpus_only(
 
     condition = wait_for(unschedulable, "an Unschedulable condition")
     assert "Insufficient nvidia.com/gpu" in condition.message
+
+
+def test_a_node_that_cannot_run_pods_says_why(api: client.ApiClient, node: Node) -> None:
+    """The node's start-up check names the cause when a pod cannot run (here an image
+    the node lacks), with the node's conditions and free disk space beside it."""
+    with pytest.raises(RuntimeError) as failed:
+        node.check_runs_a_pod(
+            client.CoreV1Api(api), "absent-image", "stratopt-absent:dev", timeout=15
+        )
+    diagnosis = str(failed.value)
+    assert "check pod ended Pending" in diagnosis, diagnosis
+    assert "ErrImageNeverPull" in diagnosis, diagnosis
+    assert "node: Ready=True" in diagnosis and "GiB free" in diagnosis, diagnosis
