@@ -86,10 +86,45 @@ class ProgressReporter:
             self._progress.stop()
 
 
+#: Front rows a terminal shows; status and --out keep the rest.
+TABLE_ROWS = 20
+
+
+def _number(value: float) -> str:
+    """Four significant digits (whole numbers from a thousand on, grouped): the precision
+    a person compares rows by; status and --out keep every digit."""
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def _table(console: Any, title: str, columns: list[str], rows: list[list[str]]) -> Any:
+    """A table under full column names, whose names break at their underscores when the
+    table would not fit the terminal, so that no name is cut short."""
+    from rich import box
+    from rich.table import Table
+
+    def build(headers: list[str]) -> Table:
+        table = Table(*headers, title=title, box=box.SIMPLE_HEAD, title_justify="left")
+        for column in table.columns:
+            column.justify = "right"
+        table.columns[0].justify = "left"
+        for row in rows:
+            table.add_row(*row)
+        return table
+
+    table = build(columns)
+    natural = console.measure(table, options=console.options.update(max_width=10**6))
+    if natural.maximum > console.width:
+        table = build([name.replace("_", "_\n") for name in columns])
+    return table
+
+
 def print_optimization(spec: OptimizationRunSpec, status: OptimizationRunStatus) -> None:
     """The front (or best point), the picks and the progress, as tables."""
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
     names = [r.name for r in spec.parameters]
@@ -100,31 +135,41 @@ def print_optimization(spec: OptimizationRunSpec, status: OptimizationRunStatus)
         f"evaluations in {progress.batches_completed} batches; "
         f"Pareto front of {status.pareto_front_size} distinct solutions"
     )
-    table = Table(
-        "rank",
-        *names,
-        *objectives,
-        "sets",
-        title="Pareto front" if len(objectives) > 1 else "Best",
-    )
-    for solution in status.pareto_front[:20]:
-        table.add_row(
-            str(solution.rank),
-            *(f"{solution.parameters[n]:.6g}" for n in names),
-            *(f"{solution.objectives[o]:.6g}" for o in objectives),
-            str(solution.count),  # parameter sets with these objective values
+    from stratopt.api.v1alpha1 import Goal
+    from stratopt.optimize.results import spread
+
+    shown = spread(spec, status.pareto_front, TABLE_ROWS)
+    title = "Pareto front" if len(objectives) > 1 else "Best"
+    if len(shown) < status.pareto_front_size:
+        title += (
+            f": {len(shown)} of {status.pareto_front_size}, spread along {objectives[0]}"
+            " (all in status and --out)"
         )
-    console.print(table)
+        first = spec.objectives[0]
+        shown.sort(key=lambda s: s.objectives[first.name], reverse=first.direction is Goal.MAXIMIZE)
+    rows = [
+        [
+            str(solution.rank),
+            *(_number(solution.parameters[n]) for n in names),
+            *(_number(solution.objectives[o]) for o in objectives),
+            str(solution.count),  # parameter sets with these objective values
+        ]
+        for solution in shown
+    ]
+    console.print(_table(console, title, ["rank", *names, *objectives, "sets"], rows))
     if status.picks is not None and len(objectives) > 1:
-        picks = Table("pick", *names, "net_profit", "max_drawdown", "sharpe_ratio", title="Picks")
+        metrics = ["net_profit", "max_drawdown", "sharpe_ratio"]
+        rows = []
         for label in ("conservative", "balanced", "aggressive"):
             pick = getattr(status.picks, label)
-            picks.add_row(
-                label,
-                *(f"{pick.parameters[n]:.6g}" for n in names),
-                *(f"{pick.metrics[m]:.6g}" for m in ("net_profit", "max_drawdown", "sharpe_ratio")),
+            rows.append(
+                [
+                    label,
+                    *(_number(pick.parameters[n]) for n in names),
+                    *(_number(pick.metrics[m]) for m in metrics),
+                ]
             )
-        console.print(picks)
+        console.print(_table(console, "Picks", ["pick", *names, *metrics], rows))
 
 
 def _output_directory(directory: str, status: BaseModel) -> Path:

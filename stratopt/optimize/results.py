@@ -111,6 +111,21 @@ def distinct(spec: OptimizationRunSpec, ordered: Sequence[Evaluation]) -> list[S
     return list(kept.values())
 
 
+def spread(spec: OptimizationRunSpec, front: Sequence[Solution], limit: int) -> list[Solution]:
+    """At most ``limit`` front members spread evenly along the first objective, both ends
+    and rank 1 among them, in rank order: the trade-off at a glance, not the members
+    crowded around the best."""
+    if len(front) <= limit:
+        return list(front)
+    along = sorted(front, key=lambda s: s.objectives[spec.objectives[0].name])
+    chosen = np.unique(np.linspace(0, len(along) - 1, limit - 1).round().astype(int))
+    shown = [along[i] for i in chosen]
+    best = min(front, key=lambda s: s.rank or 0)
+    if not any(s is best for s in shown):
+        shown.append(best)
+    return sorted(shown, key=lambda s: s.rank or 0)
+
+
 def summarize(
     spec: OptimizationRunSpec,
     evaluations: Sequence[Evaluation],
@@ -154,7 +169,7 @@ def summarize(
         progress=search_progress(
             len(evaluations), planned, batches, generation=generation, history=history
         ),
-        pareto_front=solutions[:FRONT_LIMIT],
+        pareto_front=spread(spec, solutions, FRONT_LIMIT),
         pareto_front_size=len(solutions),
         warnings=warnings,
     )

@@ -3,6 +3,7 @@ configurations that never trade are not offered while others do."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
@@ -51,3 +52,63 @@ def test_configurations_that_never_trade_are_not_offered_unless_asked() -> None:
     assert {s.parameters["stop_loss"] for s in everything.pareto_front} == {10, 99}
     alone = front([idle])  # nothing trades: offered, and the run says so
     assert alone.pareto_front and alone.warnings[0].startswith("no evaluation traded")
+
+
+def straight_front(members: int) -> list[Evaluation]:
+    """A front of ``members`` points where profit and drawdown rise together."""
+    return [evaluation(1 + i * 0.1, 10.0 * i, 1.0 + i) for i in range(members)]
+
+
+def test_a_large_front_keeps_a_spread_of_members_with_both_ends_and_rank_one() -> None:
+    status = front(straight_front(300))
+    assert status.pareto_front_size == 300
+    kept = status.pareto_front
+    assert len(kept) == 100
+    assert [s.rank for s in kept] == sorted(s.rank or 0 for s in kept)
+    assert kept[0].rank == 1
+    profits = sorted(s.objectives["net_profit"] for s in kept[1:])
+    assert (profits[0], profits[-1]) == (0.0, 2990.0)
+    # The 99 besides rank 1 evenly spaced: no gap over 1.5 even steps, none a crowd.
+    gaps = [b - a for a, b in itertools.pairwise(profits)]
+    even = 2990.0 / 98
+    assert max(gaps) <= 1.5 * even and min(gaps) >= even / 2, (min(gaps), max(gaps))
+
+
+def test_the_front_table_fits_80_columns_with_every_name_whole(
+    monkeypatch: Any, capsys: Any
+) -> None:
+    from stratopt.reporting import print_optimization
+
+    spec = OptimizationRunSpec.model_validate(
+        {
+            **SPEC,
+            "parameters": [
+                {"name": "stop_loss", "min": 1, "max": 100},
+                {"name": "take_profit", "min": 1, "max": 100},
+                {"name": "position_size", "min": 0.01, "max": 0.05},
+            ],
+            "objectives": ["net_profit", "max_drawdown", "sharpe_ratio"],
+        }
+    )
+    evaluations = [
+        Evaluation(
+            {"stop_loss": 60 + i / 7, "take_profit": 47 + i / 9, "position_size": 0.01 + i / 1e4},
+            {
+                "net_profit": 1234.5678 * i,
+                "max_drawdown": 2.0 + i / 3,
+                "sharpe_ratio": 0.1 + i / 1e3 * (-1) ** i,
+                "num_trades": 40.0,
+            },
+        )
+        for i in range(60)
+    ]
+    status = summarize(spec, evaluations, planned=60, batches=1)
+    monkeypatch.setenv("COLUMNS", "80")
+    print_optimization(spec, status)
+    printed = capsys.readouterr().out
+    assert max(len(line) for line in printed.splitlines()) <= 80
+    assert "…" not in printed
+    for name in ("stop_", "loss", "take_", "position_", "max_", "drawdown", "sharpe_"):
+        assert name in printed, name
+    assert f"20 of {status.pareto_front_size}, spread along net_profit" in printed
+    assert "72,840" in printed  # 1234.5678 × 59 = 72,839.5: whole and grouped

@@ -665,7 +665,8 @@ class OptimizationRunStatus(RunStatus):
     progress: Progress = Field(default_factory=Progress, description="Progress.")
     pareto_front: list[Solution] = Field(
         default_factory=list,
-        description="Non-dominated solutions, best rank first (at most 100 entries).",
+        description="Non-dominated solutions, best rank first; of a front of more than "
+        "100, 100 spread evenly along the first objective (both ends and rank 1 among them).",
     )
     pareto_front_size: int = Field(
         default=0, description="Distinct solutions on the whole front (see count)."
