@@ -5,6 +5,8 @@ All functions take objectives as rows to *minimize* (maximized objectives negate
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from pymoo.indicators.hv import HV
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
@@ -24,14 +26,17 @@ def normalize(objectives: np.ndarray, ideal: np.ndarray, nadir: np.ndarray) -> n
     return np.asarray((objectives - ideal) / span)
 
 
-def trade_off_order(objectives: np.ndarray) -> np.ndarray:
-    """Order of front members by distance to the ideal point in normalized space.
+def trade_off_order(objectives: np.ndarray, weights: Sequence[float] | None = None) -> np.ndarray:
+    """Order of front members by their (weighted) distance to the ideal point in
+    normalized space.
 
     The first is the best trade-off (rank 1); ties keep their input order.
     """
     if len(objectives) == 0:
         return np.array([], dtype=int)
     scaled = normalize(objectives, objectives.min(axis=0), objectives.max(axis=0))
+    if weights is not None:
+        scaled = scaled * np.asarray(weights, dtype=float)
     return np.argsort(np.linalg.norm(scaled, axis=1), kind="stable")
 
 

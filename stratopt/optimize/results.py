@@ -161,7 +161,7 @@ def summarize(
     if trading[feasible].any():  # else every one is idle: offer them, as the warning says
         feasible = feasible[trading[feasible]]
     front = feasible[non_dominated(objectives[feasible])]
-    order = front[trade_off_order(objectives[front])]
+    order = front[trade_off_order(objectives[front], spec.objective_weights())]
     solutions = distinct(spec, [candidates[i] for i in order])
     status = OptimizationRunStatus(
         phase="Succeeded",

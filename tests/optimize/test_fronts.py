@@ -112,3 +112,23 @@ def test_the_front_table_fits_80_columns_with_every_name_whole(
         assert name in printed, name
     assert f"20 of {status.pareto_front_size}, spread along net_profit" in printed
     assert "72,840" in printed  # 1234.5678 × 59 = 72,839.5: whole and grouped
+
+
+def test_selection_weights_choose_best_and_name_a_wrong_field() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    evaluations = [evaluation(10, 100.0, 2.0), evaluation(20, 180.0, 5.0), evaluation(30, 300, 20)]
+    assert front(evaluations).best.parameters == {"stop_loss": 20}
+    minds_profit = front(evaluations, selection={"weights": {"net_profit": 4}})
+    assert minds_profit.best.parameters == {"stop_loss": 30}
+    minds_drawdown = front(evaluations, selection={"weights": {"net_profit": 0.1}})
+    assert minds_drawdown.best.parameters == {"stop_loss": 10}
+    assert [s.rank for s in minds_profit.pareto_front] == [1, 2, 3]
+    for weights, message in [
+        ({"sharpe_ratio": 1}, "selection.weights.sharpe_ratio: not an objective"),
+        ({"net_profit": -1}, "selection.weights.net_profit: must be a finite number"),
+        ({"net_profit": 0, "max_drawdown": 0}, "at least one objective must weigh more"),
+    ]:
+        with pytest.raises(ValidationError, match=message):
+            front(evaluations, selection={"weights": weights})

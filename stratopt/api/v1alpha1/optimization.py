@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from enum import StrEnum
 from typing import Any, Literal
@@ -429,6 +430,19 @@ class WalkForwardSpec(ApiModel):
         return None if value is None else _check_window(value, info.field_name)
 
 
+class Selection(ApiModel):
+    """Which member of the front is best: the one closest to the ideal point once each
+    objective is scaled to the front's range (0 at its best end, 1 at its worst) and
+    weighted."""
+
+    weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="Weight of each objective in the distance to the ideal point "
+        "(objectives left out weigh 1; 0 ignores one), e.g. {net_profit: 2, "
+        "max_drawdown: 1} for a trader who minds profit twice as much as drawdown.",
+    )
+
+
 class OptimizationRunSpec(RunSpec):
     """Search the parameters of a backtested strategy."""
 
@@ -481,6 +495,10 @@ class OptimizationRunSpec(RunSpec):
         description="Solutions with fewer trades are not offered (front, best, picks) "
         "unless no evaluation has as many; 0 offers them all.",
     )
+    selection: Selection = Field(
+        default_factory=Selection,
+        description="How the front's members are ranked, which chooses best (rank 1).",
+    )
 
     @field_validator("objectives", mode="before")
     @classmethod
@@ -508,6 +526,10 @@ class OptimizationRunSpec(RunSpec):
                 parsed.append(item)
         return parsed
 
+    def objective_weights(self) -> list[float]:
+        """The selection weight of each objective, in the objectives' order."""
+        return [self.selection.weights.get(o.name, 1.0) for o in self.objectives]
+
     @model_validator(mode="after")
     def _cross_field(self) -> OptimizationRunSpec:
         repeated = first_repeated([p.name for p in self.parameters])
@@ -516,6 +538,17 @@ class OptimizationRunSpec(RunSpec):
         objectives = [o.name for o in self.objectives]
         if len(set(objectives)) != len(objectives):
             raise ValueError("objectives: each metric may appear once")
+        for name, weight in self.selection.weights.items():
+            if name not in objectives:
+                raise ValueError(
+                    f"selection.weights.{name}: not an objective; weigh one of {objectives}"
+                )
+            if not (weight >= 0 and math.isfinite(weight)):
+                raise ValueError(
+                    f"selection.weights.{name}: must be a finite number of at least 0; got {weight}"
+                )
+        if not any(self.objective_weights()):
+            raise ValueError("selection.weights: at least one objective must weigh more than 0")
         if self.walk_forward is not None:
             choices = {"balanced", "best", *objectives}
             if self.walk_forward.select not in choices:
