@@ -11,6 +11,14 @@ import numpy as np
 from pymoo.indicators.hv import HV
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
+#: Significant digits to which objective values must agree for two solutions to be one.
+OBJECTIVE_DIGITS = 6
+
+
+def objective_key(values: Sequence[float]) -> tuple[str, ...]:
+    """Equal for objective vectors that agree to ``OBJECTIVE_DIGITS`` significant digits."""
+    return tuple(f"{value:.{OBJECTIVE_DIGITS}g}" for value in values)
+
 
 def non_dominated(objectives: np.ndarray) -> np.ndarray:
     """Indices of the rows no other row dominates."""

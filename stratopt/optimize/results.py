@@ -20,7 +20,12 @@ from stratopt.api.v1alpha1 import (
 )
 from stratopt.optimize.driver import Evaluation
 from stratopt.optimize.objectives import feasible_mask, minimized
-from stratopt.optimize.pareto import hypervolume, non_dominated, trade_off_order
+from stratopt.optimize.pareto import (
+    hypervolume,
+    non_dominated,
+    objective_key,
+    trade_off_order,
+)
 
 #: Front entries kept in status; the whole front stays with the evaluations.
 FRONT_LIMIT = 100
@@ -93,17 +98,12 @@ def _solution(spec: OptimizationRunSpec, evaluation: Evaluation, rank: int | Non
     )
 
 
-#: Significant digits to which objective values must agree for two front members to be
-#: one solution.
-OBJECTIVE_DIGITS = 6
-
-
 def distinct(spec: OptimizationRunSpec, ordered: Sequence[Evaluation]) -> list[Solution]:
     """Front members in trade-off order, those with equal objective values (to
     ``OBJECTIVE_DIGITS`` significant digits) collapsed into the first, which counts them."""
     kept: dict[tuple[str, ...], Solution] = {}
     for evaluation in ordered:
-        key = tuple(f"{evaluation.metrics[o.name]:.{OBJECTIVE_DIGITS}g}" for o in spec.objectives)
+        key = objective_key([evaluation.metrics[o.name] for o in spec.objectives])
         if key in kept:
             kept[key].count += 1
         else:

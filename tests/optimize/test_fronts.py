@@ -132,3 +132,26 @@ def test_selection_weights_choose_best_and_name_a_wrong_field() -> None:
     ]:
         with pytest.raises(ValidationError, match=message):
             front(evaluations, selection={"weights": weights})
+
+
+def test_nsga2_keeps_its_population_distinct_in_objective_space() -> None:
+    """A parameter that changes nothing (``ignored``) and objectives that move in steps
+    of 0.1 give many parameter sets per objective vector; survival keeps one of each."""
+    from stratopt.optimize.algorithms.nsga2 import Nsga2Driver
+
+    spec = OptimizationRunSpec.model_validate(
+        {
+            **SPEC,
+            "parameters": [
+                {"name": "stop_loss", "min": 0, "max": 10},
+                {"name": "ignored", "min": 0, "max": 1},
+            ],
+            "algorithm": {"name": "nsga2", "nsga2": {"populationSize": 20, "generations": 15}},
+        }
+    )
+    driver = Nsga2Driver(spec)
+    while batch := driver.ask():
+        steps = [round(p["stop_loss"], 1) for p in batch]
+        driver.tell([{"net_profit": s, "max_drawdown": s, "num_trades": 10.0} for s in steps])
+    final = driver.algorithm.pop.get("F")
+    assert len({tuple(row) for row in final}) == 20

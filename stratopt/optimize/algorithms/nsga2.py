@@ -7,15 +7,17 @@ from typing import Any
 import numpy as np
 from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.core.evaluator import Evaluator
+from pymoo.core.population import Population
 from pymoo.core.problem import Problem
 from pymoo.core.repair import Repair
 from pymoo.operators.crossover.sbx import SBX
 from pymoo.operators.mutation.pm import PM
+from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
 from pymoo.problems.static import StaticProblem
 
 from stratopt.api.v1alpha1 import Nsga2Settings
 from stratopt.optimize.driver import Driver, Evaluation
-from stratopt.optimize.pareto import hypervolume
+from stratopt.optimize.pareto import hypervolume, objective_key
 from stratopt.optimize.space import Params
 
 
@@ -32,9 +34,33 @@ class _RoundIntegers(Repair):  # type: ignore[misc]
         return X
 
 
+class _DistinctObjectives(RankAndCrowding):  # type: ignore[misc]
+    """Rank-and-crowding survival of one member per objective vector while there are
+    enough distinct ones, the copies after them. pymoo removes duplicates in parameter
+    space only, so parameter sets that differ where the objectives do not (a tick
+    rounded away, a stop never reached) would otherwise fill the population."""
+
+    def _do(self, problem: Problem, pop: Any, *args: Any, n_survive: int, **kwargs: Any) -> Any:
+        first: dict[tuple[str, ...], int] = {}
+        for index, row in enumerate(pop.get("F")):
+            first.setdefault(objective_key(row), index)
+        distinct = np.array(sorted(first.values()), dtype=int)
+        if len(distinct) >= n_survive:
+            return super()._do(problem, pop[distinct], *args, n_survive=n_survive, **kwargs)
+        kept = super()._do(problem, pop[distinct], *args, n_survive=len(distinct), **kwargs)
+        copies = np.setdiff1d(np.arange(len(pop)), distinct)
+        rest = super()._do(
+            problem, pop[copies], *args, n_survive=n_survive - len(distinct), **kwargs
+        )
+        # Copies rank below every distinct member in the tournaments that pick parents.
+        rest.set("rank", rest.get("rank") + kept.get("rank").max() + 1)
+        return Population.merge(kept, rest)
+
+
 class Nsga2Driver(Driver):
-    """One batch per generation: rank-and-crowding survival, SBX and polynomial mutation,
-    duplicate elimination and constraint domination, as pymoo implements them."""
+    """One batch per generation: rank-and-crowding survival (distinct in objective space
+    first), SBX and polynomial mutation, duplicate elimination and constraint domination,
+    as pymoo implements them."""
 
     def _setup(self) -> None:
         settings: Nsga2Settings = self.spec.algorithm.nsga2 or Nsga2Settings()
@@ -59,6 +85,7 @@ class Nsga2Driver(Driver):
             mutation=PM(prob=1.0, prob_var=mutation_probability, eta=settings.mutation_eta),
             repair=_RoundIntegers(space.integer_mask),
             eliminate_duplicates=True,
+            survival=_DistinctObjectives(),
         )
         self.algorithm.setup(
             self.problem, termination=("n_gen", self.generations), seed=self.seed, verbose=False
