@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -86,13 +87,15 @@ class ProgressReporter:
             self._progress.stop()
 
 
-#: Front rows a terminal shows; status and --out keep the rest.
+#: Front rows a terminal shows; --out's evaluations.csv holds every evaluation.
 TABLE_ROWS = 20
 
 
 def _number(value: float) -> str:
     """Four significant digits (whole numbers from a thousand on, grouped): the precision
     a person compares rows by; status and --out keep every digit."""
+    if not math.isfinite(value):
+        return str(value)
     if value == int(value) and abs(value) < 1e15:
         return f"{int(value):,}"
     if abs(value) >= 1000:
@@ -100,14 +103,23 @@ def _number(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _table(console: Any, title: str, columns: list[str], rows: list[list[str]]) -> Any:
+def _table(
+    console: Any, title: str, columns: list[str], rows: list[list[str]], caption: str | None = None
+) -> Any:
     """A table under full column names, whose names break at their underscores when the
     table would not fit the terminal, so that no name is cut short."""
     from rich import box
     from rich.table import Table
 
     def build(headers: list[str]) -> Table:
-        table = Table(*headers, title=title, box=box.SIMPLE_HEAD, title_justify="left")
+        table = Table(
+            *headers,
+            title=title,
+            caption=caption,
+            box=box.SIMPLE_HEAD,
+            title_justify="left",
+            caption_justify="left",
+        )
         for column in table.columns:
             column.justify = "right"
         table.columns[0].justify = "left"
@@ -126,6 +138,9 @@ def print_optimization(spec: OptimizationRunSpec, status: OptimizationRunStatus)
     """The front (or best point), the picks and the progress, as tables."""
     from rich.console import Console
 
+    from stratopt.api.v1alpha1 import Goal
+    from stratopt.optimize.results import spread
+
     console = Console()
     names = [r.name for r in spec.parameters]
     objectives = [o.name for o in spec.objectives]
@@ -135,16 +150,12 @@ def print_optimization(spec: OptimizationRunSpec, status: OptimizationRunStatus)
         f"evaluations in {progress.batches_completed} batches; "
         f"Pareto front of {status.pareto_front_size} distinct solutions"
     )
-    from stratopt.api.v1alpha1 import Goal
-    from stratopt.optimize.results import spread
-
     shown = spread(spec, status.pareto_front, TABLE_ROWS)
     title = "Pareto front" if len(objectives) > 1 else "Best"
+    caption = None
     if len(shown) < status.pareto_front_size:
-        title += (
-            f": {len(shown)} of {status.pareto_front_size}, spread along {objectives[0]}"
-            " (all in status and --out)"
-        )
+        title += f": {len(shown)} of {status.pareto_front_size}, spread along {objectives[0]}"
+        caption = "every evaluation: --out DIR writes evaluations.csv"
         first = spec.objectives[0]
         shown.sort(key=lambda s: s.objectives[first.name], reverse=first.direction is Goal.MAXIMIZE)
     rows = [
@@ -156,7 +167,7 @@ def print_optimization(spec: OptimizationRunSpec, status: OptimizationRunStatus)
         ]
         for solution in shown
     ]
-    console.print(_table(console, title, ["rank", *names, *objectives, "sets"], rows))
+    console.print(_table(console, title, ["rank", *names, *objectives, "sets"], rows, caption))
     if status.picks is not None and len(objectives) > 1:
         metrics = ["net_profit", "max_drawdown", "sharpe_ratio"]
         rows = []

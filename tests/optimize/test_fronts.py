@@ -112,6 +112,24 @@ def test_the_front_table_fits_80_columns_with_every_name_whole(
         assert name in printed, name
     assert f"20 of {status.pareto_front_size}, spread along net_profit" in printed
     assert "72,840" in printed  # 1234.5678 × 59 = 72,839.5: whole and grouped
+    assert "every evaluation: --out DIR writes evaluations.csv" in printed
+
+
+def test_numbers_in_tables_keep_four_digits_and_name_what_is_not_finite() -> None:
+    from stratopt.reporting import _number
+
+    assert [_number(v) for v in (0.0239364, 3196.64, -347.2, 40.0, 1e6)] == [
+        "0.02394",
+        "3,197",
+        "-347.2",
+        "40",
+        "1,000,000",
+    ]
+    assert [_number(v) for v in (float("inf"), float("-inf"), float("nan"))] == [
+        "inf",
+        "-inf",
+        "nan",
+    ]
 
 
 def test_selection_weights_choose_best_and_name_a_wrong_field() -> None:
