@@ -95,11 +95,15 @@ def simulate(
     fill_at_close: bool,
     equity_out: np.ndarray,
     trades_out: np.ndarray,
+    blocks_out: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover
     """Simulate bars ``start``..``end - 1``; return the statistics vector.
 
     ``equity_out`` (length ``end - start``) and ``trades_out`` (rows × 8) are filled when
     non-empty; pass empty arrays to skip recording in tight optimization loops.
+    ``blocks_out`` (blocks × 2, zeroed), when non-empty, receives the sum and the sum of
+    squares of the bar returns (the first bar's against ``capital``) of each of its
+    blocks, split as ``numpy.array_split`` splits the window.
     """
     bars = close.shape[0]
     prices_fit = open_.shape[0] == bars and high.shape[0] == bars and low.shape[0] == bars
@@ -115,6 +119,14 @@ def simulate(
         raise ValueError("simulate: trades_out needs a row per bar of the window")
     record_equity = equity_out.shape[0] > 0
     record_trades = trades_out.shape[0] > 0
+    n_blocks = blocks_out.shape[0]
+    if n_blocks > end - start or (n_blocks > 0 and blocks_out.shape[1] != 2):
+        raise ValueError("simulate: blocks_out needs at most one block per bar, two columns")
+    # array_split's blocks: the first `longer` of them hold one bar more.
+    block_bars = (end - start) // n_blocks if n_blocks > 0 else 0
+    longer = (end - start) % n_blocks if n_blocks > 0 else 0
+    block = 0
+    block_end = start + block_bars + (1 if longer > 0 else 0)
     # Scalars, not slots of an array, so the loop keeps them in registers.
     sum_return = 0.0
     sum_return_sq = 0.0
@@ -270,12 +282,19 @@ def simulate(
         if direction != 0 or exited:
             bars_in_market += 1
         # Divisions only when equity moved: flat stretches cost no arithmetic.
-        if equity != previous_equity and i > start:
+        if equity != previous_equity:
             r = equity / previous_equity - 1.0 if previous_equity > 0 else 0.0
-            sum_return += r
-            sum_return_sq += r * r
-            downside = min(r, 0.0)  # branchless: the sign of a return is a coin flip
-            sum_downside_sq += downside * downside
+            if i > start:
+                sum_return += r
+                sum_return_sq += r * r
+                downside = min(r, 0.0)  # branchless: the sign of a return is a coin flip
+                sum_downside_sq += downside * downside
+            if n_blocks > 0:
+                while i >= block_end:
+                    block += 1
+                    block_end += block_bars + (1 if block < longer else 0)
+                blocks_out[block, 0] += r
+                blocks_out[block, 1] += r * r
         previous_equity = equity
         if equity > peak:
             peak = equity

@@ -24,6 +24,7 @@ from stratopt.errors import DataError, InputError, StratoptError
 
 _EMPTY_EQUITY = np.empty(0)
 _EMPTY_TRADES = np.empty((0, k.TRADE_COLUMNS))
+_EMPTY_BLOCKS = np.empty((0, 2))
 _REASONS = {
     k.REASON_SIGNAL: "signal",
     k.REASON_STOP: "stop_loss",
@@ -142,6 +143,7 @@ class Backtester:
         end: int,
         equity_out: np.ndarray,
         trades_out: np.ndarray,
+        blocks_out: np.ndarray = _EMPTY_BLOCKS,
     ) -> np.ndarray:
         spec, data = self.spec, self.data
         signals = self.signals(params)
@@ -170,6 +172,7 @@ class Backtester:
             spec.fill is FillConvention.CLOSE,
             equity_out,
             trades_out,
+            blocks_out,
         )
 
     def _window(self, window: tuple[int, int] | None) -> tuple[int, int]:
@@ -201,6 +204,26 @@ class Backtester:
         start, end = self._window(window)
         stats = self._simulate(params, start, end, _EMPTY_EQUITY, _EMPTY_TRADES)
         return self._metrics(stats, start, end)
+
+    def evaluate_blocks(
+        self,
+        overrides: Mapping[str, object] | None,
+        window: tuple[int, int] | None,
+        blocks: int,
+    ) -> tuple[dict[str, float], np.ndarray]:
+        """Metrics of one parameter set and, for each of ``blocks`` equal parts of the
+        window, the (sum, sum of squares, count) of its bar returns: shape (blocks, 3).
+
+        The Sharpe ratio of any union of blocks follows from these sums, which is all
+        that overfitting diagnostics need, so a search keeps them instead of re-running.
+        """
+        params = self.parameters(overrides)
+        start, end = self._window(window)
+        sums = np.zeros((blocks, 2))
+        stats = self._simulate(params, start, end, _EMPTY_EQUITY, _EMPTY_TRADES, sums)
+        shorter, longer = divmod(end - start, blocks)
+        counts = [shorter + 1] * longer + [shorter] * (blocks - longer)
+        return self._metrics(stats, start, end), np.column_stack([sums, counts])
 
     def run(
         self, overrides: Mapping[str, object] | None = None, window: tuple[int, int] | None = None

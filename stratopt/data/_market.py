@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,6 +12,46 @@ import pandas as pd
 FloatArray = npt.NDArray[np.float64]
 
 _SECONDS_PER_YEAR = 365.25 * 24 * 3600
+#: Bytes of derived arrays (indicators, signals) each process keeps per data set: enough
+#: for every indicator of a search over its lookbacks, bounded however long it runs.
+CACHE_BYTES = 64 * 2**20
+
+
+def _nbytes(value: object) -> int:
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, tuple):
+        return sum(_nbytes(v) for v in value)
+    return 0
+
+
+class _BoundedCache:
+    """Least-recently-used values, evicted when their arrays exceed ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self._values: OrderedDict[object, tuple[object, int]] = OrderedDict()
+
+    def get(self, key: object) -> object | None:
+        entry = self._values.get(key)
+        if entry is None:
+            return None
+        self._values.move_to_end(key)
+        return entry[0]
+
+    def put(self, key: object, value: object) -> None:
+        size = _nbytes(value)
+        if size > self.limit:
+            return
+        self._values[key] = (value, size)
+        self.size += size
+        while self.size > self.limit:
+            _, (_, evicted) = self._values.popitem(last=False)
+            self.size -= evicted
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,7 +71,9 @@ class MarketData:
     volume: FloatArray
     pip_size: float = 0.0001
     tick_size: float = 0.00001
-    _cache: dict[object, object] = field(default_factory=dict, repr=False, compare=False)
+    _cache: _BoundedCache = field(
+        default_factory=lambda: _BoundedCache(CACHE_BYTES), repr=False, compare=False
+    )
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, *, pip_size: float, tick_size: float) -> MarketData:
@@ -85,15 +128,15 @@ class MarketData:
         """Memoize a value derived from these bars (indicators, signals).
 
         Indicators that do not depend on searched parameters are computed once per data
-        set this way, not once per evaluation.
+        set this way, not once per evaluation; the least recently used go first once the
+        cache holds :data:`CACHE_BYTES`.
         """
-        try:
-            return self._cache[key]
-        except KeyError:
+        value = self._cache.get(key)
+        if value is None:
             assert callable(compute)
             value = compute()
-            self._cache[key] = value
-            return value
+            self._cache.put(key, value)
+        return value
 
     def to_frame(self) -> pd.DataFrame:
         """The bars as a DataFrame with lower-case OHLCV columns."""

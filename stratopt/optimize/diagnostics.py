@@ -16,21 +16,21 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
 EULER_GAMMA = 0.5772156649015329
+_NORMAL = NormalDist()
 
 
 def expected_max_sharpe(trials: int, sharpe_variance: float) -> float:
     """Expected maximum Sharpe ratio of ``trials`` unskilled strategies (paper, eq. 9)."""
     if trials < 2 or sharpe_variance <= 0:
         return 0.0
-    from scipy.stats import norm  # half a second to import: only where used
-
-    return math.sqrt(sharpe_variance) * float(
-        (1 - EULER_GAMMA) * norm.ppf(1 - 1 / trials)
-        + EULER_GAMMA * norm.ppf(1 - 1 / (trials * math.e))
+    return math.sqrt(sharpe_variance) * (
+        (1 - EULER_GAMMA) * _NORMAL.inv_cdf(1 - 1 / trials)
+        + EULER_GAMMA * _NORMAL.inv_cdf(1 - 1 / (trials * math.e))
     )
 
 
@@ -46,9 +46,7 @@ def probabilistic_sharpe(
     variance = 1 - skewness * sharpe + (kurtosis - 1) / 4 * sharpe**2
     if variance <= 0:
         return 0.0
-    from scipy.stats import norm
-
-    return float(norm.cdf((sharpe - benchmark) * math.sqrt(observations - 1) / math.sqrt(variance)))
+    return _NORMAL.cdf((sharpe - benchmark) * math.sqrt(observations - 1) / math.sqrt(variance))
 
 
 @dataclass(frozen=True)
@@ -128,9 +126,12 @@ def probability_of_overfitting(summaries: np.ndarray) -> Pbo:
         dtype=float,
     )
 
-    # A configuration × combination Sharpe ratio from the block sums of each side.
+    # A configuration × combination Sharpe ratio from the block sums of each side: one
+    # matrix product (combinations × blocks) @ (blocks × configurations·3).
+    by_block = summaries.transpose(1, 0, 2).reshape(blocks, -1)
+
     def sharpe(selection: np.ndarray) -> np.ndarray:
-        total = np.einsum("cb,nbk->cnk", selection, summaries)
+        total = (selection @ by_block).reshape(len(selection), configurations, 3)
         mean = total[..., 0] / total[..., 2]
         variance = total[..., 1] / total[..., 2] - mean**2
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -58,3 +58,20 @@ def hypervolume(objectives: np.ndarray, ideal: np.ndarray, nadir: np.ndarray) ->
     if len(inside) == 0:
         return 0.0
     return float(HV(ref_point=reference)(inside))
+
+
+class RunningFront:
+    """The non-dominated rows of everything added so far. Each batch merges into the
+    front alone, so bookkeeping costs grow with the front, not with the run's length
+    (a dominated row never counts again: it adds nothing to a hypervolume or a best)."""
+
+    def __init__(self, objectives: int) -> None:
+        self.points = np.empty((0, objectives))
+
+    def add(self, rows: np.ndarray) -> None:
+        if len(rows):
+            merged = np.vstack([self.points, rows])
+            self.points = merged[non_dominated(merged)]
+
+    def hypervolume(self, ideal: np.ndarray, nadir: np.ndarray) -> float:
+        return hypervolume(self.points, ideal, nadir)

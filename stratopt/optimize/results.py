@@ -21,7 +21,7 @@ from stratopt.api.v1alpha1 import (
 from stratopt.optimize.driver import Evaluation
 from stratopt.optimize.objectives import feasible_mask, minimized
 from stratopt.optimize.pareto import (
-    hypervolume,
+    RunningFront,
     non_dominated,
     objective_key,
     trade_off_order,
@@ -50,21 +50,25 @@ class ProgressTracker:
         self.spec = spec
         self.history: list[dict[str, float]] = []
         self._reference: tuple[np.ndarray, np.ndarray] | None = None
+        self._front = RunningFront(len(spec.objectives))
+        self._seen = 0
 
     def record(self, evaluations: Sequence[Evaluation]) -> dict[str, float]:
-        objectives = minimized(self.spec, evaluations)
-        feasible = objectives[feasible_mask(self.spec, evaluations)]
-        if self._reference is None:
+        """Record the batch that ``evaluations`` (all so far, in order) ends with."""
+        fresh = evaluations[self._seen :]
+        self._seen = len(evaluations)
+        objectives = minimized(self.spec, fresh)
+        if self._reference is None and len(fresh):
             self._reference = (objectives.min(axis=0), objectives.max(axis=0))
+        self._front.add(objectives[feasible_mask(self.spec, fresh)])
         entry: dict[str, float] = {
             "batch": float(len(self.history) + 1),
             "evaluations": float(len(evaluations)),
         }
-        if len(feasible):
-            entry["hypervolume"] = hypervolume(feasible, *self._reference)
+        if len(self._front.points) and self._reference is not None:
+            entry["hypervolume"] = self._front.hypervolume(*self._reference)
             first = self.spec.objectives[0]
-            column = feasible[:, 0]
-            best = column.min()
+            best = self._front.points[:, 0].min()
             entry["bestObjective"] = float(best if first.direction is Goal.MINIMIZE else -best)
         self.history.append(entry)
         return entry

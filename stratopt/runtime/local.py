@@ -3,6 +3,9 @@
 Workers are forked after the backtester is built, so each inherits the loaded data,
 the cached indicators and the compiled engine instead of rebuilding them. Results come
 back in batch order, so they do not depend on the number of workers.
+
+Each evaluation also keeps the per-block sums of its bar returns, so the overfitting
+diagnostics after the search need not re-run the configurations they sample.
 """
 
 from __future__ import annotations
@@ -13,16 +16,30 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
 
+import numpy as np
+
 from stratopt.backtest import Backtester
 
+#: Blocks of bar returns kept per evaluation: CSCV's C(16, 8) = 12,870 splits.
+RETURN_BLOCKS = 16
+
 _worker_backtester: Backtester | None = None
+Outcome = tuple[dict[str, float], np.ndarray]
+
+
+def _evaluate_all(
+    backtester: Backtester, chunk: Sequence[dict[str, float]], window: tuple[int, int] | None
+) -> list[Outcome]:
+    bars = (window[1] - window[0]) if window is not None else len(backtester.data)
+    blocks = min(RETURN_BLOCKS, bars)
+    return [backtester.evaluate_blocks(params, window, blocks) for params in chunk]
 
 
 def _evaluate_chunk(
     chunk: Sequence[dict[str, float]], window: tuple[int, int] | None
-) -> list[dict[str, float]]:
+) -> list[Outcome]:
     assert _worker_backtester is not None, "worker started without a backtester"
-    return [_worker_backtester.evaluate(params, window) for params in chunk]
+    return _evaluate_all(_worker_backtester, chunk, window)
 
 
 class LocalExecutor:
@@ -47,17 +64,24 @@ class LocalExecutor:
         self.window = window
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
+        #: Per-block (sum, sum of squares, count) of each evaluated parameter set's bar
+        #: returns, keyed by its values in order.
+        self.block_returns: dict[tuple[float, ...], np.ndarray] = {}
 
     def evaluate(self, batch: Sequence[dict[str, float]]) -> list[dict[str, float]]:
         """Metrics of each parameter set, in order."""
         if self.workers == 1 or len(batch) < self.workers * self.MIN_PER_WORKER:
-            return [self.backtester.evaluate(params, self.window) for params in batch]
-        pool = self._ensure_pool()
-        chunks = self.workers * 4
-        size = -(-len(batch) // chunks)
-        pieces = [batch[i : i + size] for i in range(0, len(batch), size)]
-        windows = [self.window] * len(pieces)
-        return [m for part in pool.map(_evaluate_chunk, pieces, windows) for m in part]
+            outcomes = _evaluate_all(self.backtester, batch, self.window)
+        else:
+            pool = self._ensure_pool()
+            chunks = self.workers * 4
+            size = -(-len(batch) // chunks)
+            pieces = [batch[i : i + size] for i in range(0, len(batch), size)]
+            windows = [self.window] * len(pieces)
+            outcomes = [o for part in pool.map(_evaluate_chunk, pieces, windows) for o in part]
+        for params, (_, blocks) in zip(batch, outcomes, strict=True):
+            self.block_returns[tuple(params.values())] = blocks
+        return [metrics for metrics, _ in outcomes]
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         global _worker_backtester

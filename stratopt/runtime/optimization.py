@@ -6,8 +6,8 @@ pod; the operator drives the same drivers batch by batch through Kubernetes Jobs
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,10 +36,12 @@ BatchEvaluator = Callable[[int, list[dict[str, float]]], list[dict[str, float]]]
 
 @dataclass(frozen=True)
 class OptimizationOutcome:
-    """The status, and every evaluation made (in order)."""
+    """The status, every evaluation made (in order), and the per-block sums of bar
+    returns of those evaluated here (see :class:`LocalExecutor`)."""
 
     status: OptimizationRunStatus
     evaluations: list[Evaluation]
+    block_returns: Mapping[tuple[float, ...], np.ndarray] = field(default_factory=dict)
 
 
 def prepare(spec: OptimizationRunSpec, data: MarketData | None = None) -> Backtester:
@@ -129,7 +131,9 @@ def run_optimization(
     status = outcome.status
     status.warnings += quote_warnings(spec, backtester)
     if status.best is not None:
-        status.diagnostics = diagnose(backtester, outcome.evaluations, status.best.parameters)
+        status.diagnostics = diagnose(
+            backtester, outcome.evaluations, status.best.parameters, known=outcome.block_returns
+        )
         status.warnings += stop_out_warnings(backtester, status.best.parameters)
     if spec.walk_forward is not None:
         from stratopt.runtime.walkforward import walk_forward
@@ -181,4 +185,6 @@ def search(
         history=tracker.history,
         generation=driver.progress().get("generation"),
     )
-    return OptimizationOutcome(status=status, evaluations=evaluations)
+    return OptimizationOutcome(
+        status=status, evaluations=evaluations, block_returns=executor.block_returns
+    )

@@ -224,7 +224,7 @@ def test_the_kernel_refuses_arrays_it_would_read_past(synthetic_hourly: MarketDa
     arguments: list[object] = [data.open, data.high, data.low, data.close]
     arguments += [signal, signal, signal, signal[:-5], 0, bars_total]
     arguments += [50.0, 100.0, False, 1e-4, 1e5, 0.02, 1e5, 1.0, 1.0, 0.0, 0.0, False]
-    arguments += [np.empty(0), np.empty((0, k.TRADE_COLUMNS))]
+    arguments += [np.empty(0), np.empty((0, k.TRADE_COLUMNS)), np.empty((0, 2))]
     with pytest.raises(ValueError, match="one value per bar"):
         k.simulate(*arguments)
     arguments[7] = signal

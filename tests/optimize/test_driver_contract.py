@@ -138,3 +138,28 @@ def test_single_objective_status() -> None:
 
 def test_evaluation_is_a_value_object() -> None:
     assert Evaluation({"a": 1.0}, {"m": 2.0}) == Evaluation({"a": 1.0}, {"m": 2.0})
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_both_ends_of_an_integer_range_are_drawn_at_the_uniform_rate(name: str) -> None:
+    """Rounding a uniform draw over [min, max] gives each end a cell of half a unit, so
+    the ends come up half as often as the values between them; every value of the
+    range must own an equal share of the driver's first batch."""
+    values = [5.0, 6.0, 7.0, 8.0]
+    parameters = [
+        {"name": "rsi_period", "type": "int", "min": 5, "max": 8},
+        {"name": "stop_loss", "type": "float", "min": 10, "max": 80},
+    ]
+    drawn: list[float] = []
+    seed = 0
+    while len(drawn) < 1600:
+        seed += 1
+        drawn += [
+            p["rsi_period"]
+            for p in DRIVERS[name](small_spec(name, seed, parameters=parameters)).ask()
+        ]
+    shares = {v: drawn.count(v) / len(drawn) for v in values}
+    assert set(drawn) == set(values)
+    # Half-rate ends would hold 1/6 each; four standard errors of 1/4 are ±0.044.
+    for value, share in shares.items():
+        assert abs(share - 0.25) < 0.045, f"{value:g} drawn at {share:.3f}, not 0.25: {shares}"

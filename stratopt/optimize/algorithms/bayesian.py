@@ -42,12 +42,17 @@ class BayesianDriver(Driver):
                 assert r.min is not None and r.max is not None
                 prior = "log-uniform" if r.log else "uniform"
                 dimensions.append(Real(r.min, r.max, prior=prior, name=r.name))
+        # The initial design is a Latin hypercube drawn here rather than by skopt, whose
+        # rounding of normalized coordinates draws an integer range's ends half as often.
+        from scipy.stats import qmc
+
+        sampler = qmc.LatinHypercube(self.space.dimensions, seed=self.seed)
+        self._design = self.space.from_unit(sampler.random(initial)) if initial else []
         self.optimizer = Optimizer(
             dimensions,
             base_estimator="GP",
             acq_func=settings.acquisition,
-            n_initial_points=initial,
-            initial_point_generator="lhs",
+            n_initial_points=0,
             random_state=np.random.RandomState(self.seed),
             # Two L-BFGS restarts per acquisition instead of five: a few parameters rarely
             # need more, and gp_hedge optimizes three acquisitions on every tell.
@@ -64,6 +69,11 @@ class BayesianDriver(Driver):
         if remaining <= 0:
             return []
         count = min(self.settings.batch_size, remaining)
+        designed = len(self.evaluations)
+        if designed < len(self._design):
+            chosen = self._design[designed : designed + count]
+            self._asked = [self._skopt_point(p) for p in chosen]
+            return chosen
         with warnings.catch_warnings():
             # The GP warns when it proposes a point it has already seen; harmless here.
             warnings.simplefilter("ignore", UserWarning)
@@ -74,6 +84,12 @@ class BayesianDriver(Driver):
             )
         self._asked = [list(p) for p in points]
         return [self.space.decode(self._point(p)) for p in points]
+
+    def _skopt_point(self, params: Params) -> list[float]:
+        return [
+            int(params[r.name]) if r.type is ParameterType.INT else params[r.name]
+            for r in self.space.ranges
+        ]
 
     def _point(self, values: list[float]) -> list[float]:
         point = []
@@ -101,4 +117,6 @@ class BayesianDriver(Driver):
         scores = np.where(violations > 0, worst + _PENALTY * (1.0 + violations), scores)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            self.optimizer.tell(self._asked, [float(s) for s in scores])
+            # No model is fitted on a part of the initial design: it would be thrown away.
+            fit = len(self.evaluations) >= len(self._design)
+            self.optimizer.tell(self._asked, [float(s) for s in scores], fit=fit)

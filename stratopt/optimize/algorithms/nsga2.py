@@ -17,20 +17,23 @@ from pymoo.problems.static import StaticProblem
 
 from stratopt.api.v1alpha1 import Nsga2Settings
 from stratopt.optimize.driver import Driver, Evaluation
-from stratopt.optimize.pareto import hypervolume, objective_key
-from stratopt.optimize.space import Params
+from stratopt.optimize.pareto import RunningFront, objective_key
+from stratopt.optimize.space import Params, SearchSpace
 
 
 class _RoundIntegers(Repair):  # type: ignore[misc]
-    """Integer and categorical coordinates are rounded, so duplicates are real duplicates."""
+    """Integer and categorical coordinates are rounded onto their range, so duplicates
+    are real duplicates."""
 
-    def __init__(self, mask: np.ndarray) -> None:
+    def __init__(self, space: SearchSpace) -> None:
         super().__init__()
-        self.mask = mask
+        self.mask = space.integer_mask
+        self.lower = space.lower[self.mask]
+        self.upper = space.upper[self.mask]
 
     def _do(self, problem: Problem, X: np.ndarray, **kwargs: Any) -> np.ndarray:
         X = X.copy()
-        X[:, self.mask] = np.rint(X[:, self.mask])
+        X[:, self.mask] = np.clip(np.rint(X[:, self.mask]), self.lower, self.upper)
         return X
 
 
@@ -71,19 +74,22 @@ class Nsga2Driver(Driver):
             self.population_size = max(4, min(settings.population_size, self.budget // 2))
             self.generations = max(1, self.budget // self.population_size)
         space = self.space
+        # Each integer (or choice) owns a cell of width one, its ends included, so the
+        # uniform initial sample and the variation operators reach them at the same rate.
+        half_cell = np.where(space.integer_mask, 0.5, 0.0)
         self.problem = Problem(
             n_var=space.dimensions,
             n_obj=len(self.spec.objectives),
             n_ieq_constr=len(self.spec.constraints),
-            xl=space.lower,
-            xu=space.upper,
+            xl=space.lower - half_cell,
+            xu=space.upper + half_cell,
         )
         mutation_probability = settings.mutation_probability or 1.0 / space.dimensions
         self.algorithm = NSGA2(
             pop_size=self.population_size,
             crossover=SBX(prob=settings.crossover_probability, eta=settings.crossover_eta),
             mutation=PM(prob=1.0, prob_var=mutation_probability, eta=settings.mutation_eta),
-            repair=_RoundIntegers(space.integer_mask),
+            repair=_RoundIntegers(space),
             eliminate_duplicates=True,
             survival=_DistinctObjectives(),
         )
@@ -93,6 +99,7 @@ class Nsga2Driver(Driver):
         self._population: Any = None
         self.generation = 0
         self._reference: tuple[np.ndarray, np.ndarray] | None = None
+        self._front = RunningFront(len(self.spec.objectives))
         self._hypervolumes: list[float] = []
 
     @property
@@ -114,18 +121,16 @@ class Nsga2Driver(Driver):
         Evaluator().eval(static, self._population)
         self.algorithm.tell(infills=self._population)
         self.generation += 1
+        if self._reference is None:
+            self._reference = (objectives.min(axis=0), objectives.max(axis=0))
+        self._front.add(objectives[~(violations > 0).any(axis=1)])
         self._hypervolumes.append(self.front_hypervolume())
 
     def front_hypervolume(self) -> float:
-        """Hypervolume of the current population's feasible front, in objective space
-        normalized by the first generation's ranges (fixed, so values are comparable)."""
-        evaluations = self.evaluations
-        objectives = self.objective_matrix(evaluations)
-        feasible = ~(self.violation_matrix(evaluations) > 0).any(axis=1)
-        if self._reference is None:
-            first = self.objective_matrix(self.history[0])
-            self._reference = (first.min(axis=0), first.max(axis=0))
-        return hypervolume(objectives[feasible], *self._reference)
+        """Hypervolume of the feasible front of every evaluation so far, in objective
+        space normalized by the first generation's ranges (fixed, so values compare)."""
+        assert self._reference is not None, "no generation told yet"
+        return self._front.hypervolume(*self._reference)
 
     def _stagnated(self) -> bool:
         early_stop = self.settings.early_stop
