@@ -104,11 +104,7 @@ def synthesize_ohlcv(source: str, field: str = "data.source") -> pd.DataFrame:
     shocks = rng.standard_normal(bars)
     noise = bar_sigma * shocks
     if reversion > 0:
-        # r_t = noise_t − reversion · r_{t−1}: a planted, persistent mean-reversion edge.
-        # scipy.signal takes over half a second to import: only runs that plant it pay.
-        from scipy.signal import lfilter
-
-        noise = lfilter([1.0], [1.0, reversion], noise)
+        noise = _mean_reverting(noise, reversion)
     log_returns = drift / periods_per_year - 0.5 * bar_sigma**2 + noise
     close = price * np.exp(np.cumsum(log_returns))
     open_ = np.empty(bars)
@@ -135,6 +131,16 @@ def synthesize_ohlcv(source: str, field: str = "data.source") -> pd.DataFrame:
         index=pd.DatetimeIndex(index, name="timestamp"),
     )
     return frame.round({"open": decimals, "high": decimals, "low": decimals, "close": decimals})
+
+
+def _mean_reverting(noise: np.ndarray, reversion: float) -> np.ndarray:
+    """r_t = noise_t − reversion · r_{t−1}: a planted, persistent mean-reversion edge.
+
+    scipy.signal.lfilter computes the same, but importing it costs more than a second.
+    """
+    from stratopt.data._recursion import ar1
+
+    return ar1(np.ascontiguousarray(noise, dtype=np.float64), float(reversion))
 
 
 def _trading_index(start: pd.Timestamp, freq: pd.Timedelta, bars: int) -> pd.DatetimeIndex:

@@ -236,8 +236,9 @@ def _finalize(core: Any, body: dict[str, Any], args: argparse.Namespace) -> dict
 
 
 def compile_kernels() -> None:
-    """Run every strategy at either fill on a few synthetic bars, so that numba compiles
-    and caches each kernel they use (the image build does this once for every pod)."""
+    """Run every strategy at either fill on a few synthetic bars (with a planted edge, so
+    that its recursion compiles too), so that numba compiles and caches each kernel they
+    use (the image build does this once for every pod)."""
     from stratopt.api.v1alpha1 import BacktestSpec
     from stratopt.api.v1alpha1.backtest import FillConvention
     from stratopt.backtest.engine import Backtester
@@ -247,7 +248,7 @@ def compile_kernels() -> None:
         for fill in FillConvention:
             spec = BacktestSpec.model_validate(
                 {
-                    "data": {"source": "synthetic:gbm?bars=600&freq=1h&seed=1"},
+                    "data": {"source": "synthetic:gbm?bars=600&freq=1h&seed=1&reversion=0.05"},
                     "strategy": {"name": name},
                     "fill": fill.value,
                 }

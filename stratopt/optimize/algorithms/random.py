@@ -5,7 +5,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.stats import qmc
 
 from stratopt.api.v1alpha1 import RandomSettings
 from stratopt.optimize.driver import Driver, Evaluation
@@ -19,6 +18,8 @@ class RandomDriver(Driver):
         settings: RandomSettings = self.spec.algorithm.random or RandomSettings()
         self.samples = self.budget if self.budget is not None else settings.samples
         dimensions = self.space.dimensions
+        if settings.sampler != "random":
+            from scipy.stats import qmc  # a second to import: only these samplers pay it
         if settings.sampler == "sobol":
             with warnings.catch_warnings():
                 # Sobol balance is best at powers of two; other counts are still valid.
