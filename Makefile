@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+BENCH_INSTALLED := $(VENV)/.bench-installed
 
 .PHONY: demo test lint unit health packages cluster images benchmark crds clean
 
@@ -12,6 +13,10 @@ $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[optimize,dev]'
+	touch $@
+
+$(BENCH_INSTALLED): $(INSTALLED) benchmarks/requirements.txt
+	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
 	touch $@
 
 demo: $(INSTALLED)
@@ -47,9 +52,10 @@ cluster: packages
 images: packages
 	bash hack/build-images.sh
 
-benchmark: $(INSTALLED)
+benchmark: $(BENCH_INSTALLED)
 	$(BIN)/python benchmarks/backtest_speed.py
 	$(BIN)/python benchmarks/seed_scenarios.py
+	$(BIN)/python benchmarks/bayesian.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -10,12 +10,16 @@ arrays once. Prints bars/second and ratios. Run: ``python benchmarks/backtest_sp
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+
+# backtesting.py draws a progress bar per run; set before tqdm is first imported.
+os.environ.setdefault("TQDM_DISABLE", "1")
 
 from stratopt.api.v1alpha1 import BacktestSpec
 from stratopt.backtest import Backtester

@@ -108,6 +108,11 @@ class Pbo:
     mean_logit: float
 
 
+#: Combinations whose Sharpe ratios are computed at once: 1,024 × 200 configurations
+#: take 1.6 MB per array instead of 21 MB for all 12,870.
+_COMBINATIONS_PER_SLICE = 1024
+
+
 def probability_of_overfitting(summaries: np.ndarray) -> Pbo:
     """CSCV over configurations × blocks × (sum, sum of squares, count).
 
@@ -127,7 +132,8 @@ def probability_of_overfitting(summaries: np.ndarray) -> Pbo:
     )
 
     # A configuration × combination Sharpe ratio from the block sums of each side: one
-    # matrix product (combinations × blocks) @ (blocks × configurations·3).
+    # matrix product (combinations × blocks) @ (blocks × configurations·3), taken in
+    # slices of combinations so that memory stays small however many configurations.
     by_block = summaries.transpose(1, 0, 2).reshape(blocks, -1)
 
     def sharpe(selection: np.ndarray) -> np.ndarray:
@@ -137,15 +143,18 @@ def probability_of_overfitting(summaries: np.ndarray) -> Pbo:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(variance > 1e-24, mean / np.sqrt(np.maximum(variance, 1e-300)), 0.0)
 
-    in_sample = sharpe(combos)
-    out_of_sample = sharpe(1.0 - combos)
-    chosen = in_sample.argmax(axis=1)
-    chosen_oos = out_of_sample[np.arange(len(combos)), chosen]
-    # Relative rank of the chosen configuration out of sample, in (0, 1).
-    below = (out_of_sample < chosen_oos[:, None]).sum(axis=1)
-    ties = (out_of_sample == chosen_oos[:, None]).sum(axis=1)
-    omega = (below + (ties + 1) / 2) / (configurations + 1)
-    logits = np.log(omega / (1 - omega))
+    logits = np.empty(len(combos))
+    for start in range(0, len(combos), _COMBINATIONS_PER_SLICE):
+        part = combos[start : start + _COMBINATIONS_PER_SLICE]
+        in_sample = sharpe(part)
+        out_of_sample = sharpe(1.0 - part)
+        chosen = in_sample.argmax(axis=1)
+        chosen_oos = out_of_sample[np.arange(len(part)), chosen]
+        # Relative rank of the chosen configuration out of sample, in (0, 1).
+        below = (out_of_sample < chosen_oos[:, None]).sum(axis=1)
+        ties = (out_of_sample == chosen_oos[:, None]).sum(axis=1)
+        omega = (below + (ties + 1) / 2) / (configurations + 1)
+        logits[start : start + len(part)] = np.log(omega / (1 - omega))
     return Pbo(
         probability=float((logits <= 0).mean()),
         configurations=configurations,
