@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# Containers detect the CPU's OpenBLAS kernels; a host override of them would give its
+# local runs (this process and its children) other roundings than the pods they are
+# compared with, which a Gaussian process turns into other proposals. Popped before
+# numpy loads OpenBLAS.
+os.environ.pop("OPENBLAS_CORETYPE", None)
 
 import pandas as pd
 import pytest
