@@ -35,11 +35,13 @@ class SequenceData:
     inputs: np.ndarray  # samples × sequence length × features (scaled)
     targets: np.ndarray  # samples × horizon (log returns, scaled)
     ends: np.ndarray  # bar index of each sample's last input bar
+    volatility: np.ndarray  # per sample: std of the target's bar log returns in its window
     target_scale: np.ndarray  # per step: scaled = log return / scale
     train: Split
     validation: Split
     test: Split
     latest: np.ndarray  # the sequence ending at the last bar (1 × length × features)
+    latest_volatility: np.ndarray  # its volatility (1,)
     feature_names: list[str]
 
 
@@ -102,14 +104,24 @@ def prepare(spec: ForecastRunSpec, data: MarketData, features: list[str]) -> Seq
     latest = np.transpose(windows[-1:], (0, 2, 1)).astype(np.float32)
     if not np.isfinite(latest).all():
         raise DataError("spec.data", "the last bars have undefined features; check the data's end")
+    # The regime each sample ends in, which scales its intervals. A flat window (no price
+    # change) takes the training median, so that no interval collapses to a point.
+    window_volatility = np.lib.stride_tricks.sliding_window_view(own_return, length).std(axis=1)
+    volatility = window_volatility[ends - length + 1]
+    latest_volatility = window_volatility[-1:]
+    floor = float(np.median(volatility[train.start : train.stop]))
+    volatility = np.where(volatility > 0, volatility, floor)
+    latest_volatility = np.where(latest_volatility > 0, latest_volatility, floor)
     return SequenceData(
         inputs=inputs.astype(np.float32),
         targets=(targets / target_scale).astype(np.float32),
         ends=ends,
+        volatility=volatility,
         target_scale=target_scale,
         train=train,
         validation=validation,
         test=test,
         latest=latest,
+        latest_volatility=latest_volatility,
         feature_names=["own_return", *features],
     )

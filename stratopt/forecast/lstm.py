@@ -114,8 +114,12 @@ class LstmForecaster:
         self.epochs_run_ = len(history.history["loss"])
         self.seconds_per_epoch_ = self.training_seconds_ / self.epochs_run_
         if not quantile:
-            # Split conformal: per step, the residual quantile on the validation part.
-            residuals = np.abs(self._mean(x_val) - y_val)
+            # Split conformal on residuals in units of each sample's recent volatility
+            # (normalized conformal): per step, their quantile on the validation part.
+            # The intervals then widen in volatile regimes and narrow in calm ones, with
+            # the same coverage guarantee on data exchangeable with the validation part.
+            volatility = data.volatility[validation.start : validation.stop, None]
+            residuals = np.abs(self._mean(x_val) - y_val) / volatility
             n = len(residuals)
             rank = min(1.0, np.ceil((n + 1) * spec.intervals.level) / n)
             self.half_width_ = np.quantile(residuals, rank, axis=0)
@@ -129,12 +133,16 @@ class LstmForecaster:
         del tf
         return np.asarray(np.mean(samples, axis=0))
 
-    def predict(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(point, lower, upper) in scaled log-return space, samples × horizon each."""
+    def predict(
+        self, inputs: np.ndarray, volatility: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(point, lower, upper) in scaled log-return space, samples × horizon each;
+        ``volatility`` is each sample's (see :class:`SequenceData`)."""
         horizon = self.spec.horizon
         if self.spec.intervals.method == "quantile":
             out = self.model_.predict(inputs, verbose=0, batch_size=1024)
             lower, point, upper = (out[:, i * horizon : (i + 1) * horizon] for i in range(3))
             return point, np.minimum(lower, point), np.maximum(upper, point)
         point = self._mean(inputs)
-        return point, point - self.half_width_, point + self.half_width_
+        half_width = self.half_width_ * np.asarray(volatility)[:, None]
+        return point, point - half_width, point + half_width

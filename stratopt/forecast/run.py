@@ -70,7 +70,7 @@ def test_metrics(
 ) -> ForecastMetrics:
     """Accuracy over every step of every test sequence."""
     rows = slice(sequences.test.start, sequences.test.stop)
-    point, lower, upper = model.predict(sequences.inputs[rows])
+    point, lower, upper = model.predict(sequences.inputs[rows], sequences.volatility[rows])
     actual = _prices(data, spec, sequences, sequences.targets[rows], rows)
     forecast = _prices(data, spec, sequences, point, rows)
     low = _prices(data, spec, sequences, lower, rows)
@@ -89,6 +89,7 @@ def test_metrics(
         naive_rmse=naive,
         skill=1 - rmse / naive if naive > 0 else 0.0,
         interval_coverage=float(np.mean((actual >= low) & (actual <= high))),
+        interval_width=float(np.mean(high - low)),
     )
 
 
@@ -111,7 +112,7 @@ def forecast(spec: ForecastRunSpec, data: MarketData) -> tuple[ForecastRunStatus
     sequences = prepare(spec, data, features)
     model = LstmForecaster(spec).fit(sequences)
     metrics = test_metrics(spec, data, sequences, model)
-    point, lower, upper = model.predict(sequences.latest)
+    point, lower, upper = model.predict(sequences.latest, sequences.latest_volatility)
     last = float(getattr(data, spec.target)[-1])
     scale = sequences.target_scale
     values, lows, highs = (last * np.exp(a[0] * scale) for a in (point, lower, upper))

@@ -99,3 +99,27 @@ def test_short_data_and_bad_specs() -> None:
     with pytest.raises(InputError, match="no saved FeatureAnalysis status") as missing:
         forecast(spec(features=None, fromFeatureAnalysis="/nonexistent/status.yaml"), cycle())
     assert missing.value.field == "spec.fromFeatureAnalysis"
+
+
+def regimes(bars: int = 2600, seed: int = 2) -> MarketData:
+    """A random walk whose volatility switches between calm and wild every 150 bars."""
+    rng = np.random.default_rng(seed)
+    scale = np.where((np.arange(bars) // 150) % 2 == 0, 0.0005, 0.003)
+    return as_data(1.1 * np.exp(np.cumsum(scale * rng.standard_normal(bars))))
+
+
+def test_intervals_widen_in_volatile_regimes_and_keep_their_coverage() -> None:
+    from stratopt.forecast.dataset import prepare
+    from stratopt.forecast.run import input_features
+
+    data, run_spec = regimes(), spec(seed=3)
+    status, model = forecast(run_spec, data)
+    assert 0.85 <= status.metrics.interval_coverage <= 0.99
+    assert status.metrics.interval_width is not None and status.metrics.interval_width > 0
+    sequences = prepare(run_spec, data, input_features(run_spec))
+    rows = slice(sequences.test.start, sequences.test.stop)
+    _, lower, upper = model.predict(sequences.inputs[rows], sequences.volatility[rows])
+    width = (upper - lower).mean(axis=1)
+    calm = width[sequences.volatility[rows] < np.quantile(sequences.volatility[rows], 0.25)]
+    wild = width[sequences.volatility[rows] > np.quantile(sequences.volatility[rows], 0.75)]
+    assert wild.mean() > 3 * calm.mean()

@@ -68,7 +68,8 @@ class IntervalSpec(ApiModel):
     method: Literal["mc_dropout", "quantile"] = Field(
         default="mc_dropout",
         description="'mc_dropout': the mean of dropout samples, with "
-        "intervals calibrated on the validation part (split conformal); 'quantile': the "
+        "intervals calibrated on the validation part (split conformal) in units of the "
+        "recent volatility, so they widen in volatile regimes; 'quantile': the "
         "network learns the interval bounds with a pinball loss.",
     )
     samples: int = Field(default=30, ge=2, le=1000, description="Dropout samples (mc_dropout).")
@@ -179,6 +180,9 @@ class ForecastMetrics(ApiModel):
     naive_rmse: float = Field(description="RMSE of the random-walk forecast (last close).")
     skill: float = Field(description="1 − rmse / naiveRmse: above 0 beats the random walk.")
     interval_coverage: float = Field(description="Share of actual prices inside the intervals.")
+    interval_width: float | None = Field(
+        default=None, description="Mean width of the intervals, in price."
+    )
 
 
 class ForecastRunStatus(RunStatus):
