@@ -73,12 +73,18 @@ class LocalExecutor:
         if self.workers == 1 or len(batch) < self.workers * self.MIN_PER_WORKER:
             outcomes = _evaluate_all(self.backtester, batch, self.window)
         else:
+            outcomes = []
+            if self._pool is None:
+                # One evaluation here first: the workers forked next inherit the loaded
+                # kernels and the indicators it computed instead of each loading them.
+                outcomes = _evaluate_all(self.backtester, batch[:1], self.window)
+            rest = batch[len(outcomes) :]
             pool = self._ensure_pool()
             chunks = self.workers * 4
-            size = -(-len(batch) // chunks)
-            pieces = [batch[i : i + size] for i in range(0, len(batch), size)]
+            size = -(-len(rest) // chunks)
+            pieces = [rest[i : i + size] for i in range(0, len(rest), size)]
             windows = [self.window] * len(pieces)
-            outcomes = [o for part in pool.map(_evaluate_chunk, pieces, windows) for o in part]
+            outcomes += [o for part in pool.map(_evaluate_chunk, pieces, windows) for o in part]
         for params, (_, blocks) in zip(batch, outcomes, strict=True):
             self.block_returns[tuple(params.values())] = blocks
         return [metrics for metrics, _ in outcomes]
