@@ -153,7 +153,8 @@ def _print_backtest(report: dict[str, Any]) -> None:
     "out_dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="Also write status.yaml, evaluations.csv and pareto.png here.",
+    help="Also write status.yaml, resource.yaml, evaluations.csv and pareto.png here "
+    "(what `stratopt report` reads).",
 )
 @_fail_cleanly
 def run(file: str, output: str, workers: int | None, out_dir: str | None) -> None:
@@ -169,6 +170,11 @@ def run(file: str, output: str, workers: int | None, out_dir: str | None) -> Non
         "ForecastRun": _run_forecast,
     }
     runners[document.get("kind", "OptimizationRun")](document, output, workers, out_dir)
+    if out_dir is not None:
+        from pathlib import Path
+
+        # What `stratopt report` needs beside the status: the kind and the spec.
+        (Path(out_dir) / "resource.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 def _check_writable(out_dir: str) -> None:
@@ -220,6 +226,34 @@ def _run_feature_analysis(
     if out_dir is not None:
         write_features(out_dir, spec, result)
     emit(status, output, lambda _: print_features(result))
+
+
+@cli.command()
+@click.argument("source")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Directory to write report.html into.",
+)
+@click.option("-n", "--namespace", default="default", show_default=True, help="Cluster source.")
+@click.option(
+    "--kubeconfig", default=None, help="Cluster source: kubeconfig (default: KUBECONFIG)."
+)
+@_fail_cleanly
+def report(source: str, out_dir: str, namespace: str, kubeconfig: str | None) -> None:
+    """Write one self-contained, interactive HTML report of a finished run.
+
+    SOURCE is a `stratopt run --out` directory, or optrun/NAME, fa/NAME or fcrun/NAME of
+    a resource on the cluster of your kubeconfig.
+    """
+    from stratopt.report import load_source, write_report
+
+    _check_writable(out_dir)
+    path = write_report(load_source(source, namespace=namespace, kubeconfig=kubeconfig), out_dir)
+    click.echo(path)
 
 
 @cli.command()

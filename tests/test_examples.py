@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,32 @@ def lookup(status: dict[str, Any], key: str) -> Any:
     return len(value) if isinstance(value, list) else value
 
 
+def expected_sections(document: dict[str, Any], status: dict[str, Any]) -> list[str]:
+    """A report's sections: importance needs 20 evaluations, equity the picks of a front."""
+    if document["kind"] != "OptimizationRun":
+        return {"FeatureAnalysis": ["Feature importance"], "ForecastRun": ["Forecast"]}[
+            document["kind"]
+        ]
+    sections = ["Pareto front", "Every evaluation"]
+    if status["progress"]["evaluationsCompleted"] >= 20 and len(document["spec"]["parameters"]) > 1:
+        sections.append("Parameter importance")
+    sections.append("Optimization history")
+    if "picks" in status:
+        sections.append("Equity of the picks")
+    if "walkForward" in status:
+        sections.append("Walk-forward folds")
+    return [*sections, "Overfitting diagnostics"]
+
+
+def sections_of_report(run_out: Path, report_out: Path) -> list[str]:
+    """The section titles of the report `stratopt report` writes of a run's --out."""
+    done = stratopt("report", str(run_out), "--out", str(report_out))
+    assert done.returncode == 0, done.stderr
+    page = (report_out / "report.html").read_text()
+    assert "<script src" not in page, "the report must not load anything from elsewhere"
+    return re.findall(r"<h2>(.*?)</h2>", page)
+
+
 def test_every_example_has_expectations() -> None:
     assert EXAMPLE_FILES
     for example in EXAMPLE_FILES:
@@ -57,20 +84,23 @@ def test_example_runs_locally(example: Path, tmp_path: Path) -> None:
     assert status["phase"] == "Succeeded"
     for key, value in expectations["expect"].items():
         assert lookup(status, key) == value, f"{key}: expected {value}, got {lookup(status, key)}"
-    written = {p.name for p in (tmp_path / "out").iterdir()}
+    written = {p.name for p in (tmp_path / "out").iterdir()} - {"status.yaml", "resource.yaml"}
+    assert sections_of_report(tmp_path / "out", tmp_path / "report") == expected_sections(
+        document, status
+    )
     if document["kind"] == "ForecastRun":
         assert all(p["lower"] <= p["value"] <= p["upper"] for p in status["predictions"])
-        assert {"skill", "intervalCoverage"} <= set(status["metrics"])
-        assert written == {"status.yaml", "model.keras", "forecast.png"}
+        assert {"skill", "intervalCoverage", "intervalWidth"} <= set(status["metrics"])
+        assert written == {"model.keras", "forecast.png"}
         return
     if document["kind"] == "FeatureAnalysis":
         assert len(status["topFeatures"]) == document["spec"]["topK"]
         assert {"modelScore", "baselineScore", "features"} <= set(status)
-        assert written == {"status.yaml", "features.parquet", "importance.png"}
+        assert written == {"features.parquet", "importance.png"}
         return
     assert status["best"]["parameters"] and status["paretoFront"]
     if len(document["spec"]["objectives"]) == 1:
         assert {"bestParameters", "bestObjectiveValue", "iterationsCompleted"} <= set(status)
     else:
         assert set(status["picks"]) == {"conservative", "balanced", "aggressive"}
-    assert written == {"status.yaml", "evaluations.csv", "pareto.png"}
+    assert written == {"evaluations.csv", "pareto.png"}

@@ -7,6 +7,7 @@ Service answers over the pod network."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -135,6 +136,26 @@ def local_run(document: dict[str, Any], workdir: Any) -> dict[str, Any]:
     return status
 
 
+def report_sections(
+    plane: ControlPlane, namespace: str, kind: str, name: str, workdir: Any
+) -> list[str]:
+    """The sections of ``stratopt report`` of a resource, read through the kubeconfig."""
+    short = {"OptimizationRun": "optrun", "FeatureAnalysis": "fa", "ForecastRun": "fcrun"}
+    out = workdir / f"report-{name}"
+    done = stratopt(
+        "report",
+        f"{short[kind]}/{name}",
+        "-n",
+        namespace,
+        "--kubeconfig",
+        str(plane.kubeconfig),
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    return re.findall(r"<h2>(.*?)</h2>", (out / "report.html").read_text())
+
+
 def test_chart_operator_runs_every_example_like_stratopt_run(
     api: client.ApiClient,
     control_plane: ControlPlane,
@@ -159,6 +180,11 @@ def test_chart_operator_runs_every_example_like_stratopt_run(
         local = local_run(document, tmp_path)
         for key in set(local) - UNCOMPARED:
             assert body["status"].get(key) == local[key], f"{kind}/{name}: {key} differs"
+        assert report_sections(control_plane, namespace, kind, name, tmp_path)[:1] == [
+            {"OptimizationRun": "Pareto front", "FeatureAnalysis": "Feature importance"}.get(
+                kind, "Forecast"
+            )
+        ]
     table = kubectl(control_plane, "get", "optrun", "-n", namespace).stdout.splitlines()
     header, rows = table[0].split(), [row.split() for row in table[1:]]
     assert header[:3] == ["NAME", "ALGORITHM", "PHASE"]

@@ -1,0 +1,454 @@
+"""``stratopt report``: one self-contained HTML page of a finished run, with interactive
+plotly charts that work offline (plotly.js is inlined once).
+
+A source is a ``stratopt run --out`` directory or a resource on a cluster
+(``optrun/NAME``, ``fa/NAME``, ``fcrun/NAME``), read through the user's kubeconfig.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from stratopt.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Short and long names of each kind on the command line, as kubectl knows them.
+KIND_NAMES = {
+    "optrun": "OptimizationRun",
+    "optimizationrun": "OptimizationRun",
+    "optimizationruns": "OptimizationRun",
+    "fa": "FeatureAnalysis",
+    "featureanalysis": "FeatureAnalysis",
+    "featureanalyses": "FeatureAnalysis",
+    "fcrun": "ForecastRun",
+    "forecastrun": "ForecastRun",
+    "forecastruns": "ForecastRun",
+}
+#: What ``stratopt run --out`` writes beside status.yaml, telling each kind apart when
+#: the directory predates resource.yaml.
+_MARKERS = {
+    "evaluations.csv": "OptimizationRun",
+    "features.parquet": "FeatureAnalysis",
+    "model.keras": "ForecastRun",
+}
+
+
+@dataclass(frozen=True)
+class ReportSource:
+    """What a report is drawn from."""
+
+    kind: str
+    name: str
+    spec: dict[str, Any] | None
+    status: dict[str, Any]
+    evaluations: pd.DataFrame | None
+
+
+def load_source(
+    source: str, *, namespace: str = "default", kubeconfig: str | None = None
+) -> ReportSource:
+    """The run at ``source``: a ``stratopt run --out`` directory or ``KIND/NAME``."""
+    path = Path(source)
+    if path.is_dir():
+        return _from_directory(path)
+    kind, slash, name = source.partition("/")
+    if slash and kind.lower() in KIND_NAMES and name:
+        return _from_cluster(KIND_NAMES[kind.lower()], name, namespace, kubeconfig)
+    raise InputError(
+        "SOURCE",
+        f"{source!r} is neither a directory nor KIND/NAME; give the --out directory of "
+        "`stratopt run`, or optrun/NAME, fa/NAME or fcrun/NAME of a cluster's resource",
+    )
+
+
+def _from_directory(path: Path) -> ReportSource:
+    status_file = path / "status.yaml"
+    if not status_file.is_file():
+        raise InputError(
+            "SOURCE", f"{path} holds no status.yaml; give a `stratopt run --out` directory"
+        )
+    status = yaml.safe_load(status_file.read_text())
+    resource_file = path / "resource.yaml"
+    if resource_file.is_file():
+        resource = yaml.safe_load(resource_file.read_text())
+        kind, spec = resource.get("kind", "OptimizationRun"), resource.get("spec")
+        name = resource.get("metadata", {}).get("name", path.name)
+    else:
+        found = [kind for marker, kind in _MARKERS.items() if (path / marker).exists()]
+        kind, spec, name = (found[0] if found else "OptimizationRun"), None, path.name
+    evaluations = None
+    if (path / "evaluations.csv").is_file():
+        import pandas as pd
+
+        evaluations = pd.read_csv(path / "evaluations.csv", index_col="evaluation")
+    return ReportSource(kind, name, spec, status, evaluations)
+
+
+def _from_cluster(kind: str, name: str, namespace: str, kubeconfig: str | None) -> ReportSource:
+    from kubernetes.client import ApiException
+
+    from stratopt.client import Client
+
+    try:
+        body = Client(namespace, kubeconfig=kubeconfig).get(kind, name).body()
+    except ApiException as exc:
+        raise InputError(
+            "SOURCE", f"cannot read {kind} {namespace}/{name}: {exc.reason} ({exc.status})"
+        ) from exc
+    status = body.get("status") or {}
+    if status.get("phase") != "Succeeded":
+        raise InputError(
+            "SOURCE",
+            f"{kind} {namespace}/{name} is {status.get('phase', 'not started')}, not "
+            "Succeeded: a report needs a finished run",
+        )
+    return ReportSource(kind, name, body.get("spec"), status, None)
+
+
+def build_report(source: ReportSource) -> str:
+    """The whole page: plotly.js once, then one section per chart."""
+    from plotly.offline import get_plotlyjs
+
+    sections = {
+        "OptimizationRun": _optimization_sections,
+        "FeatureAnalysis": _feature_sections,
+        "ForecastRun": _forecast_sections,
+    }[source.kind](source)
+    body = "\n".join(
+        f"<section><h2>{html.escape(title)}</h2>{_paragraphs(text)}{figure or ''}</section>"
+        for title, text, figure in sections
+    )
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(source.kind)} {html.escape(source.name)}</title>"
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
+        "section{margin-bottom:2em}</style>"
+        f"<script>{get_plotlyjs()}</script></head><body>"
+        f"<h1>{html.escape(source.kind)} {html.escape(source.name)}</h1>\n{body}</body></html>"
+    )
+
+
+def write_report(source: ReportSource, directory: str) -> Path:
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "report.html"
+    path.write_text(build_report(source), encoding="utf-8")
+    return path
+
+
+Section = tuple[str, str, str | None]
+
+
+def _paragraphs(text: str) -> str:
+    return "".join(f"<p>{html.escape(line)}</p>" for line in text.split("\n") if line)
+
+
+def _html(figure: Any) -> str:
+    return str(figure.to_html(full_html=False, include_plotlyjs=False))
+
+
+def _hover(parameters: dict[str, float]) -> str:
+    return "<br>".join(f"{name} = {value:.6g}" for name, value in parameters.items())
+
+
+def _optimization_sections(source: ReportSource) -> list[Section]:
+    import plotly.graph_objects as go
+
+    status, evaluations = source.status, source.evaluations
+    front = status.get("paretoFront", [])
+    objectives = list(front[0]["objectives"]) if front else []
+    sections: list[Section] = []
+    if objectives:
+        sections.append(("Pareto front", _front_text(status), _html(_front_figure(source))))
+    if evaluations is not None and len(evaluations):
+        parameters = [c for c in evaluations.columns if c in _parameter_names(source)]
+        columns = [*parameters, *[o for o in objectives if o not in parameters]]
+        figure = go.Figure(
+            go.Parcoords(
+                line={"color": evaluations[objectives[0]], "colorscale": "Viridis"},
+                dimensions=[{"label": c, "values": evaluations[c]} for c in columns],
+            )
+        )
+        sections.append(
+            (
+                "Every evaluation",
+                f"{len(evaluations)} evaluations; drag along an axis to filter.",
+                _html(figure),
+            )
+        )
+        importance = _importance(evaluations, parameters, objectives[0])
+        if importance is not None:
+            figure = go.Figure(go.Bar(x=list(importance.values()), y=list(importance)))
+            figure.update_layout(xaxis_title=f"importance for {objectives[0]}")
+            sections.append(
+                (
+                    "Parameter importance",
+                    "How much each parameter explains the first objective across the "
+                    "evaluations (a random forest's impurity importance, summing to 1).",
+                    _html(figure),
+                )
+            )
+    history = status.get("progress", {}).get("history", [])
+    if history:
+        figure = go.Figure()
+        batches = [h["batch"] for h in history]
+        figure.add_trace(
+            go.Scatter(x=batches, y=[h.get("hypervolume") for h in history], name="hypervolume")
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=batches,
+                y=[h.get("bestObjective") for h in history],
+                name=f"best {objectives[0] if objectives else ''}",
+                yaxis="y2",
+            )
+        )
+        figure.update_layout(
+            xaxis_title="batch",
+            yaxis_title="hypervolume",
+            yaxis2={"overlaying": "y", "side": "right", "title": "best"},
+        )
+        sections.append(
+            ("Optimization history", "Per batch, over everything so far.", _html(figure))
+        )
+    equity = _equity_figure(source)
+    if equity is not None:
+        sections.append(("Equity of the picks", "Each pick re-run on the run's data.", equity))
+    walk = status.get("walkForward")
+    if walk:
+        folds = walk["folds"]
+        figure = go.Figure()
+        for side, label in (("inSample", "in sample"), ("outOfSample", "out of sample")):
+            figure.add_trace(
+                go.Bar(
+                    x=[f"fold {f['fold']}" for f in folds],
+                    y=[f[side].get("sharpe_ratio") for f in folds],
+                    name=label,
+                )
+            )
+        figure.update_layout(yaxis_title="sharpe_ratio", barmode="group")
+        sections.append(("Walk-forward folds", _walk_text(walk), _html(figure)))
+    diagnostics = status.get("diagnostics")
+    if diagnostics:
+        sections.append(("Overfitting diagnostics", _diagnostics_text(diagnostics), None))
+    return sections
+
+
+def _parameter_names(source: ReportSource) -> list[str]:
+    if source.spec is not None:
+        return [p["name"] for p in source.spec.get("parameters", [])]
+    front = source.status.get("paretoFront", [])
+    return list(front[0]["parameters"]) if front else []
+
+
+def _front_text(status: dict[str, Any]) -> str:
+    size = status.get("paretoFrontSize", len(status.get("paretoFront", [])))
+    shown = len(status.get("paretoFront", []))
+    text = f"{size} distinct solutions on the front"
+    if shown < size:
+        text += f" ({shown} shown, spread along the first objective)"
+    best = status.get("best")
+    if best:
+        text += "; best: " + ", ".join(f"{k} = {v:.6g}" for k, v in best["parameters"].items())
+    return text + "."
+
+
+def _front_figure(source: ReportSource) -> Any:
+    """The first two objectives against each other (a third as the colour), every
+    evaluation behind the front, the picks marked; hovering shows the parameters."""
+    import plotly.graph_objects as go
+
+    front = source.status["paretoFront"]
+    objectives = list(front[0]["objectives"])
+    x, y = objectives[0], objectives[1] if len(objectives) > 1 else "max_drawdown"
+    colour = objectives[2] if len(objectives) > 2 else None
+    figure = go.Figure()
+    evaluations = source.evaluations
+    if evaluations is not None and {x, y} <= set(evaluations.columns):
+        figure.add_trace(
+            go.Scattergl(
+                x=evaluations[x],
+                y=evaluations[y],
+                mode="markers",
+                name="every evaluation",
+                marker={"color": "lightgrey", "size": 4},
+                hoverinfo="skip",
+            )
+        )
+    marker: dict[str, Any] = {"size": 8, "color": "crimson"}
+    if colour is not None:
+        marker = {
+            "size": 8,
+            "color": [s["metrics"][colour] for s in front],
+            "colorscale": "Viridis",
+            "colorbar": {"title": colour},
+        }
+    figure.add_trace(
+        go.Scatter(
+            x=[s["metrics"][x] for s in front],
+            y=[s["metrics"][y] for s in front],
+            mode="markers",
+            name="Pareto front",
+            marker=marker,
+            text=[_hover(s["parameters"]) for s in front],
+            hovertemplate="%{text}<extra></extra>",
+        )
+    )
+    for label, pick in (source.status.get("picks") or {}).items():
+        figure.add_trace(
+            go.Scatter(
+                x=[pick["metrics"][x]],
+                y=[pick["metrics"][y]],
+                mode="markers",
+                name=label,
+                marker={"size": 14, "symbol": "diamond", "line": {"width": 1}},
+                text=[_hover(pick["parameters"])],
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        xaxis_title=x, yaxis_title=y, height=550, legend={"orientation": "h", "y": -0.15}
+    )
+    return figure
+
+
+def _importance(
+    evaluations: pd.DataFrame, parameters: list[str], objective: str
+) -> dict[str, float] | None:
+    """Random-forest importance of each searched parameter for ``objective``."""
+    if len(parameters) < 2 or len(evaluations) < 20 or objective not in evaluations:
+        return None
+    from sklearn.ensemble import RandomForestRegressor
+
+    model = RandomForestRegressor(n_estimators=100, min_samples_leaf=3, random_state=0)
+    model.fit(evaluations[parameters].to_numpy(), evaluations[objective].to_numpy())
+    ranked = sorted(zip(parameters, model.feature_importances_, strict=True), key=lambda p: p[1])
+    return {name: float(value) for name, value in ranked}
+
+
+def _equity_figure(source: ReportSource) -> str | None:
+    """The picks' equity curves, re-run from the spec (None without one)."""
+    picks = source.status.get("picks")
+    if source.spec is None or not picks:
+        return None
+    import plotly.graph_objects as go
+
+    from stratopt.api import parse_model
+    from stratopt.api.v1alpha1 import BacktestSpec
+    from stratopt.backtest import Backtester
+
+    backtester = Backtester(parse_model(BacktestSpec, source.spec["backtest"], "spec.backtest"))
+    figure = go.Figure()
+    for label, pick in picks.items():
+        equity = backtester.run(pick["parameters"]).equity
+        step = max(1, len(equity) // 2000)  # a few thousand points draw as well as all
+        figure.add_trace(
+            go.Scatter(x=equity.index[::step], y=equity.to_numpy()[::step], name=label)
+        )
+    figure.update_layout(yaxis_title="equity")
+    return _html(figure)
+
+
+def _walk_text(walk: dict[str, Any]) -> str:
+    summary = walk["summary"]
+    parts = [f"{len(walk['folds'])} folds; stitched out of sample:"]
+    parts += [f"{k} {v:.4g}" for k, v in summary.items() if isinstance(v, (int, float))][:6]
+    return " ".join(parts)
+
+
+def _diagnostics_text(diagnostics: dict[str, Any]) -> str:
+    lines = []
+    dsr = diagnostics.get("deflatedSharpe")
+    if dsr is not None:
+        lines.append(
+            f"Deflated Sharpe ratio {dsr:.2f}: the probability that the best solution's "
+            f"Sharpe ratio ({diagnostics.get('sharpe', 0):.3g}) beats the best that "
+            f"{diagnostics.get('trials')} trials without skill would show by luck "
+            f"({diagnostics.get('expectedMaxSharpe', 0):.3g}). "
+            + ("It is likely real." if dsr >= 0.95 else "It may well be luck.")
+        )
+    pbo = diagnostics.get("pbo")
+    if pbo is not None:
+        lines.append(
+            f"Probability of backtest overfitting {pbo:.2f}: in {pbo:.0%} of the ways of "
+            f"splitting the bars into {diagnostics.get('pboBlocks')} blocks, the "
+            "configuration best in sample ranked in the lower half out of sample. "
+            + (
+                "Selection is mostly overfitting."
+                if pbo > 0.5
+                else "Selection carries over out of sample."
+            )
+        )
+    return "\n".join(lines)
+
+
+def _feature_sections(source: ReportSource) -> list[Section]:
+    import plotly.graph_objects as go
+
+    status = source.status
+    features = list(reversed(status.get("features", [])))
+    figure = go.Figure(
+        go.Bar(
+            x=[f["importance"] for f in features],
+            y=[f["name"] for f in features],
+            orientation="h",
+            error_x={"type": "data", "array": [f["std"] for f in features]},
+        )
+    )
+    metric = status.get("scoreMetric", "score")
+    figure.update_layout(xaxis_title=f"importance (drop in held-out {metric})")
+    text = (
+        f"Model {metric} {status.get('modelScore', float('nan')):.4f} against a baseline of "
+        f"{status.get('baselineScore', float('nan')):.4f}, out of sample; bars show the "
+        "spread over repeats."
+    )
+    return [("Feature importance", text, _html(figure))]
+
+
+def _forecast_sections(source: ReportSource) -> list[Section]:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    status = source.status
+    predictions = status.get("predictions", [])
+    times = pd.to_datetime([p["timestamp"] for p in predictions])
+    figure = go.Figure()
+    if source.spec is not None:
+        from stratopt.api import parse_model
+        from stratopt.api.v1alpha1 import ForecastRunSpec
+        from stratopt.data import load_market_data
+
+        spec = parse_model(ForecastRunSpec, source.spec, "spec")
+        data = load_market_data(spec.data, "spec.data")
+        recent = slice(-5 * spec.horizon, None)
+        figure.add_trace(
+            go.Scatter(x=data.index[recent], y=getattr(data, spec.target)[recent], name="history")
+        )
+    figure.add_trace(
+        go.Scatter(x=times, y=[p["upper"] for p in predictions], line={"width": 0}, name="upper")
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=times,
+            y=[p["lower"] for p in predictions],
+            fill="tonexty",
+            line={"width": 0},
+            name="lower",
+        )
+    )
+    figure.add_trace(go.Scatter(x=times, y=[p["value"] for p in predictions], name="forecast"))
+    metrics = status.get("metrics") or {}
+    nan = float("nan")
+    text = (
+        f"Test part: skill {metrics.get('skill', nan):+.3f} against the random walk (above 0 "
+        f"beats it), interval coverage {metrics.get('intervalCoverage', nan):.3f}, mean "
+        f"interval width {metrics.get('intervalWidth', nan):.4g}."
+    )
+    return [("Forecast", text, _html(figure))]

@@ -1,0 +1,103 @@
+"""``stratopt report``: one self-contained page that a browser without a network renders
+into every chart, and clear errors for what is not a finished run."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.test_cli import stratopt
+
+BROWSER = shutil.which("chromium-headless-shell")
+SPEC = {
+    "apiVersion": "stratopt.io/v1alpha1",
+    "kind": "OptimizationRun",
+    "metadata": {"name": "report-grid"},
+    "spec": {
+        "seed": 1,
+        "backtest": {
+            "data": {"source": "synthetic:gbm?bars=3000&freq=1h&seed=5&reversion=0.05"},
+            "strategy": {"name": "rsi_reversion"},
+        },
+        "parameters": [
+            {"name": "stop_loss", "type": "float", "min": 20, "max": 80, "step": 10},
+            {"name": "take_profit", "type": "float", "min": 40, "max": 160, "step": 20},
+        ],
+        "objectives": ["net_profit", "max_drawdown"],
+        "constraints": [{"metric": "num_trades", "op": ">=", "value": 1}],
+        "algorithm": {"name": "grid"},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    folder = tmp_path_factory.mktemp("report")
+    (folder / "grid.yaml").write_text(yaml.safe_dump(SPEC))
+    done = stratopt("run", str(folder / "grid.yaml"), "-o", "json", "--out", str(folder / "run"))
+    assert done.returncode == 0, done.stderr
+    written = stratopt("report", str(folder / "run"), "--out", str(folder / "html"))
+    assert written.returncode == 0, written.stderr
+    assert written.stdout.strip() == str(folder / "html" / "report.html")
+    return folder / "html" / "report.html", json.loads(done.stdout)
+
+
+def test_every_front_member_is_on_the_page_with_its_parameters(
+    report: tuple[Path, dict[str, object]],
+) -> None:
+    path, status = report
+    page = path.read_text()
+    front = status["paretoFront"]
+    assert isinstance(front, list) and front
+    for member in front:
+        # plotly's JSON writes "<" as \u003c, so that no data can close the script
+        hover = "\\u003cbr\\u003e".join(f"{k} = {v:.6g}" for k, v in member["parameters"].items())
+        assert hover in page, f"front member {member['parameters']} missing"
+    assert "<script src" not in page, "plotly.js is inlined, nothing loads from elsewhere"
+
+
+@pytest.mark.skipif(BROWSER is None, reason="make test installs chromium-headless-shell")
+def test_a_browser_without_a_network_draws_every_chart(
+    report: tuple[Path, dict[str, object]], tmp_path: Path
+) -> None:
+    """Rendered in an empty network namespace, so nothing could come from elsewhere."""
+    path, _ = report
+    assert BROWSER is not None
+    done = subprocess.run(
+        [
+            "unshare",
+            "--net",
+            BROWSER,
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            path.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    charts = len(re.findall(r"<h2>(.*?)</h2>", path.read_text())) - 1  # diagnostics: text
+    drawn = re.findall(r'<div id="[^"]+" class="plotly-graph-div js-plotly-plot"', done.stdout)
+    assert len(drawn) == charts >= 5, done.stdout[-2000:]
+    assert done.stdout.count('class="main-svg"') >= charts
+
+
+def test_a_source_that_is_no_run_is_refused_by_name(tmp_path: Path) -> None:
+    done = stratopt("report", str(tmp_path / "missing"), "--out", str(tmp_path))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "SOURCE" in done.stderr and "optrun/NAME" in done.stderr
+    done = stratopt("report", str(tmp_path), "--out", str(tmp_path / "html"))
+    assert done.returncode != 0 and "no status.yaml" in done.stderr
