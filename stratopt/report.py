@@ -49,6 +49,8 @@ class ReportSource:
     spec: dict[str, Any] | None
     status: dict[str, Any]
     evaluations: pd.DataFrame | None
+    #: A forecast's one-step-ahead test predictions against the actuals.
+    tested: pd.DataFrame | None = None
 
 
 def load_source(
@@ -83,12 +85,14 @@ def _from_directory(path: Path) -> ReportSource:
     else:
         found = [kind for marker, kind in _MARKERS.items() if (path / marker).exists()]
         kind, spec, name = (found[0] if found else "OptimizationRun"), None, path.name
-    evaluations = None
-    if (path / "evaluations.csv").is_file():
-        import pandas as pd
+    import pandas as pd
 
+    evaluations = tested = None
+    if (path / "evaluations.csv").is_file():
         evaluations = pd.read_csv(path / "evaluations.csv", index_col="evaluation")
-    return ReportSource(kind, name, spec, status, evaluations)
+    if (path / "test.csv").is_file():
+        tested = pd.read_csv(path / "test.csv", index_col="timestamp", parse_dates=True)
+    return ReportSource(kind, name, spec, status, evaluations, tested)
 
 
 def _from_cluster(kind: str, name: str, namespace: str, kubeconfig: str | None) -> ReportSource:
@@ -96,8 +100,9 @@ def _from_cluster(kind: str, name: str, namespace: str, kubeconfig: str | None) 
 
     from stratopt.client import Client
 
+    cluster = Client(namespace, kubeconfig=kubeconfig)
     try:
-        body = Client(namespace, kubeconfig=kubeconfig).get(kind, name).body()
+        body = cluster.get(kind, name).body()
     except ApiException as exc:
         raise InputError(
             "SOURCE", f"cannot read {kind} {namespace}/{name}: {exc.reason} ({exc.status})"
@@ -109,7 +114,34 @@ def _from_cluster(kind: str, name: str, namespace: str, kubeconfig: str | None) 
             f"{kind} {namespace}/{name} is {status.get('phase', 'not started')}, not "
             "Succeeded: a report needs a finished run",
         )
-    return ReportSource(kind, name, body.get("spec"), status, None)
+    evaluations = None
+    if kind == "OptimizationRun":
+        evaluations = _stored_evaluations(cluster.api, namespace, name, body["spec"])
+    return ReportSource(kind, name, body.get("spec"), status, evaluations)
+
+
+def _stored_evaluations(
+    api: Any, namespace: str, name: str, spec: dict[str, Any]
+) -> pd.DataFrame | None:
+    """Every evaluation of a distributed run, paired with its parameters by replaying the
+    search over its result ConfigMaps as the operator does; None for a single-pod run,
+    whose evaluations stay in its pod."""
+    import pandas as pd
+    from kubernetes import client
+
+    from stratopt.api.v1alpha1 import OptimizationRunSpec
+    from stratopt.runtime.kubernetes import replay, stored_results
+    from stratopt.runtime.protocol import revision
+
+    run_revision = revision(spec)
+    results = stored_results(client.CoreV1Api(api), namespace, name, run_revision)
+    if not any("metrics.json" in (cm.data or {}) for cm in results.values()):
+        return None
+    state = replay(OptimizationRunSpec.model_validate(spec), results, name, run_revision)
+    evaluations = state.driver.evaluations
+    if state.pending is not None or not evaluations:
+        return None
+    return pd.DataFrame([{**e.parameters, **e.metrics} for e in evaluations])
 
 
 def build_report(source: ReportSource) -> str:
@@ -432,7 +464,13 @@ def _forecast_sections(source: ReportSource) -> list[Section]:
             go.Scatter(x=data.index[recent], y=getattr(data, spec.target)[recent], name="history")
         )
     figure.add_trace(
-        go.Scatter(x=times, y=[p["upper"] for p in predictions], line={"width": 0}, name="upper")
+        go.Scatter(
+            x=times,
+            y=[p["upper"] for p in predictions],
+            line={"width": 0},
+            showlegend=False,
+            hoverinfo="skip",
+        )
     )
     figure.add_trace(
         go.Scatter(
@@ -440,10 +478,11 @@ def _forecast_sections(source: ReportSource) -> list[Section]:
             y=[p["lower"] for p in predictions],
             fill="tonexty",
             line={"width": 0},
-            name="lower",
+            name="interval",
         )
     )
     figure.add_trace(go.Scatter(x=times, y=[p["value"] for p in predictions], name="forecast"))
+    sections: list[Section] = []
     metrics = status.get("metrics") or {}
     nan = float("nan")
     text = (
@@ -451,4 +490,29 @@ def _forecast_sections(source: ReportSource) -> list[Section]:
         f"beats it), interval coverage {metrics.get('intervalCoverage', nan):.3f}, mean "
         f"interval width {metrics.get('intervalWidth', nan):.4g}."
     )
-    return [("Forecast", text, _html(figure))]
+    sections.append(("Forecast", text, _html(figure)))
+    if source.tested is not None:
+        tested = source.tested
+        figure = go.Figure()
+        figure.add_trace(
+            go.Scatter(x=tested.index, y=tested["upper"], line={"width": 0}, name="upper")
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=tested.index, y=tested["lower"], fill="tonexty", line={"width": 0}, name="lower"
+            )
+        )
+        figure.add_trace(go.Scatter(x=tested.index, y=tested["actual"], name="actual"))
+        figure.add_trace(go.Scatter(x=tested.index, y=tested["value"], name="forecast"))
+        inside = (
+            (tested["actual"] >= tested["lower"]) & (tested["actual"] <= tested["upper"])
+        ).mean()
+        sections.append(
+            (
+                "The test part",
+                f"One bar ahead on the held-out bars: {inside:.1%} of the actuals inside "
+                "the intervals, which widen and narrow with the volatility.",
+                _html(figure),
+            )
+        )
+    return sections

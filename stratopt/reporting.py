@@ -341,11 +341,14 @@ def write_forecast(
     model: LstmForecaster,
     data: MarketData,
 ) -> None:
-    """status.yaml, model.keras and forecast.png (a fan chart)."""
+    """status.yaml, model.keras, test.csv (the test part's one-step forecasts against
+    the actuals) and forecast.png (a fan chart)."""
     import pandas as pd
 
     out = _output_directory(directory, status)
     model.model_.save(out / "model.keras")
+    if model.test_predictions_ is not None:
+        model.test_predictions_.to_csv(out / "test.csv")
     history = getattr(data, spec.target)[-5 * spec.horizon :]
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(9, 4.5))

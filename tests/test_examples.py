@@ -42,9 +42,10 @@ def lookup(status: dict[str, Any], key: str) -> Any:
 def expected_sections(document: dict[str, Any], status: dict[str, Any]) -> list[str]:
     """A report's sections: importance needs 20 evaluations, equity the picks of a front."""
     if document["kind"] != "OptimizationRun":
-        return {"FeatureAnalysis": ["Feature importance"], "ForecastRun": ["Forecast"]}[
-            document["kind"]
-        ]
+        return {
+            "FeatureAnalysis": ["Feature importance"],
+            "ForecastRun": ["Forecast", "The test part"],
+        }[document["kind"]]
     sections = ["Pareto front", "Every evaluation"]
     if status["progress"]["evaluationsCompleted"] >= 20 and len(document["spec"]["parameters"]) > 1:
         sections.append("Parameter importance")
@@ -91,7 +92,7 @@ def test_example_runs_locally(example: Path, tmp_path: Path) -> None:
     if document["kind"] == "ForecastRun":
         assert all(p["lower"] <= p["value"] <= p["upper"] for p in status["predictions"])
         assert {"skill", "intervalCoverage", "intervalWidth"} <= set(status["metrics"])
-        assert written == {"model.keras", "forecast.png"}
+        assert written == {"model.keras", "forecast.png", "test.csv"}
         return
     if document["kind"] == "FeatureAnalysis":
         assert len(status["topFeatures"]) == document["spec"]["topK"]

@@ -11,13 +11,16 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stratopt.api.v1alpha1 import ForecastRunSpec
 from stratopt.forecast._imports import import_tensorflow
 from stratopt.forecast.dataset import SequenceData
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _device(tf: Any) -> str:
@@ -47,6 +50,9 @@ class LstmForecaster:
 
     def __init__(self, spec: ForecastRunSpec) -> None:
         self.spec = spec
+        #: The one-step-ahead forecasts of the test part against the actuals (set when
+        #: :func:`stratopt.forecast.forecast` scores the model), for the report.
+        self.test_predictions_: pd.DataFrame | None = None
 
     def _build(self, tf: Any, shape: tuple[int, int], outputs: int) -> Any:
         keras = tf.keras

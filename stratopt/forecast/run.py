@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,31 +66,59 @@ def _prices(
     return np.asarray(anchor[:, None] * np.exp(scaled * sequences.target_scale))
 
 
-def test_metrics(
+@dataclass(frozen=True)
+class TestPart:
+    """The forecasts of every held-out test sequence against what happened, in price."""
+
+    times: pd.DatetimeIndex  # the bar each sequence's first forecast step falls on
+    last: np.ndarray  # samples × 1: the price the forecast starts from
+    actual: np.ndarray  # samples × steps
+    forecast: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+    def metrics(self) -> ForecastMetrics:
+        """Accuracy over every step of every test sequence."""
+        actual, forecast, last = self.actual, self.forecast, self.last
+        error = forecast - actual
+        rmse = float(np.sqrt(np.mean(error**2)))
+        naive = float(np.sqrt(np.mean((last - actual) ** 2)))
+        moved = actual != last
+        direction = np.sign(forecast - last) == np.sign(actual - last)
+        return ForecastMetrics(
+            rmse=rmse,
+            mae=float(np.mean(np.abs(error))),
+            mape=float(np.mean(np.abs(error / actual)) * 100),
+            directional_accuracy=float(direction[moved].mean()) if moved.any() else 0.0,
+            naive_rmse=naive,
+            skill=1 - rmse / naive if naive > 0 else 0.0,
+            interval_coverage=float(np.mean((actual >= self.lower) & (actual <= self.upper))),
+            interval_width=float(np.mean(self.upper - self.lower)),
+        )
+
+    def first_step(self) -> pd.DataFrame:
+        """The one-step-ahead forecasts by bar: what a fan chart of the test part draws."""
+        columns = {"actual": self.actual, "value": self.forecast}
+        columns |= {"lower": self.lower, "upper": self.upper}
+        return pd.DataFrame(
+            {name: values[:, 0] for name, values in columns.items()},
+            index=pd.DatetimeIndex(self.times, name="timestamp"),
+        )
+
+
+def test_part(
     spec: ForecastRunSpec, data: MarketData, sequences: SequenceData, model: LstmForecaster
-) -> ForecastMetrics:
-    """Accuracy over every step of every test sequence."""
+) -> TestPart:
     rows = slice(sequences.test.start, sequences.test.stop)
     point, lower, upper = model.predict(sequences.inputs[rows], sequences.volatility[rows])
-    actual = _prices(data, spec, sequences, sequences.targets[rows], rows)
-    forecast = _prices(data, spec, sequences, point, rows)
-    low = _prices(data, spec, sequences, lower, rows)
-    high = _prices(data, spec, sequences, upper, rows)
-    last = getattr(data, spec.target)[sequences.ends[rows]][:, None]
-    error = forecast - actual
-    rmse = float(np.sqrt(np.mean(error**2)))
-    naive = float(np.sqrt(np.mean((last - actual) ** 2)))
-    moved = actual != last
-    direction = np.sign(forecast - last) == np.sign(actual - last)
-    return ForecastMetrics(
-        rmse=rmse,
-        mae=float(np.mean(np.abs(error))),
-        mape=float(np.mean(np.abs(error / actual)) * 100),
-        directional_accuracy=float(direction[moved].mean()) if moved.any() else 0.0,
-        naive_rmse=naive,
-        skill=1 - rmse / naive if naive > 0 else 0.0,
-        interval_coverage=float(np.mean((actual >= low) & (actual <= high))),
-        interval_width=float(np.mean(high - low)),
+    ends = sequences.ends[rows]
+    return TestPart(
+        times=data.index[ends + 1],
+        last=getattr(data, spec.target)[ends][:, None],
+        actual=_prices(data, spec, sequences, sequences.targets[rows], rows),
+        forecast=_prices(data, spec, sequences, point, rows),
+        lower=_prices(data, spec, sequences, lower, rows),
+        upper=_prices(data, spec, sequences, upper, rows),
     )
 
 
@@ -111,7 +140,9 @@ def forecast(spec: ForecastRunSpec, data: MarketData) -> tuple[ForecastRunStatus
     features = input_features(spec)
     sequences = prepare(spec, data, features)
     model = LstmForecaster(spec).fit(sequences)
-    metrics = test_metrics(spec, data, sequences, model)
+    tested = test_part(spec, data, sequences, model)
+    metrics = tested.metrics()
+    model.test_predictions_ = tested.first_step()
     point, lower, upper = model.predict(sequences.latest, sequences.latest_volatility)
     last = float(getattr(data, spec.target)[-1])
     scale = sequences.target_scale

@@ -264,6 +264,18 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def report_page(plane: ControlPlane, namespace: str, source: str, workdir: Path) -> str:
+    """The page ``stratopt report SOURCE`` writes of a resource, through the kubeconfig."""
+    from tests.test_cli import stratopt
+
+    out = workdir / f"report-{source.replace('/', '-')}"
+    done = stratopt(
+        "report", source, "-n", namespace, "--kubeconfig", str(plane.kubeconfig), "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    return (out / "report.html").read_text()
+
+
 def reduced(example: str) -> dict[str, Any]:
     """An example with the test budget of its .expect.yaml."""
     document = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text())

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.cluster.conftest import RESTRICTED, apply, kubectl, reduced, wait_for
+from tests.cluster.conftest import RESTRICTED, apply, kubectl, reduced, report_page, wait_for
 from tests.cluster.controlplane import ControlPlane
 from tests.cluster.node import Node
 from tests.cluster.test_operator import (
@@ -136,26 +136,6 @@ def local_run(document: dict[str, Any], workdir: Any) -> dict[str, Any]:
     return status
 
 
-def report_sections(
-    plane: ControlPlane, namespace: str, kind: str, name: str, workdir: Any
-) -> list[str]:
-    """The sections of ``stratopt report`` of a resource, read through the kubeconfig."""
-    short = {"OptimizationRun": "optrun", "FeatureAnalysis": "fa", "ForecastRun": "fcrun"}
-    out = workdir / f"report-{name}"
-    done = stratopt(
-        "report",
-        f"{short[kind]}/{name}",
-        "-n",
-        namespace,
-        "--kubeconfig",
-        str(plane.kubeconfig),
-        "--out",
-        str(out),
-    )
-    assert done.returncode == 0, done.stderr
-    return re.findall(r"<h2>(.*?)</h2>", (out / "report.html").read_text())
-
-
 def test_chart_operator_runs_every_example_like_stratopt_run(
     api: client.ApiClient,
     control_plane: ControlPlane,
@@ -180,7 +160,9 @@ def test_chart_operator_runs_every_example_like_stratopt_run(
         local = local_run(document, tmp_path)
         for key in set(local) - UNCOMPARED:
             assert body["status"].get(key) == local[key], f"{kind}/{name}: {key} differs"
-        assert report_sections(control_plane, namespace, kind, name, tmp_path)[:1] == [
+        short = {"OptimizationRun": "optrun", "FeatureAnalysis": "fa"}.get(kind, "fcrun")
+        page = report_page(control_plane, namespace, f"{short}/{name}", tmp_path)
+        assert re.findall(r"<h2>(.*?)</h2>", page)[:1] == [
             {"OptimizationRun": "Pareto front", "FeatureAnalysis": "Feature importance"}.get(
                 kind, "Forecast"
             )

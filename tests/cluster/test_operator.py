@@ -22,7 +22,7 @@ from kubernetes import client
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.runtime import run_optimization
 from stratopt.runtime.protocol import revision
-from tests.cluster.conftest import apply, kubectl, reduced, wait_for
+from tests.cluster.conftest import apply, kubectl, reduced, report_page, wait_for
 from tests.cluster.controlplane import ControlPlane, free_port
 from tests.cluster.node import NODE_NAME, Node
 
@@ -260,12 +260,16 @@ def test_distributed_run_uses_indexed_jobs_per_generation_and_matches_local(
     control_plane: ControlPlane,
     namespace: str,
     operator: KopfRunner,
+    tmp_path: Path,
 ) -> None:
     document = distributed_example("rsi-distributed")
     apply(control_plane, namespace, document)
     status = finished(api, namespace, "optimizationruns", "rsi-distributed")["status"]
     assert status["phase"] == "Succeeded", status
     _assert_same_result(status, _local_status(document))
+    # Its report holds every evaluation, read back from the result ConfigMaps.
+    page = report_page(control_plane, namespace, "optrun/rsi-distributed", tmp_path)
+    assert f"{status['progress']['evaluationsCompleted']} evaluations; drag" in page
     jobs = {j.metadata.name: j for j in client.BatchV1Api(api).list_namespaced_job(namespace).items}
     rev = revision_of(api, namespace, "rsi-distributed")
     batches = [f"rsi-distributed-{rev}-b{k}" for k in range(3)]
