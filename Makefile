@@ -56,6 +56,7 @@ benchmark: $(BENCH_INSTALLED)
 	$(BIN)/python benchmarks/backtest_speed.py
 	$(BIN)/python benchmarks/seed_scenarios.py
 	$(BIN)/python benchmarks/bayesian.py
+	$(BIN)/python benchmarks/nsga2.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
