@@ -262,7 +262,6 @@ def plot_pareto(path: Path, outcome: OptimizationOutcome) -> None:
 def print_features(status: FeatureAnalysisStatus) -> None:
     """The ranking and the scores."""
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
     console.print(
@@ -270,12 +269,10 @@ def print_features(status: FeatureAnalysisStatus) -> None:
         f"{status.baseline_score:.4f} on {status.n_samples} samples, "
         f"{status.n_features} features (out of sample)"
     )
-    table = Table("rank", "feature", "importance", "std", title="Feature importance")
-    for feature in status.features:
-        table.add_row(
-            str(feature.rank), feature.name, f"{feature.importance:.5f}", f"{feature.std:.5f}"
-        )
-    console.print(table)
+    rows = [[f.name, str(f.rank), _number(f.importance), _number(f.std)] for f in status.features]
+    console.print(
+        _table(console, "Feature importance", ["feature", "rank", "importance", "std"], rows)
+    )
 
 
 def write_features(
@@ -314,24 +311,25 @@ def write_features(
 def print_forecast(status: ForecastRunStatus) -> None:
     """The forecast table and the test-part metrics."""
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
     metrics = status.metrics
     assert metrics is not None
+    width = "" if metrics.interval_width is None else f", width {_number(metrics.interval_width)}"
     console.print(
         f"trained {status.epochs_run} epochs on {status.device} in "
         f"{status.training_seconds:.1f}s; test part: RMSE {metrics.rmse:.6g} vs naive "
         f"{metrics.naive_rmse:.6g} (skill {metrics.skill:+.3f}), directional accuracy "
         f"{metrics.directional_accuracy:.3f}, interval coverage "
-        f"{metrics.interval_coverage:.3f}"
+        f"{metrics.interval_coverage:.3f}{width}"
     )
-    table = Table("step", "timestamp", "value", "lower", "upper", title="Forecast")
-    for p in status.predictions:
-        table.add_row(
-            str(p.step), p.timestamp, f"{p.value:.6g}", f"{p.lower:.6g}", f"{p.upper:.6g}"
-        )
-    console.print(table)
+    # Prices keep six significant digits: a forecast moves in the fourth or fifth.
+    rows = [
+        [p.timestamp, str(p.step), f"{p.value:.6g}", f"{p.lower:.6g}", f"{p.upper:.6g}"]
+        for p in status.predictions
+    ]
+    headers = ["timestamp", "step", "value", "lower", "upper"]
+    console.print(_table(console, "Forecast", headers, rows))
 
 
 def write_forecast(
