@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from stratopt.api import read_document
+from tests.browser import inspect_page
 from tests.conftest import EXAMPLES
 from tests.test_cli import stratopt
 
@@ -63,6 +64,7 @@ def sections_of_report(run_out: Path, report_out: Path) -> list[str]:
     assert done.returncode == 0, done.stderr
     page = (report_out / "report.html").read_text()
     assert "<script src" not in page, "the report must not load anything from elsewhere"
+    inspect_page(report_out / "report.html", report_out / "shots").assert_rendered()
     return re.findall(r"<h2>(.*?)</h2>", page)
 
 

@@ -266,6 +266,7 @@ def workdir(tmp_path: Path) -> Path:
 
 def report_page(plane: ControlPlane, namespace: str, source: str, workdir: Path) -> str:
     """The page ``stratopt report SOURCE`` writes of a resource, through the kubeconfig."""
+    from tests.browser import inspect_page
     from tests.test_cli import stratopt
 
     out = workdir / f"report-{source.replace('/', '-')}"
@@ -273,6 +274,7 @@ def report_page(plane: ControlPlane, namespace: str, source: str, workdir: Path)
         "report", source, "-n", namespace, "--kubeconfig", str(plane.kubeconfig), "--out", str(out)
     )
     assert done.returncode == 0, done.stderr
+    inspect_page(out / "report.html", out / "shots").assert_rendered()
     return (out / "report.html").read_text()
 
 
