@@ -61,17 +61,25 @@ def hypervolume(objectives: np.ndarray, ideal: np.ndarray, nadir: np.ndarray) ->
 
 
 class RunningFront:
-    """The non-dominated rows of everything added so far. Each batch merges into the
-    front alone, so bookkeeping costs grow with the front, not with the run's length
-    (a dominated row never counts again: it adds nothing to a hypervolume or a best)."""
+    """The non-dominated rows of everything added so far, and its hypervolume normalized
+    by the ranges of the first batch (all of its rows, fixed so that values compare from
+    batch to batch). Each batch merges into the front alone, so bookkeeping costs grow
+    with the front, not with the run's length (a dominated row never counts again: it
+    adds nothing to a hypervolume or a best)."""
 
     def __init__(self, objectives: int) -> None:
         self.points = np.empty((0, objectives))
+        self.reference: tuple[np.ndarray, np.ndarray] | None = None
 
-    def add(self, rows: np.ndarray) -> None:
-        if len(rows):
-            merged = np.vstack([self.points, rows])
+    def add(self, rows: np.ndarray, feasible: np.ndarray) -> None:
+        """Merge a batch's ``rows`` (to minimize), of which the ``feasible`` ones count."""
+        if self.reference is None and len(rows):
+            self.reference = (rows.min(axis=0), rows.max(axis=0))
+        kept = rows[feasible]
+        if len(kept):
+            merged = np.vstack([self.points, kept])
             self.points = merged[non_dominated(merged)]
 
-    def hypervolume(self, ideal: np.ndarray, nadir: np.ndarray) -> float:
-        return hypervolume(self.points, ideal, nadir)
+    def hypervolume(self) -> float:
+        assert self.reference is not None, "no batch added yet"
+        return hypervolume(self.points, *self.reference)

@@ -49,7 +49,6 @@ class ProgressTracker:
     def __init__(self, spec: OptimizationRunSpec) -> None:
         self.spec = spec
         self.history: list[dict[str, float]] = []
-        self._reference: tuple[np.ndarray, np.ndarray] | None = None
         self._front = RunningFront(len(spec.objectives))
         self._seen = 0
 
@@ -58,15 +57,13 @@ class ProgressTracker:
         fresh = evaluations[self._seen :]
         self._seen = len(evaluations)
         objectives = minimized(self.spec, fresh)
-        if self._reference is None and len(fresh):
-            self._reference = (objectives.min(axis=0), objectives.max(axis=0))
-        self._front.add(objectives[feasible_mask(self.spec, fresh)])
+        self._front.add(objectives, feasible_mask(self.spec, fresh))
         entry: dict[str, float] = {
             "batch": float(len(self.history) + 1),
             "evaluations": float(len(evaluations)),
         }
-        if len(self._front.points) and self._reference is not None:
-            entry["hypervolume"] = self._front.hypervolume(*self._reference)
+        if len(self._front.points):
+            entry["hypervolume"] = self._front.hypervolume()
             first = self.spec.objectives[0]
             best = self._front.points[:, 0].min()
             entry["bestObjective"] = float(best if first.direction is Goal.MINIMIZE else -best)

@@ -98,7 +98,6 @@ class Nsga2Driver(Driver):
         )
         self._population: Any = None
         self.generation = 0
-        self._reference: tuple[np.ndarray, np.ndarray] | None = None
         self._front = RunningFront(len(self.spec.objectives))
         self._hypervolumes: list[float] = []
 
@@ -121,16 +120,13 @@ class Nsga2Driver(Driver):
         Evaluator().eval(static, self._population)
         self.algorithm.tell(infills=self._population)
         self.generation += 1
-        if self._reference is None:
-            self._reference = (objectives.min(axis=0), objectives.max(axis=0))
-        self._front.add(objectives[~(violations > 0).any(axis=1)])
+        self._front.add(objectives, ~np.any(violations > 0, axis=1))
         self._hypervolumes.append(self.front_hypervolume())
 
     def front_hypervolume(self) -> float:
         """Hypervolume of the feasible front of every evaluation so far, in objective
         space normalized by the first generation's ranges (fixed, so values compare)."""
-        assert self._reference is not None, "no generation told yet"
-        return self._front.hypervolume(*self._reference)
+        return self._front.hypervolume()
 
     def _stagnated(self) -> bool:
         early_stop = self.settings.early_stop
