@@ -444,6 +444,16 @@ def _feature_sections(source: ReportSource) -> list[Section]:
     return [("Feature importance", text, _html(figure))]
 
 
+def _add_band(figure: Any, x: Any, lower: Any, upper: Any) -> None:
+    """The interval between ``lower`` and ``upper``, shaded, as one legend entry."""
+    import plotly.graph_objects as go
+
+    figure.add_trace(
+        go.Scatter(x=x, y=upper, line={"width": 0}, showlegend=False, hoverinfo="skip")
+    )
+    figure.add_trace(go.Scatter(x=x, y=lower, fill="tonexty", line={"width": 0}, name="interval"))
+
+
 def _forecast_sections(source: ReportSource) -> list[Section]:
     import pandas as pd
     import plotly.graph_objects as go
@@ -463,24 +473,7 @@ def _forecast_sections(source: ReportSource) -> list[Section]:
         figure.add_trace(
             go.Scatter(x=data.index[recent], y=getattr(data, spec.target)[recent], name="history")
         )
-    figure.add_trace(
-        go.Scatter(
-            x=times,
-            y=[p["upper"] for p in predictions],
-            line={"width": 0},
-            showlegend=False,
-            hoverinfo="skip",
-        )
-    )
-    figure.add_trace(
-        go.Scatter(
-            x=times,
-            y=[p["lower"] for p in predictions],
-            fill="tonexty",
-            line={"width": 0},
-            name="interval",
-        )
-    )
+    _add_band(figure, times, [p["lower"] for p in predictions], [p["upper"] for p in predictions])
     figure.add_trace(go.Scatter(x=times, y=[p["value"] for p in predictions], name="forecast"))
     sections: list[Section] = []
     metrics = status.get("metrics") or {}
@@ -494,14 +487,7 @@ def _forecast_sections(source: ReportSource) -> list[Section]:
     if source.tested is not None:
         tested = source.tested
         figure = go.Figure()
-        figure.add_trace(
-            go.Scatter(x=tested.index, y=tested["upper"], line={"width": 0}, name="upper")
-        )
-        figure.add_trace(
-            go.Scatter(
-                x=tested.index, y=tested["lower"], fill="tonexty", line={"width": 0}, name="lower"
-            )
-        )
+        _add_band(figure, tested.index, tested["lower"], tested["upper"])
         figure.add_trace(go.Scatter(x=tested.index, y=tested["actual"], name="actual"))
         figure.add_trace(go.Scatter(x=tested.index, y=tested["value"], name="forecast"))
         inside = (
