@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from stratopt.api.v1alpha1 import BacktestSpec, FillConvention, StopUnit
 from stratopt.backtest import _kernel as k
@@ -22,6 +22,9 @@ from stratopt.backtest.strategies._registry import user_code_failure
 from stratopt.data import MarketData, load_market_data
 from stratopt.errors import DataError, InputError, StratoptError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 _EMPTY_EQUITY = np.empty(0)
 _EMPTY_TRADES = np.empty((0, k.TRADE_COLUMNS))
 _EMPTY_BLOCKS = np.empty((0, 2))
@@ -31,6 +34,19 @@ _REASONS = {
     k.REASON_TAKE: "take_profit",
     k.REASON_END: "end",
 }
+
+
+class Trades(NamedTuple):
+    """The trades of one evaluation, an element of each array a trade."""
+
+    entry_bar: np.ndarray
+    exit_bar: np.ndarray
+    long: np.ndarray
+    units: np.ndarray
+    entry_price: np.ndarray
+    exit_price: np.ndarray
+    pnl: np.ndarray
+    exit_reason: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -182,8 +198,7 @@ class Backtester:
         return start, end
 
     def _metrics(self, stats: np.ndarray, start: int, end: int) -> dict[str, float]:
-        index = self.data.index
-        years = (index[end - 1] - index[start]).total_seconds() / (365.25 * 86400)
+        years = self.data.seconds_between(start, end - 1) / (365.25 * 86400)
         return metrics_from_stats(
             stats,
             capital=self.spec.capital,
@@ -225,30 +240,56 @@ class Backtester:
         counts = [shorter + 1] * longer + [shorter] * (blocks - longer)
         return self._metrics(stats, start, end), np.column_stack([sums, counts])
 
+    def _record(
+        self, params: dict[str, float], start: int, end: int
+    ) -> tuple[np.ndarray, np.ndarray, Trades]:
+        equity = np.zeros(end - start)
+        rows = np.zeros((end - start, k.TRADE_COLUMNS))
+        stats = self._simulate(params, start, end, equity, rows)
+        rows = rows[: int(stats[k.S_TRADES])]
+        trades = Trades(
+            entry_bar=rows[:, k.T_ENTRY_BAR].astype(int),
+            exit_bar=rows[:, k.T_EXIT_BAR].astype(int),
+            long=rows[:, k.T_DIRECTION] > 0,
+            units=rows[:, k.T_UNITS],
+            entry_price=rows[:, k.T_ENTRY],
+            exit_price=rows[:, k.T_EXIT],
+            pnl=rows[:, k.T_PNL],
+            exit_reason=np.array([_REASONS[r] for r in rows[:, k.T_REASON]], dtype=object),
+        )
+        return stats, equity, trades
+
+    def record(
+        self, overrides: Mapping[str, object] | None = None, window: tuple[int, int] | None = None
+    ) -> tuple[np.ndarray, Trades]:
+        """Equity curve and trades of one parameter set, as arrays: :meth:`run` without
+        the metrics and the pandas objects."""
+        start, end = self._window(window)
+        _, equity, trades = self._record(self.parameters(overrides), start, end)
+        return equity, trades
+
     def run(
         self, overrides: Mapping[str, object] | None = None, window: tuple[int, int] | None = None
     ) -> BacktestResult:
         """Metrics, equity curve and trade list of one parameter set."""
+        import pandas as pd
+
         params = self.parameters(overrides)
         start, end = self._window(window)
-        equity = np.zeros(end - start)
-        trades = np.zeros((end - start, k.TRADE_COLUMNS))
-        stats = self._simulate(params, start, end, equity, trades)
-        n_trades = int(stats[k.S_TRADES])
+        stats, equity, trades = self._record(params, start, end)
         index = self.data.index
-        rows = trades[:n_trades]
         trade_frame = pd.DataFrame(
             {
-                "entry_time": index[rows[:, k.T_ENTRY_BAR].astype(int)],
-                "exit_time": index[rows[:, k.T_EXIT_BAR].astype(int)],
-                "entry_bar": rows[:, k.T_ENTRY_BAR].astype(int),
-                "exit_bar": rows[:, k.T_EXIT_BAR].astype(int),
-                "direction": np.where(rows[:, k.T_DIRECTION] > 0, "long", "short"),
-                "units": rows[:, k.T_UNITS],
-                "entry_price": rows[:, k.T_ENTRY],
-                "exit_price": rows[:, k.T_EXIT],
-                "pnl": rows[:, k.T_PNL],
-                "exit_reason": [_REASONS[r] for r in rows[:, k.T_REASON]],
+                "entry_time": index[trades.entry_bar],
+                "exit_time": index[trades.exit_bar],
+                "entry_bar": trades.entry_bar,
+                "exit_bar": trades.exit_bar,
+                "direction": np.where(trades.long, "long", "short"),
+                "units": trades.units,
+                "entry_price": trades.entry_price,
+                "exit_price": trades.exit_price,
+                "pnl": trades.pnl,
+                "exit_reason": list(trades.exit_reason),
             }
         )
         return BacktestResult(

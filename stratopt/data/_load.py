@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from stratopt.api.v1alpha1 import DataSpec
 from stratopt.data._market import MarketData
-from stratopt.data._synthetic import is_synthetic, synthesize_ohlcv
-from stratopt.data._validate import normalize_columns, validate_ohlcv
+from stratopt.data._synthetic import is_synthetic, synthesize_bars, synthesize_ohlcv
+from stratopt.data._validate import normalize_columns, validate_bars, validate_ohlcv
 from stratopt.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 
@@ -34,6 +37,8 @@ def load_frame(spec: DataSpec, field: str = "spec.backtest.data") -> pd.DataFram
 def _bound(value: object, index: pd.DatetimeIndex, field: str) -> pd.Timestamp:
     """``value`` comparable with ``index``: a bound without an offset is read in the
     data's time zone; one with an offset needs data that has one."""
+    import pandas as pd
+
     bound = pd.Timestamp(value)  # type: ignore[arg-type]
     if bound.tzinfo is None and index.tz is not None:
         return bound.tz_localize(index.tz)
@@ -46,6 +51,8 @@ def _bound(value: object, index: pd.DatetimeIndex, field: str) -> pd.Timestamp:
 
 
 def _between(frame: pd.DataFrame, spec: DataSpec, field: str) -> pd.DataFrame:
+    import pandas as pd
+
     index = pd.DatetimeIndex(frame.index)
     first, last = index[0], index[-1]
     kept = frame
@@ -65,12 +72,19 @@ def _between(frame: pd.DataFrame, spec: DataSpec, field: str) -> pd.DataFrame:
 
 def load_market_data(spec: DataSpec, field: str = "spec.backtest.data") -> MarketData:
     """Load ``spec`` as :class:`MarketData` ready for the engine."""
+    if is_synthetic(spec.source) and spec.start is None and spec.end is None:
+        bars = synthesize_bars(spec.source, f"{field}.source")
+        validate_bars(bars, f"{field}.source")
+        return MarketData.from_bars(
+            bars, pip_size=spec.pip_size, tick_size=spec.effective_tick_size
+        )
     frame = load_frame(spec, field)
     return MarketData.from_frame(frame, pip_size=spec.pip_size, tick_size=spec.effective_tick_size)
 
 
 def _read(source: str, file_format: str, field: str) -> pd.DataFrame:
     import fsspec
+    import pandas as pd
 
     if file_format == "auto":
         stem = source.lower().split("?")[0].removesuffix(".gz")

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import tzinfo
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -54,16 +59,39 @@ class _BoundedCache:
         return len(self._values)
 
 
+@dataclass(frozen=True)
+class Bars:
+    """OHLCV as plain arrays, timestamps as ``datetime64``: what synthesis makes."""
+
+    timestamps: npt.NDArray[np.datetime64]
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    volume: FloatArray
+
+    def columns(self) -> dict[str, FloatArray]:
+        return {
+            "open": self.open,
+            "high": self.high,
+            "low": self.low,
+            "close": self.close,
+            "volume": self.volume,
+        }
+
+
 @dataclass(frozen=True, eq=False)
 class MarketData:
     """Validated OHLCV bars.
 
     Arrays are C-contiguous float64 so the compiled engine reads them without copies.
     ``periods_per_year`` is measured from the timestamps (bars actually present per
-    calendar year), so weekends and holidays need no special casing.
+    calendar year), so weekends and holidays need no special casing. Timestamps are
+    ``datetime64`` (UTC when ``tz`` is set); pandas, a third of a second to import, is
+    loaded only by what asks for :attr:`index`.
     """
 
-    index: pd.DatetimeIndex
+    timestamps: npt.NDArray[np.datetime64]
     open: FloatArray
     high: FloatArray
     low: FloatArray
@@ -71,6 +99,7 @@ class MarketData:
     volume: FloatArray
     pip_size: float = 0.0001
     tick_size: float = 0.00001
+    tz: tzinfo | None = None
     _cache: _BoundedCache = field(
         default_factory=lambda: _BoundedCache(CACHE_BYTES), repr=False, compare=False
     )
@@ -79,12 +108,14 @@ class MarketData:
     def from_frame(cls, frame: pd.DataFrame, *, pip_size: float, tick_size: float) -> MarketData:
         """Build from a normalized, validated frame with open/high/low/close/volume columns."""
 
+        import pandas as pd
+
         def column(name: str) -> FloatArray:
             return np.ascontiguousarray(frame[name].to_numpy(dtype=np.float64))
 
         index = pd.DatetimeIndex(frame.index)
-        return cls(
-            index=index,
+        data = cls(
+            timestamps=(index if index.tz is None else index.tz_convert(None)).to_numpy(),
             open=column("open"),
             high=column("high"),
             low=column("low"),
@@ -92,7 +123,36 @@ class MarketData:
             volume=column("volume"),
             pip_size=pip_size,
             tick_size=tick_size,
+            tz=index.tz,
         )
+        vars(data)["index"] = index  # the frame's own, not rebuilt on first use
+        return data
+
+    @classmethod
+    def from_bars(cls, bars: Bars, *, pip_size: float, tick_size: float) -> MarketData:
+        """Build from validated arrays (naive timestamps)."""
+        return cls(
+            timestamps=bars.timestamps,
+            open=np.ascontiguousarray(bars.open, dtype=np.float64),
+            high=np.ascontiguousarray(bars.high, dtype=np.float64),
+            low=np.ascontiguousarray(bars.low, dtype=np.float64),
+            close=np.ascontiguousarray(bars.close, dtype=np.float64),
+            volume=np.ascontiguousarray(bars.volume, dtype=np.float64),
+            pip_size=pip_size,
+            tick_size=tick_size,
+        )
+
+    @cached_property
+    def index(self) -> pd.DatetimeIndex:
+        """The timestamps as a pandas index (in ``tz`` when the data has one)."""
+        import pandas as pd
+
+        index = pd.DatetimeIndex(self.timestamps, name="timestamp")
+        return index if self.tz is None else index.tz_localize("UTC").tz_convert(self.tz)
+
+    def seconds_between(self, first: int, last: int) -> float:
+        """Seconds from bar ``first`` to bar ``last``."""
+        return float((self.timestamps[last] - self.timestamps[first]) / np.timedelta64(1, "s"))
 
     def __len__(self) -> int:
         return len(self.close)
@@ -100,10 +160,9 @@ class MarketData:
     @property
     def years(self) -> float:
         """Calendar span of the data in years."""
-        if len(self.index) < 2:
+        if len(self.timestamps) < 2:
             return 0.0
-        span = (self.index[-1] - self.index[0]).total_seconds()
-        return float(span / _SECONDS_PER_YEAR)
+        return self.seconds_between(0, -1) / _SECONDS_PER_YEAR
 
     @property
     def periods_per_year(self) -> float:
@@ -114,7 +173,7 @@ class MarketData:
     def slice(self, start: int, stop: int) -> MarketData:
         """Bars ``start:stop`` as a new object with its own indicator cache."""
         return MarketData(
-            index=self.index[start:stop],
+            timestamps=self.timestamps[start:stop],
             open=self.open[start:stop],
             high=self.high[start:stop],
             low=self.low[start:stop],
@@ -122,6 +181,7 @@ class MarketData:
             volume=self.volume[start:stop],
             pip_size=self.pip_size,
             tick_size=self.tick_size,
+            tz=self.tz,
         )
 
     def cached(self, key: object, compute: object) -> object:
@@ -140,6 +200,8 @@ class MarketData:
 
     def to_frame(self) -> pd.DataFrame:
         """The bars as a DataFrame with lower-case OHLCV columns."""
+        import pandas as pd
+
         return pd.DataFrame(
             {
                 "open": self.open,

@@ -11,14 +11,18 @@ market with a planted, persistent edge for mean-reversion strategies.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
-import pandas as pd
 
+from stratopt.data._market import Bars
 from stratopt.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _KINDS = ("gbm", "walk")
 _DEFAULTS: dict[str, str] = {
@@ -60,6 +64,42 @@ def parse_synthetic(source: str, field: str = "data.source") -> tuple[str, dict[
 
 def synthesize_ohlcv(source: str, field: str = "data.source") -> pd.DataFrame:
     """Generate the OHLCV frame that ``source`` describes; same source, same bars."""
+    import pandas as pd
+
+    bars = synthesize_bars(source, field)
+    return pd.DataFrame(bars.columns(), index=pd.DatetimeIndex(bars.timestamps, name="timestamp"))
+
+
+_MICROSECONDS = {"s": 10**6, "min": 60 * 10**6, "h": 3600 * 10**6, "d": 86400 * 10**6}
+_MICROSECONDS |= {"D": _MICROSECONDS["d"], "W": 7 * _MICROSECONDS["d"]}
+_PLAIN_DURATION = re.compile(r"(\d+)(s|min|h|d|D|W)")
+_PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?")
+
+
+def _duration(text: str) -> int:
+    """Microseconds of a duration: the common forms read here, any other by pandas
+    (whose import the usual synthetic source need not pay)."""
+    plain = _PLAIN_DURATION.fullmatch(text)
+    if plain:
+        return int(plain[1]) * _MICROSECONDS[plain[2]]
+    import pandas as pd
+
+    return int(pd.Timedelta(text).to_timedelta64().astype("timedelta64[us]").astype(np.int64))
+
+
+def _date(text: str) -> np.datetime64:
+    if _PLAIN_DATE.fullmatch(text):
+        return np.datetime64(text.replace(" ", "T"), "us")
+    import pandas as pd
+
+    start = pd.Timestamp(text)
+    if start.tzinfo is not None:
+        raise ValueError("a UTC offset")
+    return np.datetime64(start.to_pydatetime(), "us")
+
+
+def synthesize_bars(source: str, field: str = "data.source") -> Bars:
+    """The bars that ``source`` describes, as arrays; same source, same bars."""
     kind, options = parse_synthetic(source, field)
     parsed: dict[str, Any] = {}
     readers: dict[str, tuple[Callable[[str], Any], str]] = {
@@ -70,8 +110,8 @@ def synthesize_ohlcv(source: str, field: str = "data.source") -> pd.DataFrame:
         "drift": (float, "a number"),
         "decimals": (int, "a whole number"),
         "reversion": (float, "a number"),
-        "freq": (pd.Timedelta, "a duration like 1h, 15min or 1d"),
-        "start": (pd.Timestamp, "a date like 2015-01-01"),
+        "freq": (_duration, "a duration like 1h, 15min or 1D"),
+        "start": (_date, "a date like 2015-01-01, without a UTC offset"),
     }
     for option, (read, expected) in readers.items():
         try:
@@ -83,7 +123,7 @@ def synthesize_ohlcv(source: str, field: str = "data.source") -> pd.DataFrame:
     bars, seed, price, vol = parsed["bars"], parsed["seed"], parsed["price"], parsed["vol"]
     drift, decimals, reversion = parsed["drift"], parsed["decimals"], parsed["reversion"]
     freq, start = parsed["freq"], parsed["start"]
-    if freq <= pd.Timedelta(0):
+    if freq <= 0:
         raise DataError(field, f"synthetic option freq={options['freq']!r} must be positive")
     if bars < 2:
         raise DataError(field, f"bars must be at least 2; got {bars}")
@@ -92,12 +132,13 @@ def synthesize_ohlcv(source: str, field: str = "data.source") -> pd.DataFrame:
     if not 0 <= reversion < 1:
         raise DataError(field, f"reversion must be in [0, 1); got {reversion}")
 
-    index = _trading_index(start, freq, bars)
+    timestamps = _trading_times(start, freq, bars)
     rng = np.random.default_rng(seed)
-    periods_per_year = bars / max((index[-1] - index[0]).total_seconds() / (365.25 * 86400), 1e-9)
+    span = (timestamps[-1] - timestamps[0]) / np.timedelta64(1, "s")
+    periods_per_year = bars / max(span / (365.25 * 86400), 1e-9)
     sigma = vol / np.sqrt(periods_per_year)
     if kind == "gbm":
-        scale = _REGIME_SCALE[_regimes(rng, bars)] * _intraday_cycle(index, freq)
+        scale = _REGIME_SCALE[_regimes(rng, bars)] * _intraday_cycle(timestamps, freq)
     else:
         scale = np.ones(bars)
     bar_sigma = sigma * scale
@@ -126,11 +167,14 @@ def synthesize_ohlcv(source: str, field: str = "data.source") -> pd.DataFrame:
     low = np.exp(log_low)
     base_volume = rng.lognormal(mean=7.0, sigma=0.35, size=bars)
     volume = np.round(base_volume * scale * (1.0 + 2.0 * np.abs(shocks)))
-    frame = pd.DataFrame(
-        {"open": open_, "high": high, "low": low, "close": close, "volume": volume},
-        index=pd.DatetimeIndex(index, name="timestamp"),
+    return Bars(
+        timestamps=timestamps,
+        open=open_.round(decimals),
+        high=high.round(decimals),
+        low=low.round(decimals),
+        close=close.round(decimals),
+        volume=volume,
     )
-    return frame.round({"open": decimals, "high": decimals, "low": decimals, "close": decimals})
 
 
 def _mean_reverting(noise: np.ndarray, reversion: float) -> np.ndarray:
@@ -143,12 +187,17 @@ def _mean_reverting(noise: np.ndarray, reversion: float) -> np.ndarray:
     return ar1(np.ascontiguousarray(noise, dtype=np.float64), float(reversion))
 
 
-def _trading_index(start: pd.Timestamp, freq: pd.Timedelta, bars: int) -> pd.DatetimeIndex:
+_DAY = 86400 * 10**6
+
+
+def _trading_times(start: np.datetime64, freq: int, bars: int) -> np.ndarray:
     """Timestamps on weekdays only, like FX and equity sessions."""
-    per_week = max(int(pd.Timedelta(days=7) / freq), 1)
-    candidates = pd.date_range(start, periods=int(bars * 7 / 5) + 2 * per_week + 10, freq=freq)
-    weekdays = candidates[candidates.day_of_week < 5]
-    return weekdays[:bars]
+    per_week = max(7 * _DAY // freq, 1)
+    steps = np.arange(int(bars * 7 / 5) + 2 * per_week + 10, dtype=np.int64) * freq
+    candidates = start + steps.astype("timedelta64[us]")
+    # 1970-01-01, day 0, was a Thursday: weekday 3 counting from Monday.
+    weekday = (candidates.astype(np.int64) // _DAY + 3) % 7
+    return candidates[weekday < 5][:bars]
 
 
 def _regimes(rng: np.random.Generator, bars: int) -> np.ndarray:
@@ -163,9 +212,10 @@ def _regimes(rng: np.random.Generator, bars: int) -> np.ndarray:
     return regime
 
 
-def _intraday_cycle(index: pd.DatetimeIndex, freq: pd.Timedelta) -> np.ndarray:
-    if freq >= pd.Timedelta(days=1):
-        return np.ones(len(index))
-    hours = index.hour.to_numpy() + index.minute.to_numpy() / 60.0
+def _intraday_cycle(timestamps: np.ndarray, freq: int) -> np.ndarray:
+    if freq >= _DAY:
+        return np.ones(len(timestamps))
+    minutes = timestamps.astype(np.int64) % _DAY // (60 * 10**6)
+    hours = minutes // 60 + (minutes % 60) / 60.0
     # Busier London/New York overlap, quieter Asian session; mean near one.
     return np.asarray(1.0 + 0.35 * np.sin((hours - 8.0) / 24.0 * 2 * np.pi), dtype=np.float64)

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from stratopt.data._market import Bars
 from stratopt.errors import DataError, DataNotice
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REQUIRED = ("open", "high", "low", "close")
 _TIME_COLUMNS = ("date", "datetime", "timestamp", "time", "gmt time", "local time")
@@ -29,6 +34,8 @@ def normalize_columns(
     Accepts ``Open``/``open``/``OPEN``, and a ``Date``, ``Datetime``, ``Timestamp`` or
     ``Time`` column (or an existing datetime index). A missing ``volume`` becomes zeros.
     """
+    import pandas as pd
+
     renamed = {column: _canonical(str(column)) for column in frame.columns}
     frame = frame.rename(columns=renamed)
     time_columns = [column for column in frame.columns if column in _TIME_COLUMNS]
@@ -81,6 +88,8 @@ _DATE_EXAMPLE = "write them like 2024-01-31 or 2024-01-31 09:30:00+00:00"
 def _timestamps(values: pd.Index, column: str | None, field: str) -> pd.DatetimeIndex:
     """``values`` as timestamps, or an error naming the cause: numbers, a value that is
     no date, or UTC offsets that differ."""
+    import pandas as pd
+
     where = f"column '{column}'" if column else "the index"
     if isinstance(values, pd.DatetimeIndex):
         return values
@@ -124,41 +133,79 @@ def validate_ohlcv(frame: pd.DataFrame, field: str = "data", min_bars: int = 2) 
     Checks: numeric values, no NaN, strictly increasing unique timestamps, positive
     prices, high >= low, and at least ``min_bars`` bars.
     """
+    import pandas as pd
+
     if len(frame) < min_bars:
         raise DataError(field, f"has {len(frame)} bars but at least {min_bars} are needed")
     for name in (*REQUIRED, "volume"):
         if not pd.api.types.is_numeric_dtype(frame[name]):
             raise DataError(field, f"column '{name}' is not numeric (dtype {frame[name].dtype})")
-        nan = frame[name].isna().to_numpy()
+    index = frame.index
+    check_bars(
+        np.asarray(pd.DatetimeIndex(index).asi8),
+        {name: frame[name].to_numpy(dtype=np.float64) for name in (*REQUIRED, "volume")},
+        field,
+        lambda row: str(index[row]),
+        min_bars,
+    )
+
+
+def validate_bars(bars: Bars, field: str = "data", min_bars: int = 2) -> None:
+    """:func:`validate_ohlcv` for arrays."""
+
+    def at(row: int) -> str:
+        import pandas as pd
+
+        return str(pd.Timestamp(bars.timestamps[row]))
+
+    check_bars(bars.timestamps.astype(np.int64), bars.columns(), field, at, min_bars)
+
+
+def check_bars(
+    times: np.ndarray,
+    columns: Mapping[str, np.ndarray],
+    field: str,
+    at: Callable[[int], str],
+    min_bars: int = 2,
+) -> None:
+    """The checks of :func:`validate_ohlcv` on integer times and float columns; ``at``
+    names a row's time in messages."""
+    if len(times) < min_bars:
+        raise DataError(field, f"has {len(times)} bars but at least {min_bars} are needed")
+    for name in (*REQUIRED, "volume"):
+        nan = np.isnan(columns[name])
         if nan.any():
-            first = frame.index[int(np.argmax(nan))]
             raise DataError(
                 field,
-                f"column '{name}' has {int(nan.sum())} NaN value(s), first at {first}; "
-                "fill or drop those bars",
+                f"column '{name}' has {int(nan.sum())} NaN value(s), first at "
+                f"{at(int(np.argmax(nan)))}; fill or drop those bars",
             )
-    index = frame.index
-    if index.has_duplicates:
-        first = index[index.duplicated()][0]
-        raise DataError(field, f"duplicate timestamp {first}; each bar needs its own timestamp")
-    if not index.is_monotonic_increasing:
-        position = (
-            int(np.argmax(np.diff(np.asarray(index, dtype="datetime64[ns]").view("i8")) < 0)) + 1
-        )
+    steps = np.diff(times)
+    if (steps <= 0).any():
+        _, first_seen = np.unique(times, return_index=True)
+        repeated = np.ones(len(times), dtype=bool)
+        repeated[first_seen] = False
+        if repeated.any():
+            raise DataError(
+                field,
+                f"duplicate timestamp {at(int(np.argmax(repeated)))}; each bar needs its own "
+                "timestamp",
+            )
+        position = int(np.argmax(steps < 0)) + 1
         raise DataError(
             field,
-            f"timestamps are not sorted (bar {position} at {index[position]} comes before "
-            f"{index[position - 1]}); sort the file by time",
+            f"timestamps are not sorted (bar {position} at {at(position)} comes before "
+            f"{at(position - 1)}); sort the file by time",
         )
-    prices = frame[list(REQUIRED)].to_numpy()
+    prices = np.column_stack([columns[name] for name in REQUIRED])
     if (prices <= 0).any():
         row = int(np.argmax((prices <= 0).any(axis=1)))
-        raise DataError(field, f"non-positive price at {index[row]}; prices must be > 0")
-    inverted = (frame["high"] < frame["low"]).to_numpy()
+        raise DataError(field, f"non-positive price at {at(row)}; prices must be > 0")
+    inverted = columns["high"] < columns["low"]
     if inverted.any():
         row = int(np.argmax(inverted))
         raise DataError(
             field,
-            f"high < low at {index[row]} (high={frame['high'].iloc[row]}, "
-            f"low={frame['low'].iloc[row]}); {int(inverted.sum())} bar(s) affected",
+            f"high < low at {at(row)} (high={columns['high'][row]}, "
+            f"low={columns['low'][row]}); {int(inverted.sum())} bar(s) affected",
         )

@@ -22,7 +22,7 @@ def bar_returns(
     backtester: Backtester, parameters: dict[str, float], window: tuple[int, int] | None = None
 ) -> np.ndarray:
     """Bar returns of one configuration (the first bar against the initial capital)."""
-    equity = backtester.run(parameters, window).equity.to_numpy()
+    equity, _ = backtester.record(parameters, window)
     previous = np.concatenate(([backtester.spec.capital], equity[:-1]))
     return np.asarray(equity / previous - 1.0)
 

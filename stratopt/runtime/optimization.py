@@ -98,10 +98,12 @@ def quote_warnings(spec: OptimizationRunSpec, backtester: Backtester) -> list[st
 def stop_out_warnings(backtester: Backtester, parameters: dict[str, float]) -> list[str]:
     """Most of the best solution's trades stopping out on their entry bar means stops
     tighter than a bar's range: the result is mostly noise."""
-    trades = backtester.run(backtester.parameters(parameters)).trades
-    if len(trades) < 10:
+    _, trades = backtester.record(parameters)
+    if len(trades.pnl) < 10:
         return []
-    same_bar = ((trades.exit_reason == "stop_loss") & (trades.exit_bar == trades.entry_bar)).mean()
+    same_bar = float(
+        ((trades.exit_reason == "stop_loss") & (trades.exit_bar == trades.entry_bar)).mean()
+    )
     if same_bar <= 0.5:
         return []
     return [
