@@ -204,7 +204,7 @@ def _finalize(core: Any, body: dict[str, Any], args: argparse.Namespace) -> dict
     from stratopt.api import parse_model
     from stratopt.api.v1alpha1 import OptimizationRunSpec
     from stratopt.optimize.walkforward import Fold
-    from stratopt.runtime.kubernetes import batch_metrics, shard, stored_results
+    from stratopt.runtime.kubernetes import stored_metrics, stored_results
     from stratopt.runtime.optimization import run_optimization
     from stratopt.runtime.walkforward import FoldOutcome, decode_fold
 
@@ -212,13 +212,7 @@ def _finalize(core: Any, body: dict[str, Any], args: argparse.Namespace) -> dict
     results = stored_results(core, args.namespace, args.name, args.revision)
 
     def stored(number: int, batch: list[dict[str, float]]) -> list[dict[str, float]]:
-        metrics = batch_metrics(
-            results,
-            args.name,
-            args.revision,
-            number,
-            len(shard(batch, spec.execution.shard_size)),
-        )
+        metrics = stored_metrics(results, args.name, args.revision, number, batch)
         if metrics is None:
             raise RuntimeError(f"results of batch {number} are missing")
         return metrics

@@ -35,6 +35,7 @@ from stratopt.operator.manifests import (
     shards_per_input,
 )
 from stratopt.operator.queue import RunKey
+from stratopt.optimize import ReplayMismatchError
 from stratopt.optimize.results import search_progress
 from stratopt.runtime.kubernetes import (
     Replay,
@@ -363,7 +364,11 @@ def _advance_distributed(
     """Run the next batch's Indexed Job; True once every batch has results."""
     results = stored_results(clients.core, run.namespace, run.name, run.revision)
     key = (run.uid, run.revision)
-    state = replay(spec, results, run.name, run.revision, _replays.pop(key, None))
+    try:
+        state = replay(spec, results, run.name, run.revision, _replays.pop(key, None))
+    except ReplayMismatchError as exc:
+        patch.update(projection.failed(status, run.generation, exc.reason, str(exc), now()))
+        return False
     _replays[key] = state
     while len(_replays) > REPLAYS_KEPT:
         _replays.pop(next(iter(_replays)))

@@ -19,6 +19,7 @@ from typing import Any, Self
 import numpy as np
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
+from stratopt.errors import StratoptError
 from stratopt.optimize.objectives import minimized, violations
 from stratopt.optimize.space import Params, SearchSpace
 
@@ -31,8 +32,27 @@ class Evaluation:
     metrics: dict[str, float]
 
 
-class ReplayMismatchError(RuntimeError):
+class ReplayMismatchError(StratoptError):
     """Stored results do not belong to this spec (a batch asked differs from the stored one)."""
+
+    reason = "ReplayMismatch"
+
+
+def check_replayed(number: int, asked: Sequence[Params], stored: Sequence[Params]) -> None:
+    """Raise :class:`ReplayMismatchError` saying where the parameter sets a driver asks
+    for batch ``number`` differ from those the batch was evaluated with: results are
+    only ever paired with the parameters they were computed for."""
+    if len(asked) != len(stored):
+        raise ReplayMismatchError(
+            f"batch {number}: {len(stored)} parameter sets were evaluated but the search asks "
+            f"for {len(asked)}; was the spec or stratopt changed during the run?"
+        )
+    for index, (want, have) in enumerate(zip(asked, stored, strict=True)):
+        if want != have:
+            raise ReplayMismatchError(
+                f"batch {number}, evaluation {index}: evaluated with {have} but the search "
+                f"asks for {want}; was the spec or stratopt changed during the run?"
+            )
 
 
 class Driver(ABC):
@@ -112,12 +132,7 @@ class Driver(ABC):
         """
         driver = cls(spec, **kwargs)
         for number, stored in enumerate(history):
-            asked = driver.ask()
-            if asked != [e.parameters for e in stored]:
-                raise ReplayMismatchError(
-                    f"batch {number} of the stored results differs from "
-                    "what the spec asks; was the spec changed?"
-                )
+            check_replayed(number, driver.ask(), [e.parameters for e in stored])
             driver.tell([e.metrics for e in stored])
         return driver
 

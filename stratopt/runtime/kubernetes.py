@@ -14,8 +14,9 @@ from typing import Any
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.api.v1alpha1.limits import bars, first_batch
-from stratopt.optimize import DRIVERS, Driver
-from stratopt.runtime.protocol import run_selector, shard_result_name
+from stratopt.optimize import DRIVERS, Driver, Evaluation
+from stratopt.optimize.driver import ReplayMismatchError, check_replayed
+from stratopt.runtime.protocol import run_selector, shard_input_name, shard_result_name
 
 Params = dict[str, float]
 
@@ -34,17 +35,56 @@ def stored_results(core: Any, namespace: str, name: str, revision: str) -> dict[
     }
 
 
-def batch_metrics(
-    results: dict[str, Any], name: str, revision: str, batch: int, shards: int
-) -> list[dict[str, float]] | None:
-    """Metrics of a whole batch in order, or None while any shard is missing."""
-    metrics: list[dict[str, float]] = []
-    for index in range(shards):
-        found = results.get(shard_result_name(name, revision, batch, index))
-        if found is None or "metrics.json" not in (found.data or {}):
+def stored_batch(
+    results: dict[str, Any], name: str, revision: str, batch: int
+) -> list[Evaluation] | None:
+    """Batch ``batch`` as it was evaluated: each parameter set of its stored shard inputs
+    paired with the metrics its shard's pod stored. None while a shard has no result (or
+    the batch has no inputs yet).
+
+    Raises:
+        ReplayMismatchError: a shard's result does not match its input.
+    """
+    inputs: dict[int, list[Params]] = {}
+    part = 0
+    while (found := results.get(shard_input_name(name, revision, batch, part))) is not None:
+        for key, value in (found.data or {}).items():
+            inputs[int(key.removeprefix("shard-"))] = json.loads(value)
+        part += 1
+    if not inputs:
+        return None
+    evaluations: list[Evaluation] = []
+    for index in range(len(inputs)):
+        result = results.get(shard_result_name(name, revision, batch, index))
+        if result is None or "metrics.json" not in (result.data or {}):
             return None
-        metrics.extend(json.loads(found.data["metrics.json"]))
-    return metrics
+        if index not in inputs:
+            raise ReplayMismatchError(f"batch {batch}: the input of shard {index} is missing")
+        metrics = json.loads(result.data["metrics.json"])
+        if len(metrics) != len(inputs[index]):
+            raise ReplayMismatchError(
+                f"batch {batch}, shard {index}: {len(inputs[index])} parameter sets but "
+                f"{len(metrics)} results"
+            )
+        evaluations += [Evaluation(p, m) for p, m in zip(inputs[index], metrics, strict=True)]
+    return evaluations
+
+
+def stored_metrics(
+    results: dict[str, Any], name: str, revision: str, number: int, asked: list[Params]
+) -> list[dict[str, float]] | None:
+    """The stored metrics of batch ``number``, in order, once the parameter sets it was
+    evaluated with are checked to be ``asked``; None while any shard is missing.
+
+    Raises:
+        ReplayMismatchError: what was evaluated is not what the search asks now (the
+            spec, or stratopt, changed during the run).
+    """
+    stored = stored_batch(results, name, revision, number)
+    if stored is None:
+        return None
+    check_replayed(number, asked, [e.parameters for e in stored])
+    return [e.metrics for e in stored]
 
 
 @dataclass
@@ -64,6 +104,8 @@ def replay(
     resume: Replay | None = None,
 ) -> Replay:
     """Ask and tell through every batch with stored results; stop at the first without.
+    Each batch's results are told only after its stored inputs are checked to be the
+    batch asked (:func:`stored_metrics`).
 
     ``resume`` carries on from an earlier replay of the same run instead of from the
     start: a driver's state depends only on what it was told, so both end the same.
@@ -75,9 +117,7 @@ def replay(
     else:
         driver, number, batch = resume.driver, resume.batch, resume.pending
     while batch:
-        metrics = batch_metrics(
-            results, name, revision, number, len(shard(batch, spec.execution.shard_size))
-        )
+        metrics = stored_metrics(results, name, revision, number, batch)
         if metrics is None:
             return Replay(driver, number, batch)
         driver.tell(metrics)

@@ -1,27 +1,36 @@
-"""Replaying stored results rebuilds a distributed search's driver; resuming an earlier
-replay batch by batch ends exactly where a replay from the start does."""
+"""Replaying stored results rebuilds a distributed search's driver: each batch's results
+are paired with the inputs they were computed from, checked against what the search asks
+now, and resuming an earlier replay batch by batch ends where a replay from the start
+does."""
 
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from typing import Any
 
+import pytest
 import yaml
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
-from stratopt.runtime.kubernetes import Replay, replay, shard
+from stratopt.optimize import ReplayMismatchError
+from stratopt.runtime.kubernetes import Replay, replay
 from stratopt.runtime.optimization import prepare
-from stratopt.runtime.protocol import shard_result_name
+from stratopt.runtime.protocol import shard_input_name, shard_result_name
 from tests.conftest import EXAMPLES
+from tests.runtime.stored import store_batch
 
 
-def test_resumed_replay_equals_a_replay_from_the_start() -> None:
+def _spec(seed: int = 42) -> OptimizationRunSpec:
     document = yaml.safe_load((EXAMPLES / "optimization-genetic.yaml").read_text())
     document["spec"]["backtest"]["data"]["source"] = "synthetic:gbm?bars=3000&freq=1h&seed=7"
     document["spec"]["algorithm"]["nsga2"] = {"populationSize": 10, "generations": 4}
     document["spec"]["execution"] = {"mode": "distributed", "shardSize": 3}
-    spec = OptimizationRunSpec.model_validate(document["spec"])
+    document["spec"]["seed"] = seed
+    return OptimizationRunSpec.model_validate(document["spec"])
+
+
+def test_resumed_replay_equals_a_replay_from_the_start() -> None:
+    spec = _spec()
     backtester = prepare(spec)
     results: dict[str, Any] = {}
     resumed: Replay | None = None
@@ -33,10 +42,51 @@ def test_resumed_replay_equals_a_replay_from_the_start() -> None:
         assert resumed.driver.evaluations == fresh.driver.evaluations
         if resumed.pending is None:
             break
-        for index, params in enumerate(shard(resumed.pending, 3)):
-            metrics = [backtester.evaluate(p) for p in params]
-            results[shard_result_name("r", "v", resumed.batch, index)] = SimpleNamespace(
-                data={"metrics.json": json.dumps(metrics)}
-            )
+        store_batch(results, spec, backtester, resumed.batch, resumed.pending)
         batches += 1
     assert batches == 4 and len(resumed.driver.evaluations) == 40
+
+
+def _first_batch_stored(spec: OptimizationRunSpec) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    pending = replay(spec, results, "r", "v").pending
+    assert pending is not None
+    store_batch(results, spec, prepare(spec), 0, pending)
+    return results
+
+
+def test_results_of_other_inputs_end_the_replay_naming_the_difference() -> None:
+    """The spec changed in place (as a library upgrade would change what is asked): the
+    stored results are never told to a driver that asks for other parameters."""
+    results = _first_batch_stored(_spec(seed=1))
+    with pytest.raises(ReplayMismatchError, match=r"batch 0, evaluation 0: evaluated with \{"):
+        replay(_spec(seed=2), results, "r", "v")
+
+
+def test_a_tampered_input_is_caught_at_its_evaluation() -> None:
+    spec = _spec()
+    results = _first_batch_stored(spec)
+    stored = results[shard_input_name("r", "v", 0, 0)].data
+    params = json.loads(stored["shard-1"])
+    params[2]["take_profit"] += 1.0
+    stored["shard-1"] = json.dumps(params)
+    with pytest.raises(ReplayMismatchError, match="batch 0, evaluation 5: evaluated with"):
+        replay(spec, results, "r", "v")
+
+
+def test_a_result_shorter_than_its_input_is_refused() -> None:
+    spec = _spec()
+    results = _first_batch_stored(spec)
+    found = results[shard_result_name("r", "v", 0, 2)].data
+    found["metrics.json"] = json.dumps(json.loads(found["metrics.json"])[:-1])
+    with pytest.raises(ReplayMismatchError, match="shard 2: 3 parameter sets but 2 results"):
+        replay(spec, results, "r", "v")
+
+
+def test_a_missing_shard_result_leaves_the_batch_pending() -> None:
+    spec = _spec()
+    results = _first_batch_stored(spec)
+    del results[shard_result_name("r", "v", 0, 3)]
+    state = replay(spec, results, "r", "v")
+    assert state.batch == 0 and state.pending is not None and len(state.pending) == 10
+    assert state.driver.evaluations == []
