@@ -315,6 +315,7 @@ def _run_forecast(
     help="Log lines as text ([namespace/name] prefixed) or one JSON object each.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG (kopf's own steps too).")
+@_fail_cleanly
 def operator(
     namespaces: tuple[str, ...],
     all_namespaces: bool,
@@ -330,8 +331,11 @@ def operator(
     """
     import kopf
 
+    from stratopt.settings import OperatorSettings
+
     if not namespaces and not all_namespaces:
         raise click.UsageError("give --namespace NS (repeatable) or --all-namespaces")
+    OperatorSettings.from_environment()  # a bad STRATOPT_* variable stops it here, named
     kopf.configure(
         verbose=verbose,
         log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL,

@@ -1,16 +1,24 @@
-"""Operator and Job settings: one typed object, read from ``STRATOPT_*`` variables and
-passed explicitly to whatever needs it (never read from a module global)."""
+"""Operator and Job settings: one typed object, read from ``STRATOPT_*`` variables when
+the operator starts, validated then, and passed explicitly to whatever needs it (never
+read at import or from a module global)."""
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stratopt.errors import InputError
+
+#: Every setting is the variable STRATOPT_<FIELD NAME>, e.g. STRATOPT_IMAGE.
+PREFIX = "STRATOPT_"
 
 
-class JobSettings(BaseModel):
+class JobSettings(BaseSettings):
     """How the operator shapes the Jobs it creates."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
     image: str = Field(
         default="ghcr.io/stratopt/stratopt:0.1.0",
@@ -45,8 +53,10 @@ class JobSettings(BaseModel):
     memory_request: str = Field(default="1Gi", description="Memory request of a worker pod.")
 
 
-class OperatorSettings(BaseModel):
+class OperatorSettings(BaseSettings):
     """The operator's own behaviour."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
     resync_interval: float = Field(
         default=10.0,
@@ -65,17 +75,17 @@ class OperatorSettings(BaseModel):
 
     @classmethod
     def from_environment(cls) -> OperatorSettings:
-        """Settings overridden by ``STRATOPT_IMAGE``, ``STRATOPT_RESYNC_INTERVAL`` etc."""
-        jobs: dict[str, str] = {}
-        for name in JobSettings.model_fields:
-            value = os.environ.get(f"STRATOPT_{name.upper()}")
-            if value is not None:
-                jobs[name] = value
-        settings = cls(jobs=JobSettings.model_validate(jobs))
-        interval = os.environ.get("STRATOPT_RESYNC_INTERVAL")
-        if interval is not None:
-            settings.resync_interval = float(interval)
-        port = os.environ.get("STRATOPT_METRICS_PORT")
-        if port is not None:
-            settings.metrics_port = int(port)
-        return settings
+        """The settings the ``STRATOPT_*`` variables give, e.g. ``STRATOPT_IMAGE`` and
+        ``STRATOPT_RESYNC_INTERVAL``.
+
+        Raises:
+            InputError: a variable's value is not valid; the error names the variable.
+        """
+        try:
+            return cls()
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            name = f"{PREFIX}{str(error['loc'][-1]).upper()}"
+            raise InputError(
+                name, f"{error['msg']} (it is {error['input']!r}); fix or unset it"
+            ) from None

@@ -20,6 +20,7 @@ from kubernetes.client import ApiException
 from prometheus_client import start_http_server
 
 from stratopt.api._resource import GROUP, VERSION
+from stratopt.errors import InputError
 from stratopt.operator import metrics
 from stratopt.operator.credentials import in_cluster_connection
 from stratopt.operator.queue import RunKey, RunQueue, is_settled, owning_run, spec_unanswered
@@ -28,11 +29,11 @@ from stratopt.runtime.protocol import PLURALS, load_client_configuration
 from stratopt.settings import OperatorSettings
 
 logger = logging.getLogger("stratopt.operator")
-SETTINGS = OperatorSettings.from_environment()
 #: How often the loop looks for marked runs; cheap (no API call) when there are none.
 TICK_SECONDS = 0.2
 _serving: set[int] = set()
-_state: dict[str, Any] = {"queue": RunQueue(SETTINGS.resync_interval)}
+#: What one start of the operator made: its settings, queue and reconcile loop.
+_state: dict[str, Any] = {}
 
 
 def serve_metrics(port: int) -> None:
@@ -56,8 +57,12 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 
 @kopf.on.startup(id="stratopt-startup")
 async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    try:
+        ours = OperatorSettings.from_environment()
+    except InputError as exc:
+        raise kopf.PermanentError(str(exc)) from None  # kopf then does not start at all
     load_client_configuration()
-    serve_metrics(SETTINGS.metrics_port)
+    serve_metrics(ours.metrics_port)
     # kopf's bookkeeping lives in annotations: the structural status schema would prune it.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -66,12 +71,12 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.WARNING  # warnings and errors become Events
     # A fresh queue per start: an operator restarted in this process begins from kopf's
     # first listing, as a new process would.
-    _state["queue"] = RunQueue(SETTINGS.resync_interval)
-    _state["loop"] = asyncio.create_task(drive(queue()), name="stratopt-reconcile")
+    _state["queue"] = RunQueue(ours.resync_interval)
+    _state["loop"] = asyncio.create_task(drive(queue(), ours), name="stratopt-reconcile")
     logger.info(
         "operator started: resync every %gs, worker image %s",
-        SETTINGS.resync_interval,
-        SETTINGS.jobs.image,
+        ours.resync_interval,
+        ours.jobs.image,
     )
 
 
@@ -84,17 +89,19 @@ async def stop(**_: Any) -> None:
     logger.info("operator stopped")
 
 
-async def drive(runs: RunQueue) -> None:
+async def drive(runs: RunQueue, settings: OperatorSettings) -> None:
     """Reconcile marked and due runs one at a time, in a worker thread (the API client
     blocks), for as long as the operator runs."""
     clients = Clients.default()
     while True:
         for key in runs.due(time.monotonic()):
-            await asyncio.to_thread(reconcile_one, runs, key, clients)
+            await asyncio.to_thread(reconcile_one, runs, key, clients, settings)
         await asyncio.sleep(TICK_SECONDS)
 
 
-def reconcile_one(runs: RunQueue, key: RunKey, clients: Clients) -> None:
+def reconcile_one(
+    runs: RunQueue, key: RunKey, clients: Clients, settings: OperatorSettings
+) -> None:
     """Read the run, move it one step, write its status; log and retry on failure."""
     try:
         body = clients.custom.get_namespaced_custom_object(
@@ -111,7 +118,7 @@ def reconcile_one(runs: RunQueue, key: RunKey, clients: Clients) -> None:
         return
     patch = StatusPatch()
     try:
-        reconcile(key.kind, body, patch, clients, SETTINGS)
+        reconcile(key.kind, body, patch, clients, settings)
         if patch.status:
             clients.custom.patch_namespaced_custom_object_status(
                 GROUP, VERSION, key.namespace, key.plural, key.name, {"status": patch.status}
@@ -154,6 +161,8 @@ def _register(kind: str, plural: str) -> None:
     @kopf.on.event(GROUP, VERSION, plural, id=f"{plural}-watch")
     def watch_run(type: str, body: kopf.Body, name: str, namespace: str | None, **_: Any) -> None:
         key = RunKey(kind, namespace or "", name)
+        phase = None if type == "DELETED" else (body.get("status") or {}).get("phase")
+        metrics.CENSUS.observe(key, phase)
         if type == "DELETED" or is_settled(body):
             queue().forget(key)
         elif type in (None, "ADDED") or spec_unanswered(body):

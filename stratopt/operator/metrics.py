@@ -5,12 +5,15 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Protocol
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry()
 RUNS = Gauge(
     "stratopt_runs",
-    "Runs by kind and phase, as last reconciled.",
+    "Runs by kind and phase, as last read or written.",
     ["kind", "phase"],
     registry=REGISTRY,
 )
@@ -46,12 +49,40 @@ HANDLER_ERRORS = Counter(
 )
 
 
-def record_phase(kind: str, previous: str | None, phase: str) -> None:
-    """Move one run from ``previous`` to ``phase`` in the gauges and counters."""
-    if previous == phase:
-        return
-    if previous is not None:
-        RUNS.labels(kind, previous).dec()
-    RUNS.labels(kind, phase).inc()
-    if phase in ("Succeeded", "Failed"):
-        FINISHED.labels(kind, phase).inc()
+class _Run(Protocol):
+    @property
+    def kind(self) -> str: ...
+
+
+class PhaseCensus:
+    """The phase of every run the operator knows, behind the ``stratopt_runs`` gauge.
+
+    Set from what the operator reads of each run and writes to it, never counted up and
+    down from transitions alone: kopf's first listing reports every run, finished ones too,
+    so the gauge is right after a restart and never goes below zero.
+    """
+
+    def __init__(self, gauge: Gauge = RUNS) -> None:
+        self.gauge = gauge
+        self._phases: dict[_Run, str] = {}
+        self._lock = threading.Lock()
+
+    def observe(self, run: _Run, phase: str | None) -> None:
+        """``run`` is now in ``phase``; None when it is gone or has no phase yet."""
+        with self._lock:
+            before = self._phases.pop(run, None)
+            if before is not None:
+                self.gauge.labels(run.kind, before).dec()
+            if phase is not None:
+                self._phases[run] = phase
+                self.gauge.labels(run.kind, phase).inc()
+
+
+CENSUS = PhaseCensus()
+
+
+def record_phase(run: _Run, previous: str | None, phase: str) -> None:
+    """``run`` moved from ``previous`` to ``phase``: the gauge, and a finished run counted."""
+    CENSUS.observe(run, phase)
+    if phase != previous and phase in ("Succeeded", "Failed"):
+        FINISHED.labels(run.kind, phase).inc()

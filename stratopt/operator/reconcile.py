@@ -150,9 +150,13 @@ class Run:
     revision: str
     suspended: bool
 
+    @property
+    def key(self) -> RunKey:
+        return RunKey(self.kind, self.namespace, self.name)
+
     def reference(self) -> dict[str, str]:
         """The run as kopf's JSON logs name objects."""
-        return {**RunKey(self.kind, self.namespace, self.name).reference(), "uid": self.uid}
+        return {**self.key.reference(), "uid": self.uid}
 
     @classmethod
     def of(cls, kind: str, body: MutableMapping[str, Any]) -> Run:
@@ -185,7 +189,7 @@ class _Recorder:
         phase = fields.get("phase")
         if phase is None:
             return
-        metrics.record_phase(self.run.kind, self.previous, str(phase))
+        metrics.record_phase(self.run.key, self.previous, str(phase))
         if phase != self.previous:
             self._announce_phase(str(phase), fields)
             if phase == "Failed":

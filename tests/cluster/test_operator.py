@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import logging
 import os
 import time
@@ -21,24 +22,29 @@ from kubernetes import client
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.runtime import run_optimization
-from stratopt.runtime.protocol import revision
+from stratopt.runtime.protocol import revision, shard_input_name
 from tests.cluster.conftest import apply, kubectl, reduced, report_page, wait_for
 from tests.cluster.controlplane import ControlPlane, free_port
 from tests.cluster.node import NODE_NAME, Node
 
-os.environ.setdefault("STRATOPT_RESYNC_INTERVAL", "0.5")
 METRICS_PORT = free_port()
-os.environ.setdefault("STRATOPT_METRICS_PORT", str(METRICS_PORT))
 
 
 @contextlib.contextmanager
 def running_operator(namespace: str, credentials: Path) -> Iterator[KopfRunner]:
-    """The operator in this process, logged in as the chart's operator ServiceAccount."""
+    """The operator in this process, logged in as the chart's operator ServiceAccount;
+    its settings come from the environment when it starts, as in its Deployment."""
     settings = kopf.OperatorSettings()
     settings.watching.server_timeout = 10
     settings.execution.default_backoff = 1
-    admin = os.environ["KUBECONFIG"]
-    os.environ["KUBECONFIG"] = str(credentials)  # read by the operator's login handler
+    environment = {
+        # Read by the operator's login handler.
+        "KUBECONFIG": str(credentials),
+        "STRATOPT_RESYNC_INTERVAL": "0.5",
+        "STRATOPT_METRICS_PORT": str(METRICS_PORT),
+    }
+    before = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)
     refusals = _Refusals()
     logging.getLogger().addHandler(refusals)
     try:
@@ -49,7 +55,11 @@ def running_operator(namespace: str, credentials: Path) -> Iterator[KopfRunner]:
         ) as runner:
             yield runner
     finally:
-        os.environ["KUBECONFIG"] = admin
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         logging.getLogger().removeHandler(refusals)
     assert runner.exception is None, runner.output
     assert not refusals.messages, "the chart's ClusterRole lacks: " + "\n".join(refusals.messages)
@@ -118,8 +128,7 @@ def test_optimization_run_matches_the_local_run(
     assert "condition met" in wait.stdout
     row = kubectl(control_plane, "get", "optrun", "-n", namespace).stdout.splitlines()[1].split()
     assert row[1:4] == ["nsga2", "Succeeded", "100"]
-    port = os.environ["STRATOPT_METRICS_PORT"]
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+    with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=5) as response:
         exposition = response.read().decode()
     assert 'stratopt_runs_finished_total{kind="OptimizationRun",phase="Succeeded"}' in exposition
 
@@ -296,6 +305,31 @@ def test_operator_restart_mid_run_finishes_with_the_same_status(
     assert status["phase"] == "Succeeded"
     _assert_same_result(status, _local_status(document))
     _assert_one_job_per_batch(api, namespace, "rsi-restart")
+
+
+def test_results_that_differ_from_their_inputs_fail_the_run_saying_where(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    operator: KopfRunner,
+) -> None:
+    """A stored batch no longer what the search asks (as after a library upgrade in the
+    middle of a run) is never paired with the search's parameters: the run fails."""
+    document = distributed_example("rsi-mismatch")
+    apply(control_plane, namespace, document)
+    wait_for(lambda: batch_jobs(api, namespace, 1), "the second generation's Job", 120)
+    core = client.CoreV1Api(api)
+    name = shard_input_name("rsi-mismatch", revision_of(api, namespace, "rsi-mismatch"), 0, 0)
+    shard = json.loads(core.read_namespaced_config_map(name, namespace).data["shard-0"])
+    first = next(iter(shard[1]))
+    shard[1][first] += 1
+    core.patch_namespaced_config_map(name, namespace, {"data": {"shard-0": json.dumps(shard)}})
+    status = finished(api, namespace, "optimizationruns", "rsi-mismatch")["status"]
+    assert status["phase"] == "Failed", status
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "ReplayMismatch", failed
+    assert "batch 0, evaluation 1: evaluated with" in failed["message"], failed
+    assert "paretoFront" not in status
 
 
 def test_spec_change_restarts_and_deletion_leaves_nothing(

@@ -13,6 +13,7 @@ from stratopt.operator.manifests import (
     build_worker_rbac,
     shards_per_input,
 )
+from stratopt.operator.queue import RunKey
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     batch_job_name,
@@ -99,19 +100,50 @@ def test_job_outcome() -> None:
     assert status.job_outcome(failed) == ("Failed", "PodFailurePolicy")
 
 
+def _metric(name: str, kind: str, phase: str) -> float:
+    from stratopt.operator import metrics
+
+    sample = metrics.REGISTRY.get_sample_value(name, {"kind": kind, "phase": phase})
+    return sample or 0.0
+
+
 def test_phase_metrics_follow_transitions() -> None:
     from stratopt.operator import metrics
 
-    def value(name: str, phase: str) -> float:
-        sample = metrics.REGISTRY.get_sample_value(name, {"kind": "Probe", "phase": phase})
-        return sample or 0.0
+    run = RunKey("Probe", "ns", "a")
+    metrics.record_phase(run, None, "Running")
+    metrics.record_phase(run, "Running", "Running")
+    assert _metric("stratopt_runs", "Probe", "Running") == 1
+    metrics.record_phase(run, "Running", "Succeeded")
+    assert _metric("stratopt_runs", "Probe", "Running") == 0
+    assert _metric("stratopt_runs", "Probe", "Succeeded") == 1
+    assert _metric("stratopt_runs_finished_total", "Probe", "Succeeded") == 1
+    metrics.CENSUS.observe(run, None)  # deleted
+    assert _metric("stratopt_runs", "Probe", "Succeeded") == 0
 
-    metrics.record_phase("Probe", None, "Running")
-    metrics.record_phase("Probe", "Running", "Running")
-    assert value("stratopt_runs", "Running") == 1
-    metrics.record_phase("Probe", "Running", "Succeeded")
-    assert value("stratopt_runs", "Running") == 0 and value("stratopt_runs", "Succeeded") == 1
-    assert value("stratopt_runs_finished_total", "Succeeded") == 1
+
+def test_the_runs_gauge_is_right_after_a_restart() -> None:
+    """A restarted operator first lists every run, then sees one it never saw start
+    finish: the gauge counts what exists, and never goes below zero."""
+    from prometheus_client import CollectorRegistry, Gauge
+
+    from stratopt.operator.metrics import PhaseCensus
+
+    registry = CollectorRegistry()
+    census = PhaseCensus(Gauge("runs", "runs", ["kind", "phase"], registry=registry))
+
+    def count(phase: str) -> float:
+        return registry.get_sample_value("runs", {"kind": "Restart", "phase": phase}) or 0.0
+
+    running, done = RunKey("Restart", "ns", "running"), RunKey("Restart", "ns", "done")
+    census.observe(running, "Running")  # kopf's first listing
+    census.observe(done, "Succeeded")
+    assert (count("Running"), count("Succeeded")) == (1, 1)
+    census.observe(running, "Succeeded")
+    assert (count("Running"), count("Succeeded")) == (0, 2)
+    census.observe(done, None)
+    census.observe(done, None)  # a second DELETED event changes nothing
+    assert (count("Running"), count("Succeeded")) == (0, 1)
 
 
 def test_revision_ignores_suspend_only() -> None:
