@@ -133,14 +133,15 @@ def _print_backtest(report: dict[str, Any]) -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
     "-o",
     "--output",
     type=click.Choice(OUTPUT_FORMATS),
     default="table",
     show_default=True,
-    help="Output format; json and yaml print the status only.",
+    help="Output format; json and yaml print the status only (a list of resources with "
+    "their status when there are several).",
 )
 @click.option(
     "--workers",
@@ -154,27 +155,80 @@ def _print_backtest(report: dict[str, Any]) -> None:
     type=click.Path(file_okay=False),
     default=None,
     help="Also write status.yaml, resource.yaml, evaluations.csv and pareto.png here "
-    "(what `stratopt report` reads).",
+    "(what `stratopt report` reads); for several resources, in a folder each, by name.",
 )
 @_fail_cleanly
-def run(file: str, output: str, workers: int | None, out_dir: str | None) -> None:
-    """Run the resource in FILE on this machine and print its status."""
-    from stratopt.api import read_document
+def run(files: tuple[str, ...], output: str, workers: int | None, out_dir: str | None) -> None:
+    """Run the resources in FILES on this machine and print their status.
 
-    document = read_document(file)
-    if out_dir is not None:
-        _check_writable(out_dir)  # before the run, so that no finished result is lost
+    A file may hold several resources, separated by `---`. A ForecastRun whose
+    fromFeatureAnalysis names a FeatureAnalysis among them runs after it, on its
+    topFeatures, as on a cluster.
+    """
+    from pathlib import Path
+
+    from stratopt.api import read_documents
+    from stratopt.api.documents import analysis_of, in_dependency_order, name_of
+    from stratopt.api.documents import with_analysis_features as resolved
+
+    documents = [d for file in files for d in read_documents(file)]
+    for document in documents:  # every spec checked before any runs: no work lost
+        _parse_spec(document)
+    documents = in_dependency_order(documents)
+    several = len(documents) > 1
+    folders: list[str | None] = [out_dir] * len(documents)
+    if out_dir is not None and several:
+        folders = [
+            str(Path(out_dir) / (name_of(d) or f"{str(d.get('kind')).lower()}-{i}"))
+            for i, d in enumerate(documents)
+        ]
+    for folder in folders:
+        if folder is not None:
+            _check_writable(folder)  # before the run, so that no finished result is lost
     runners = {
         "OptimizationRun": _run_optimization,
         "FeatureAnalysis": _run_feature_analysis,
         "ForecastRun": _run_forecast,
     }
-    runners[document.get("kind", "OptimizationRun")](document, output, workers, out_dir)
-    if out_dir is not None:
-        from pathlib import Path
+    top_features: dict[str, list[str]] = {}
+    listed = []
+    for document, folder in zip(documents, folders, strict=True):
+        kind = str(document.get("kind", "OptimizationRun"))
+        wanted = analysis_of(document)
+        if wanted is not None:
+            document = {**document, "spec": resolved(document["spec"], top_features[wanted])}
+        status, show = runners[kind](document, workers, folder)
+        name = name_of(document)
+        if kind == "FeatureAnalysis" and name is not None:
+            top_features[name] = list(status.get("topFeatures") or [])
+        if folder is not None:
+            # What `stratopt report` needs beside the status: the kind and the spec.
+            (Path(folder) / "resource.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+        if not several:
+            emit(status, output, show)
+        elif output == "table":
+            click.echo(f"\n{kind} {name or ''}".rstrip())
+            show(status)
+        else:
+            listed.append({"kind": kind, "metadata": {"name": name}, "status": status})
+    if several and output != "table":
+        emit({"items": listed}, output, lambda _: None)
 
-        # What `stratopt report` needs beside the status: the kind and the spec.
-        (Path(out_dir) / "resource.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+
+def _parse_spec(document: dict[str, Any]) -> Any:
+    from pydantic import BaseModel
+
+    from stratopt.api import parse_model
+    from stratopt.api.v1alpha1 import FeatureAnalysisSpec, ForecastRunSpec, OptimizationRunSpec
+
+    models: dict[str, type[BaseModel]] = {
+        "OptimizationRun": OptimizationRunSpec,
+        "FeatureAnalysis": FeatureAnalysisSpec,
+        "ForecastRun": ForecastRunSpec,
+    }
+    return parse_model(
+        models[str(document.get("kind", "OptimizationRun"))], document["spec"], "spec"
+    )
 
 
 def _check_writable(out_dir: str) -> None:
@@ -193,9 +247,10 @@ def _check_writable(out_dir: str) -> None:
         ) from exc
 
 
-def _run_optimization(
-    document: dict[str, Any], output: str, workers: int | None, out_dir: str | None
-) -> None:
+Shown = tuple[dict[str, Any], Callable[[dict[str, Any]], None]]
+
+
+def _run_optimization(document: dict[str, Any], workers: int | None, out_dir: str | None) -> Shown:
     from stratopt.api import parse_model
     from stratopt.api.v1alpha1 import OptimizationRunSpec
     from stratopt.reporting import ProgressReporter, print_optimization, write_optimization
@@ -207,14 +262,14 @@ def _run_optimization(
     status = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
     if out_dir is not None:
         write_optimization(out_dir, spec, outcome)
-    emit(status, output, lambda _: print_optimization(spec, outcome.status))
     for warning in outcome.status.warnings:
         click.echo(f"warning: {warning}", err=True)
+    return status, lambda _: print_optimization(spec, outcome.status)
 
 
 def _run_feature_analysis(
-    document: dict[str, Any], output: str, workers: int | None, out_dir: str | None
-) -> None:
+    document: dict[str, Any], workers: int | None, out_dir: str | None
+) -> Shown:
     from stratopt.api import parse_model
     from stratopt.api.v1alpha1 import FeatureAnalysisSpec
     from stratopt.reporting import print_features, write_features
@@ -225,7 +280,7 @@ def _run_feature_analysis(
     status = result.model_dump(mode="json", by_alias=True, exclude_none=True)
     if out_dir is not None:
         write_features(out_dir, spec, result)
-    emit(status, output, lambda _: print_features(result))
+    return status, lambda _: print_features(result)
 
 
 @cli.command()
@@ -275,9 +330,7 @@ def crds(out_dir: str) -> None:
         click.echo(path)
 
 
-def _run_forecast(
-    document: dict[str, Any], output: str, workers: int | None, out_dir: str | None
-) -> None:
+def _run_forecast(document: dict[str, Any], workers: int | None, out_dir: str | None) -> Shown:
     from stratopt.api import parse_model
     from stratopt.api.v1alpha1 import ForecastRunSpec
     from stratopt.reporting import print_forecast, write_forecast
@@ -288,7 +341,7 @@ def _run_forecast(
     status = result.model_dump(mode="json", by_alias=True, exclude_none=True)
     if out_dir is not None:
         write_forecast(out_dir, spec, result, model, data)
-    emit(status, output, lambda _: print_forecast(result))
+    return status, lambda _: print_forecast(result)
 
 
 @cli.command()

@@ -687,22 +687,9 @@ FORECAST_CASES = [
     ),
     Case(
         "analysis-missing",
-        changed(FORECAST, spec__features=None, spec__fromFeatureAnalysis="absent.yaml"),
+        changed(FORECAST, spec__features=None, spec__fromFeatureAnalysis="absent"),
         "spec.fromFeatureAnalysis",
-        "no saved FeatureAnalysis status at",
-    ),
-    Case(
-        "analysis-a-folder",
-        changed(FORECAST, spec__features=None, spec__fromFeatureAnalysis="folder"),
-        "spec.fromFeatureAnalysis",
-        "is a folder",
-    ),
-    Case(
-        "analysis-a-list",
-        changed(FORECAST, spec__features=None, spec__fromFeatureAnalysis="list.yaml"),
-        "spec.fromFeatureAnalysis",
-        "holds no topFeatures list",
-        files={"list.yaml": "- rsi_14\n- return_5\n"},
+        "names FeatureAnalysis 'absent', which is not among the resources given",
     ),
     Case(
         "sequence-longer-than-data",

@@ -97,6 +97,17 @@ class _StrictLoader(yaml.SafeLoader):
 
 def read_document(path: str | Path) -> dict[str, Any]:
     """Read one YAML resource document (``apiVersion``/``kind``/``metadata``/``spec``)."""
+    documents = read_documents(path)
+    if len(documents) > 1:
+        raise InputError(
+            str(path), f"holds {len(documents)} documents; this command takes a file of one"
+        )
+    return documents[0]
+
+
+def read_documents(path: str | Path) -> list[dict[str, Any]]:
+    """Read the YAML resource documents of a file (one, or several separated by ``---``),
+    relative local paths made absolute against the file's folder."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -109,13 +120,18 @@ def read_document(path: str | Path) -> dict[str, Any]:
             str(path), f"is not UTF-8 text (byte {exc.start}); save it as UTF-8"
         ) from exc
     try:
-        document = yaml.load(text, Loader=_StrictLoader)
+        documents = [d for d in yaml.load_all(text, Loader=_StrictLoader) if d is not None]
     except yaml.YAMLError as exc:
         raise InputError(str(path), f"not valid YAML: {exc}") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("spec"), dict):
-        raise InputError(f"{path}: spec", "the file must be a resource with a 'spec' mapping")
-    check_envelope(document, str(path))
-    return resolve_relative_paths(document, path.resolve().parent)
+    if not documents:
+        documents = [None]
+    for number, document in enumerate(documents):
+        where = str(path) if len(documents) == 1 else f"{path} (document {number + 1})"
+        if not isinstance(document, dict) or not isinstance(document.get("spec"), dict):
+            raise InputError(f"{where}: spec", "the file must be a resource with a 'spec' mapping")
+        check_envelope(document, where)
+        resolve_relative_paths(document, path.resolve().parent)
+    return documents
 
 
 #: The kinds of resource stratopt reads, and the one API version they have.
@@ -147,12 +163,8 @@ def check_envelope(document: Mapping[str, Any], where: str) -> None:
 PATH_FIELDS = {
     "OptimizationRun": (("backtest", "data", "source"),),
     "FeatureAnalysis": (("data", "source"),),
-    "ForecastRun": (("data", "source"), ("fromFeatureAnalysis",)),
+    "ForecastRun": (("data", "source"),),
 }
-
-
-#: On a cluster, fromFeatureAnalysis names a resource: only data sources are paths.
-CLUSTER_PATH_FIELDS = {kind: fields[:1] for kind, fields in PATH_FIELDS.items()}
 
 
 def _is_relative_path(value: object) -> bool:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from stratopt.api.v1alpha1 import ForecastRunSpec, ForecastRunStatus
 from stratopt.api.v1alpha1.forecast import DEFAULT_FORECAST_FEATURES, ForecastMetrics, Prediction
@@ -18,41 +16,15 @@ from stratopt.forecast.lstm import LstmForecaster
 
 
 def input_features(spec: ForecastRunSpec) -> list[str]:
-    """The features the network reads: given, from a FeatureAnalysis status, or default."""
+    """The features the network reads: given, or the default ones. A ``fromFeatureAnalysis``
+    is resolved before (into ``features``) by whatever runs the analysis too."""
+    if spec.from_feature_analysis is not None:
+        from stratopt.api.documents import FIELD, missing_analysis
+
+        raise InputError(FIELD, missing_analysis(spec.from_feature_analysis))
     if spec.features is not None:
         return list(spec.features)
-    if spec.from_feature_analysis is None:
-        return list(DEFAULT_FORECAST_FEATURES)
-    path = Path(spec.from_feature_analysis)
-    if not path.exists():
-        raise InputError(
-            "spec.fromFeatureAnalysis",
-            f"no saved FeatureAnalysis status at "
-            f"{path}; run `stratopt run ANALYSIS.yaml --out DIR` and point here "
-            "at DIR/status.yaml",
-        )
-    if path.is_dir():
-        raise InputError(
-            "spec.fromFeatureAnalysis",
-            f"{path} is a folder; point at the status.yaml that `stratopt run --out` wrote",
-        )
-    try:
-        status = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InputError("spec.fromFeatureAnalysis", f"{path} is not YAML: {exc}") from exc
-    nested = status.get("status") if isinstance(status, dict) else None
-    top = None
-    for document in (status, nested):
-        if isinstance(document, dict) and isinstance(document.get("topFeatures"), list):
-            top = document["topFeatures"]
-            break
-    if not top:
-        raise InputError(
-            "spec.fromFeatureAnalysis",
-            f"{path} holds no topFeatures list; give a FeatureAnalysis status "
-            "(DIR/status.yaml of `stratopt run ANALYSIS.yaml --out DIR`)",
-        )
-    return [str(name) for name in top]
+    return list(DEFAULT_FORECAST_FEATURES)
 
 
 def _prices(

@@ -57,9 +57,10 @@ def _clients() -> tuple[Any, Any]:
     return client.CoreV1Api(), client.CustomObjectsApi()
 
 
-def with_analysis_features(custom: Any, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """A ForecastRun spec whose ``fromFeatureAnalysis`` (on a cluster: the name of a
-    FeatureAnalysis in the same namespace) is replaced by that analysis's topFeatures."""
+def resolve_analysis(custom: Any, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A ForecastRun spec whose ``fromFeatureAnalysis`` (the name of a FeatureAnalysis in
+    the same namespace) is replaced by that analysis's topFeatures."""
+    from stratopt.api.documents import FIELD, with_analysis_features
     from stratopt.errors import InputError
 
     name = spec.get("fromFeatureAnalysis")
@@ -73,15 +74,12 @@ def with_analysis_features(custom: Any, namespace: str, spec: dict[str, Any]) ->
         )
     except ApiException as exc:
         if exc.status == 404:
-            raise InputError(
-                "spec.fromFeatureAnalysis", f"no FeatureAnalysis {name!r} in {namespace}"
-            ) from exc
+            raise InputError(FIELD, f"no FeatureAnalysis {name!r} in {namespace}") from exc
         raise
     top = (analysis.get("status") or {}).get("topFeatures")
     if not top:
-        raise InputError("spec.fromFeatureAnalysis", f"FeatureAnalysis {name!r} has no topFeatures")
-    resolved = {key: value for key, value in spec.items() if key != "fromFeatureAnalysis"}
-    return {**resolved, "features": list(top)}
+        raise InputError(FIELD, f"FeatureAnalysis {name!r} has no topFeatures")
+    return with_analysis_features(spec, top)
 
 
 class ProgressReport:
@@ -294,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "finalize":
             result = _finalize(core, body, args)
         elif args.kind == "ForecastRun":
-            spec = with_analysis_features(custom, args.namespace, body["spec"])
+            spec = resolve_analysis(custom, args.namespace, body["spec"])
             result = execute(args.kind, spec)
         else:
             owner = owner_reference(args.kind, args.name, body["metadata"]["uid"])

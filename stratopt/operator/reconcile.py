@@ -19,7 +19,7 @@ from kubernetes.client import ApiException
 from pydantic import BaseModel
 
 from stratopt.api import SpecError, parse_model
-from stratopt.api._parse import CLUSTER_PATH_FIELDS, relative_paths
+from stratopt.api._parse import relative_paths
 from stratopt.api._resource import GROUP, VERSION
 from stratopt.api.v1alpha1 import FeatureAnalysisSpec, ForecastRunSpec, OptimizationRunSpec
 from stratopt.operator import metrics
@@ -289,7 +289,7 @@ def reconcile(
     except SpecError as exc:
         recorder.update(projection.failed(status, run.generation, exc.reason, str(exc), now()))
         return
-    relative = relative_paths({"kind": kind, "spec": body.get("spec")}, CLUSTER_PATH_FIELDS)
+    relative = relative_paths({"kind": kind, "spec": body.get("spec")})
     if relative:
         field, value = relative[0]
         message = (

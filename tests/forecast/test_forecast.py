@@ -95,9 +95,9 @@ def test_short_data_and_bad_specs() -> None:
         forecast(spec(), cycle(900))
     assert caught.value.field == "spec.data"
     with pytest.raises(SpecError, match="not both"):
-        spec(fromFeatureAnalysis="fa.yaml")
-    with pytest.raises(InputError, match="no saved FeatureAnalysis status") as missing:
-        forecast(spec(features=None, fromFeatureAnalysis="/nonexistent/status.yaml"), cycle())
+        spec(fromFeatureAnalysis="eurusd-features")
+    with pytest.raises(InputError, match="names FeatureAnalysis 'absent'") as missing:
+        forecast(spec(features=None, fromFeatureAnalysis="absent"), cycle())
     assert missing.value.field == "spec.fromFeatureAnalysis"
 
 
