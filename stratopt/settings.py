@@ -71,6 +71,19 @@ class OperatorSettings(BaseSettings):
         le=65535,
         description="Port of the Prometheus metrics endpoint; 0 turns it off.",
     )
+    peering_priority: int | None = Field(
+        default=None,
+        description="With --peering: this operator's priority; of several operators the "
+        "highest works and the others wait. Unset, each process draws one at random, so "
+        "the replicas of one Deployment differ (operators of equal priority all pause).",
+    )
+    peering_lifetime: int = Field(
+        default=60,
+        ge=5,
+        description="With --peering: seconds an operator's peering entry lives unless "
+        "renewed; a waiting operator takes over at most this long after the working one "
+        "stops (s).",
+    )
     jobs: JobSettings = Field(default_factory=JobSettings, description="Job shaping.")
 
     @classmethod

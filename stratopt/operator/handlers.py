@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 from typing import Any
 
@@ -63,6 +64,10 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         raise kopf.PermanentError(str(exc)) from None  # kopf then does not start at all
     load_client_configuration()
     serve_metrics(ours.metrics_port)
+    settings.peering.priority = (
+        ours.peering_priority if ours.peering_priority is not None else random.randint(0, 32767)
+    )
+    settings.peering.lifetime = ours.peering_lifetime
     # kopf's bookkeeping lives in annotations: the structural status schema would prune it.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(

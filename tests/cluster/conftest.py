@@ -191,12 +191,12 @@ def render_chart(plane: ControlPlane, *values: str) -> list[dict[str, Any]]:
 def operator_kubeconfig(
     api: client.ApiClient, control_plane: ControlPlane, crds: list[str]
 ) -> Path:
-    """Credentials of the chart's operator ServiceAccount, bound to the chart's ClusterRole:
-    an operator using them holds exactly what the chart grants, so a missing permission
-    fails a test."""
+    """Credentials of the chart's operator ServiceAccount, bound to the chart's ClusterRole
+    (as the chart renders it for high availability): an operator using them holds exactly
+    what the chart grants, so a missing permission fails a test."""
     rbac = [
         document
-        for document in render_chart(control_plane)
+        for document in render_chart(control_plane, "peering=stratopt")
         if document["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
     ]
     assert len(rbac) == 3, [d["kind"] for d in rbac]

@@ -49,18 +49,26 @@ class OperatorProcess:
 
 @contextlib.contextmanager
 def operator_process(
-    namespace: str, credentials: Path, ledger: Ledger, workdir: Path
+    namespace: str,
+    credentials: Path,
+    ledger: Ledger,
+    workdir: Path,
+    *arguments: str,
+    log: str = "operator.log",
+    **variables: str,
 ) -> Iterator[OperatorProcess]:
-    """``stratopt operator -n NAMESPACE --log-format json``, logged in as the chart's
-    operator ServiceAccount; stopped by its PID afterwards."""
-    log = workdir / "operator.log"
+    """``stratopt operator -n NAMESPACE --log-format json [ARGUMENTS]``, logged in as the
+    chart's operator ServiceAccount, with more ``STRATOPT_*`` ``variables``; stopped by its
+    PID afterwards."""
+    path = workdir / log
     environment = {
         **os.environ,
         "KUBECONFIG": str(credentials),
         "STRATOPT_METRICS_PORT": "0",
         "STRATOPT_RESYNC_INTERVAL": "0.5",
+        **variables,
     }
-    with log.open("wb") as sink:
+    with path.open("wb") as sink:
         process = subprocess.Popen(
             [
                 str(Path(sys.executable).with_name("stratopt")),
@@ -69,13 +77,14 @@ def operator_process(
                 namespace,
                 "--log-format",
                 "json",
+                *arguments,
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,
             env=environment,
         )
     ledger.process(process.pid)
-    running = OperatorProcess(process, log)
+    running = OperatorProcess(process, path)
     try:
         wait_for(
             lambda: any("operator started" in r.get("message", "") for r in running.records()),
