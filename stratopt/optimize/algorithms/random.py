@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from stratopt.api.v1alpha1 import RandomSettings
 from stratopt.optimize.driver import Driver, Evaluation
+from stratopt.optimize.sobol import scrambled_sobol
 from stratopt.optimize.space import Params
 
 
@@ -18,14 +17,11 @@ class RandomDriver(Driver):
         settings: RandomSettings = self.spec.algorithm.random or RandomSettings()
         self.samples = self.budget if self.budget is not None else settings.samples
         dimensions = self.space.dimensions
-        if settings.sampler != "random":
-            from scipy.stats import qmc  # a second to import: only these samplers pay it
         if settings.sampler == "sobol":
-            with warnings.catch_warnings():
-                # Sobol balance is best at powers of two; other counts are still valid.
-                warnings.simplefilter("ignore", UserWarning)
-                unit = qmc.Sobol(dimensions, scramble=True, seed=self.seed).random(self.samples)
+            unit = scrambled_sobol(dimensions, self.samples, self.seed)
         elif settings.sampler == "lhs":
+            from scipy.stats import qmc  # most of a second to import: only LHS pays it
+
             unit = qmc.LatinHypercube(dimensions, seed=self.seed).random(self.samples)
         else:
             unit = np.random.default_rng(self.seed).random((self.samples, dimensions))
