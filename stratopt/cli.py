@@ -216,18 +216,11 @@ def run(files: tuple[str, ...], output: str, workers: int | None, out_dir: str |
 
 
 def _parse_spec(document: dict[str, Any]) -> Any:
-    from pydantic import BaseModel
-
     from stratopt.api import parse_model
-    from stratopt.api.v1alpha1 import FeatureAnalysisSpec, ForecastRunSpec, OptimizationRunSpec
+    from stratopt.api.v1alpha1 import SPECS
 
-    models: dict[str, type[BaseModel]] = {
-        "OptimizationRun": OptimizationRunSpec,
-        "FeatureAnalysis": FeatureAnalysisSpec,
-        "ForecastRun": ForecastRunSpec,
-    }
     return parse_model(
-        models[str(document.get("kind", "OptimizationRun"))], document["spec"], "spec"
+        SPECS[str(document.get("kind", "OptimizationRun"))], document["spec"], "spec"
     )
 
 

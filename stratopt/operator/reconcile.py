@@ -16,12 +16,11 @@ from typing import Any
 
 from kubernetes import client
 from kubernetes.client import ApiException
-from pydantic import BaseModel
 
 from stratopt.api import SpecError, parse_model
 from stratopt.api._parse import relative_paths
 from stratopt.api._resource import GROUP, VERSION
-from stratopt.api.v1alpha1 import FeatureAnalysisSpec, ForecastRunSpec, OptimizationRunSpec
+from stratopt.api.v1alpha1 import SPECS, OptimizationRunSpec
 from stratopt.operator import metrics
 from stratopt.operator import status as projection
 from stratopt.operator.manifests import (
@@ -61,11 +60,6 @@ from stratopt.runtime.protocol import (
 from stratopt.settings import OperatorSettings
 
 logger = logging.getLogger("stratopt.operator")
-SPECS: dict[str, type[BaseModel]] = {
-    "OptimizationRun": OptimizationRunSpec,
-    "FeatureAnalysis": FeatureAnalysisSpec,
-    "ForecastRun": ForecastRunSpec,
-}
 
 
 def now() -> str:
