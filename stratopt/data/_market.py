@@ -59,7 +59,7 @@ class _BoundedCache:
         return len(self._values)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays have no one truth value: identity it is
 class Bars:
     """OHLCV as plain arrays, timestamps as ``datetime64``: what synthesis makes."""
 
@@ -81,8 +81,8 @@ class Bars:
 
 
 @dataclass(frozen=True, eq=False)
-class MarketData:
-    """Validated OHLCV bars.
+class MarketData(Bars):
+    """Validated OHLCV bars, and how the instrument is quoted.
 
     Arrays are C-contiguous float64 so the compiled engine reads them without copies.
     ``periods_per_year`` is measured from the timestamps (bars actually present per
@@ -91,12 +91,6 @@ class MarketData:
     loaded only by what asks for :attr:`index`.
     """
 
-    timestamps: npt.NDArray[np.datetime64]
-    open: FloatArray
-    high: FloatArray
-    low: FloatArray
-    close: FloatArray
-    volume: FloatArray
     pip_size: float = 0.0001
     tick_size: float = 0.00001
     tz: tzinfo | None = None
@@ -202,13 +196,4 @@ class MarketData:
         """The bars as a DataFrame with lower-case OHLCV columns."""
         import pandas as pd
 
-        return pd.DataFrame(
-            {
-                "open": self.open,
-                "high": self.high,
-                "low": self.low,
-                "close": self.close,
-                "volume": self.volume,
-            },
-            index=self.index,
-        )
+        return pd.DataFrame(self.columns(), index=self.index)
