@@ -15,19 +15,7 @@ import yaml
 
 from stratopt.api.documents import in_dependency_order
 from stratopt.errors import InputError
-from tests.conftest import EXAMPLES
-
-
-def reduced(example: str) -> dict[str, Any]:
-    """An example with the test budget of its .expect.yaml."""
-    document = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text())
-    overrides = yaml.safe_load((EXAMPLES / f"{example}.expect.yaml").read_text())["overrides"]
-    for key, value in overrides.items():
-        if isinstance(value, dict):
-            document["spec"][key] = {**document["spec"].get(key, {}), **value}
-        else:
-            document["spec"][key] = value
-    return document
+from tests.test_examples import reduced
 
 
 def forecast_of(analysis: str) -> dict[str, Any]:

@@ -29,6 +29,14 @@ def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any
     return merged
 
 
+def reduced(example: str) -> dict[str, Any]:
+    """An example with the test budget of its .expect.yaml."""
+    document = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text())
+    overrides = yaml.safe_load((EXAMPLES / f"{example}.expect.yaml").read_text())["overrides"]
+    document["spec"] = deep_merge(document["spec"], overrides)
+    return document
+
+
 def lookup(status: dict[str, Any], key: str) -> Any:
     """A status value by dotted path (lists give their length); bare keys also look in
     ``progress``."""

@@ -31,8 +31,6 @@ from tests.cluster.netns import FENCED, NetworkNamespace
 from tests.cluster.node import Node
 from tests.cluster.operator_process import OperatorProcess, operator_process
 from tests.cluster.waiting import wait_for
-from tests.conftest import EXAMPLES
-from tests.test_examples import deep_merge
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -276,14 +274,6 @@ def report_page(plane: ControlPlane, namespace: str, source: str, workdir: Path)
     assert done.returncode == 0, done.stderr
     inspect_page(out / "report.html", out / "shots").assert_rendered()
     return (out / "report.html").read_text()
-
-
-def reduced(example: str) -> dict[str, Any]:
-    """An example with the test budget of its .expect.yaml."""
-    document = yaml.safe_load((EXAMPLES / f"{example}.yaml").read_text())
-    overrides = yaml.safe_load((EXAMPLES / f"{example}.expect.yaml").read_text())["overrides"]
-    document["spec"] = deep_merge(document["spec"], overrides)
-    return document
 
 
 def apply(

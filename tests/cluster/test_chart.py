@@ -17,7 +17,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.cluster.conftest import RESTRICTED, apply, kubectl, reduced, report_page, wait_for
+from tests.cluster.conftest import RESTRICTED, apply, kubectl, report_page, wait_for
 from tests.cluster.controlplane import ControlPlane
 from tests.cluster.node import Node
 from tests.cluster.test_operator import (
@@ -30,6 +30,7 @@ from tests.cluster.test_operator import (
 )
 from tests.conftest import EXAMPLES
 from tests.test_cli import stratopt
+from tests.test_examples import reduced
 
 EXAMPLE_NAMES = sorted(
     path.stem for path in EXAMPLES.glob("*.yaml") if not path.name.endswith(".expect.yaml")

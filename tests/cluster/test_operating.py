@@ -12,9 +12,10 @@ from typing import Any
 
 from kubernetes import client
 
-from tests.cluster.conftest import apply, kubectl, reduced, wait_for
+from tests.cluster.conftest import apply, kubectl, wait_for
 from tests.cluster.controlplane import ControlPlane
 from tests.cluster.operator_process import OperatorProcess
+from tests.test_examples import reduced
 
 #: The chart's memory limit of the operator.
 CHART_MEMORY_LIMIT = 1 << 30
