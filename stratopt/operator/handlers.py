@@ -33,7 +33,7 @@ logger = logging.getLogger("stratopt.operator")
 #: How often the loop looks for marked runs; cheap (no API call) when there are none.
 TICK_SECONDS = 0.2
 _serving: set[int] = set()
-#: What one start of the operator made: its settings, queue and reconcile loop.
+#: What one start of the operator made: its queue and its reconcile loop.
 _state: dict[str, Any] = {}
 
 
