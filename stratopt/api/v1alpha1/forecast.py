@@ -125,9 +125,9 @@ class ForecastRunSpec(RunSpec):
     )
     from_feature_analysis: str | None = Field(
         default=None,
-        description="Use the topFeatures of this FeatureAnalysis: on a cluster its name, "
-        "in the same namespace (the run waits until it has succeeded); locally the path "
-        "of its saved status YAML.",
+        description="Use the topFeatures of the FeatureAnalysis of this name: on a "
+        "cluster one in the same namespace (the run waits until it has succeeded); with "
+        "stratopt run one among the resources given (it runs first).",
     )
     sequence_length: int = Field(
         default=60, ge=2, le=2000, description="Bars of history per input sequence."
