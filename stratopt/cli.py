@@ -107,12 +107,12 @@ def backtest(file: str, assignments: tuple[str, ...], output: str) -> None:
     document = read_document(file)
     spec = parse_model(BacktestSpec, document["spec"].get("backtest"), "spec.backtest")
     backtester = Backtester(spec)
-    result = backtester.run(backtester.parameters(parse_assignments(assignments), "--set"))
+    parameters = backtester.parameters(parse_assignments(assignments), "--set")
     report = {
         "strategy": spec.strategy.name,
-        "parameters": result.parameters,
+        "parameters": parameters,
         "bars": len(backtester.data),
-        "metrics": result.metrics,
+        "metrics": backtester.evaluate(parameters),
     }
     emit(report, output, _print_backtest)
 

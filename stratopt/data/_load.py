@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from stratopt.api.v1alpha1 import DataSpec
-from stratopt.data._market import MarketData
+from stratopt.data._market import Bars, MarketData
 from stratopt.data._synthetic import is_synthetic, synthesize_bars, synthesize_ohlcv
-from stratopt.data._validate import normalize_columns, validate_bars, validate_ohlcv
+from stratopt.data._validate import (
+    ADJUSTED,
+    REQUIRED,
+    TIME_COLUMNS,
+    canonical,
+    normalize_columns,
+    validate_bars,
+    validate_ohlcv,
+)
 from stratopt.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
 
 
 def load_frame(spec: DataSpec, field: str = "spec.backtest.data") -> pd.DataFrame:
@@ -72,8 +85,13 @@ def _between(frame: pd.DataFrame, spec: DataSpec, field: str) -> pd.DataFrame:
 
 def load_market_data(spec: DataSpec, field: str = "spec.backtest.data") -> MarketData:
     """Load ``spec`` as :class:`MarketData` ready for the engine."""
-    if is_synthetic(spec.source) and spec.start is None and spec.end is None:
-        bars = synthesize_bars(spec.source, f"{field}.source")
+    bars: Bars | None = None
+    if spec.start is None and spec.end is None:
+        if is_synthetic(spec.source):
+            bars = synthesize_bars(spec.source, f"{field}.source")
+        elif not spec.adjusted:
+            bars = _read_plain_bars(spec.source, spec.format)
+    if bars is not None:
         validate_bars(bars, f"{field}.source")
         return MarketData.from_bars(
             bars, pip_size=spec.pip_size, tick_size=spec.effective_tick_size
@@ -82,13 +100,79 @@ def load_market_data(spec: DataSpec, field: str = "spec.backtest.data") -> Marke
     return MarketData.from_frame(frame, pip_size=spec.pip_size, tick_size=spec.effective_tick_size)
 
 
+def _format(source: str, file_format: str) -> str:
+    if file_format != "auto":
+        return file_format
+    stem = source.lower().split("?")[0].removesuffix(".gz")
+    return "parquet" if stem.endswith(_PARQUET_SUFFIXES) else "csv"
+
+
+def _read_plain_bars(source: str, file_format: str) -> Bars | None:
+    """The bars of a plain local file, read by pyarrow alone: OHLCV columns of numbers
+    without gaps and one column of timestamps without a UTC offset. ``None`` for any
+    other file, which :func:`load_frame` reads with pandas (and explains what is wrong
+    with it): pandas and fsspec take half a second to import, pyarrow's readers a tenth.
+    """
+    path = Path(source)
+    if "://" in source or path.suffix.lower() in _COMPRESSED or not path.is_file():
+        return None
+    import pyarrow as pa
+
+    try:
+        if _format(source, file_format) == "parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+        else:
+            import pyarrow.csv as pcsv
+
+            table = pcsv.read_csv(path)
+    except (pa.ArrowException, OSError):
+        return None
+    names = [canonical(name) for name in table.column_names]
+    if len(set(names)) < len(names) or any(
+        not name or name.startswith(("unnamed", "__index_level")) or name in ADJUSTED
+        for name in names
+    ):
+        return None
+    time = next((table.column(i) for i, name in enumerate(names) if name in TIME_COLUMNS), None)
+    if time is None or not pa.types.is_timestamp(time.type) or time.type.tz is not None:
+        return None
+    numbers = {pa.float64(): np.dtype(np.float64), pa.int64(): np.dtype(np.int64)}
+    columns = {"volume": np.zeros(table.num_rows)}
+    for name in (*REQUIRED, "volume"):
+        if name not in names:
+            if name in REQUIRED:
+                return None
+            continue
+        column = table.column(names.index(name))
+        if column.null_count or column.type not in numbers:
+            return None
+        columns[name] = _values(column, numbers[column.type]).astype(np.float64)
+    stamps = _values(time, np.dtype(f"datetime64[{time.type.unit}]"))
+    # pandas reads timestamps to microseconds at least; so do these.
+    if time.type.unit in ("s", "ms"):
+        stamps = stamps.astype("datetime64[us]")
+    return Bars(timestamps=stamps, **columns)
+
+
+def _values(column: pa.ChunkedArray, dtype: np.dtype) -> np.ndarray:
+    """A column without nulls as one numpy array, copied from its buffers: pyarrow's
+    own ``to_numpy`` imports pandas."""
+    parts = [
+        np.frombuffer(
+            chunk.buffers()[1], dtype=dtype, count=len(chunk), offset=chunk.offset * dtype.itemsize
+        )
+        for chunk in column.chunks
+    ]
+    return np.concatenate(parts) if parts else np.empty(0, dtype)
+
+
 def _read(source: str, file_format: str, field: str) -> pd.DataFrame:
     import fsspec
     import pandas as pd
 
-    if file_format == "auto":
-        stem = source.lower().split("?")[0].removesuffix(".gz")
-        file_format = "parquet" if stem.endswith(_PARQUET_SUFFIXES) else "csv"
+    file_format = _format(source, file_format)
     try:
         with fsspec.open(source, "rb", compression="infer") as handle:
             if file_format == "parquet":

@@ -15,11 +15,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 REQUIRED = ("open", "high", "low", "close")
-_TIME_COLUMNS = ("date", "datetime", "timestamp", "time", "gmt time", "local time")
+TIME_COLUMNS = ("date", "datetime", "timestamp", "time", "gmt time", "local time")
 _ALIASES = {"o": "open", "h": "high", "l": "low", "c": "close", "v": "volume", "vol": "volume"}
 
 
-_ADJUSTED = ("adj close", "adj_close", "adjclose", "adjusted close", "adjusted_close")
+ADJUSTED = ("adj close", "adj_close", "adjclose", "adjusted close", "adjusted_close")
 
 
 def normalize_columns(
@@ -36,9 +36,9 @@ def normalize_columns(
     """
     import pandas as pd
 
-    renamed = {column: _canonical(str(column)) for column in frame.columns}
+    renamed = {column: canonical(str(column)) for column in frame.columns}
     frame = frame.rename(columns=renamed)
-    time_columns = [column for column in frame.columns if column in _TIME_COLUMNS]
+    time_columns = [column for column in frame.columns if column in TIME_COLUMNS]
     if time_columns:
         frame = frame.set_index(time_columns[0])
     elif isinstance(frame.index, pd.RangeIndex):
@@ -56,7 +56,7 @@ def normalize_columns(
             f"missing column(s) {missing}; found {list(frame.columns)}. "
             "Provide open, high, low and close (any capitalization).",
         )
-    adjusted_column = next((c for c in frame.columns if c in _ADJUSTED), None)
+    adjusted_column = next((c for c in frame.columns if c in ADJUSTED), None)
     if adjusted:
         if adjusted_column is None:
             raise DataError(
@@ -122,7 +122,7 @@ def _timestamps(values: pd.Index, column: str | None, field: str) -> pd.Datetime
     ) from failure
 
 
-def _canonical(name: str) -> str:
+def canonical(name: str) -> str:
     lowered = name.strip().lower()
     return _ALIASES.get(lowered, lowered)
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from stratopt.api.v1alpha1 import DataSpec
-from stratopt.data import load_frame, load_market_data, synthesize_ohlcv
+from stratopt.data import MarketData, _load, load_frame, load_market_data, synthesize_ohlcv
 from stratopt.errors import DataError
 
 
@@ -98,15 +98,73 @@ def test_slicing_by_start_and_end(bars: pd.DataFrame, tmp_path: Path) -> None:
     ],
     ids=["missing-column", "nan", "unsorted", "duplicate", "high-below-low", "negative", "short"],
 )
+@pytest.mark.parametrize("load", [load_frame, load_market_data])
 def test_bad_data_is_rejected_with_a_message(
-    bars: pd.DataFrame, tmp_path: Path, mutate: object, message: str
+    bars: pd.DataFrame, tmp_path: Path, mutate: object, message: str, load: object
 ) -> None:
-    assert callable(mutate)
+    assert callable(mutate) and callable(load)
     path = tmp_path / "bad.parquet"
     mutate(bars).to_parquet(path)
     with pytest.raises(DataError, match=message) as caught:
-        load_frame(DataSpec(source=str(path)))
+        load(DataSpec(source=str(path)))
     assert caught.value.field == "spec.backtest.data.source"
+
+
+def _csv(frame: pd.DataFrame, path: Path, **options: object) -> Path:
+    frame.reset_index().to_csv(path, index=False, **options)  # type: ignore[call-overload]
+    return path
+
+
+PLAIN_FILES = {
+    "capitalized": lambda f, d: _write_csv(f, d / "bars.csv"),
+    "integer-volume": lambda f, d: _csv(f.assign(volume=f["volume"].astype(int)), d / "bars.csv"),
+    "no-volume": lambda f, d: _csv(f.drop(columns=["volume"]), d / "bars.csv"),
+    "extra-columns": lambda f, d: _csv(f.assign(spread=1.5, symbol="EURUSD"), d / "bars.csv"),
+    "nanoseconds": lambda f, d: _csv(f.set_axis(f.index + pd.Timedelta(1), axis=0), d / "b.csv"),
+    "parquet": lambda f, d: f.to_parquet(d / "bars.parquet") or d / "bars.parquet",
+    "parquet-column": lambda f, d: f.reset_index().to_parquet(d / "b.parquet") or d / "b.parquet",
+}
+
+
+def _days(count: int) -> pd.DatetimeIndex:
+    return pd.date_range("2020-01-01", periods=count, freq="D", name="timestamp")
+
+
+PANDAS_FILES = {
+    "utc-offsets": lambda f, d: _csv(f.tz_localize("UTC"), d / "bars.csv"),
+    "dates-only": lambda f, d: _csv(f.set_axis(_days(len(f)), axis=0), d / "bars.csv"),
+    "gzip": lambda f, d: _write_csv(f, d / "bars.csv.gz"),
+    "index-column": lambda f, d: f.to_csv(d / "bars.csv", index_label="") or d / "bars.csv",
+}
+
+
+@pytest.mark.parametrize("write", PLAIN_FILES.values(), ids=PLAIN_FILES.keys())
+def test_plain_files_are_read_without_pandas_into_the_same_bars(
+    bars: pd.DataFrame, tmp_path: Path, write: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert callable(write)
+    spec = DataSpec(source=str(write(bars, tmp_path)))
+    expected = MarketData.from_frame(load_frame(spec), pip_size=1e-4, tick_size=1e-5)
+    monkeypatch.setattr(_load, "_read", lambda *_: pytest.fail("read with pandas"))
+    loaded = load_market_data(spec)
+    assert loaded.timestamps.dtype == expected.timestamps.dtype
+    np.testing.assert_array_equal(loaded.timestamps, expected.timestamps)
+    for name, values in expected.columns().items():
+        np.testing.assert_array_equal(getattr(loaded, name), values, err_msg=name)
+    assert loaded.tz is None and loaded.periods_per_year == expected.periods_per_year
+
+
+@pytest.mark.parametrize("write", PANDAS_FILES.values(), ids=PANDAS_FILES.keys())
+def test_other_files_are_read_by_pandas_the_same_way(
+    bars: pd.DataFrame, tmp_path: Path, write: object
+) -> None:
+    assert callable(write)
+    spec = DataSpec(source=str(write(bars, tmp_path)))
+    assert _load._read_plain_bars(spec.source, spec.format) is None
+    expected = load_frame(spec)
+    loaded = load_market_data(spec)
+    np.testing.assert_array_equal(loaded.close, expected["close"].to_numpy())
+    assert loaded.index.equals(expected.index)
 
 
 def test_missing_file_names_the_field(tmp_path: Path) -> None:
