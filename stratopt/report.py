@@ -135,7 +135,7 @@ def _stored_evaluations(
 
     run_revision = revision(spec)
     results = stored_results(client.CoreV1Api(api), namespace, name, run_revision)
-    if not any("metrics.json" in (cm.data or {}) for cm in results.values()):
+    if not any("metrics.json" in data for data in results.values()):
         return None
     state = replay(OptimizationRunSpec.model_validate(spec), results, name, run_revision)
     evaluations = state.driver.evaluations

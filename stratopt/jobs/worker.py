@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stratopt.api._resource import GROUP, VERSION
 from stratopt.errors import StratoptError
+from stratopt.jobs._cluster import ApiError, Cluster
 from stratopt.runtime.execute import execute
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
@@ -26,13 +26,13 @@ from stratopt.runtime.protocol import (
     TERMINATION_LOG,
     failure_report,
     fold_result_name,
-    load_client_configuration,
     owner_reference,
     plan_name,
     progress_name,
     result_labels,
     result_name,
     revision,
+    run_selector,
     shard_input_name,
     shard_result_name,
 )
@@ -50,14 +50,7 @@ def report_failure(reason: str, message: str) -> None:
 PROGRESS_SECONDS = 2.0
 
 
-def _clients() -> tuple[Any, Any]:
-    from kubernetes import client
-
-    load_client_configuration()
-    return client.CoreV1Api(), client.CustomObjectsApi()
-
-
-def resolve_analysis(custom: Any, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+def resolve_analysis(cluster: Cluster, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
     """A ForecastRun spec whose ``fromFeatureAnalysis`` (the name of a FeatureAnalysis in
     the same namespace) is replaced by that analysis's topFeatures."""
     from stratopt.api.documents import FIELD, with_analysis_features
@@ -66,13 +59,9 @@ def resolve_analysis(custom: Any, namespace: str, spec: dict[str, Any]) -> dict[
     name = spec.get("fromFeatureAnalysis")
     if not name:
         return spec
-    from kubernetes.client import ApiException
-
     try:
-        analysis = custom.get_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURALS["FeatureAnalysis"], name
-        )
-    except ApiException as exc:
+        analysis = cluster.resource("FeatureAnalysis", namespace, name)
+    except ApiError as exc:
         if exc.status == 404:
             raise InputError(FIELD, f"no FeatureAnalysis {name!r} in {namespace}") from exc
         raise
@@ -86,8 +75,8 @@ class ProgressReport:
     """Writes a search's progress to its ConfigMap after a batch, at most every few
     seconds, for the operator to show in status while the pod works."""
 
-    def __init__(self, core: Any, args: argparse.Namespace, owner: dict[str, Any]) -> None:
-        self.core, self.args, self.owner = core, args, owner
+    def __init__(self, cluster: Cluster, args: argparse.Namespace, owner: dict[str, Any]) -> None:
+        self.cluster, self.args, self.owner = cluster, args, owner
         self.written = 0.0
 
     def __call__(self, entry: dict[str, Any]) -> None:
@@ -102,7 +91,7 @@ class ProgressReport:
             generation=entry.get("generation"),
         ).model_dump(mode="json", by_alias=True, exclude_none=True)
         _write_configmap(
-            self.core,
+            self.cluster,
             self.args.namespace,
             progress_name(self.args.name, self.args.revision),
             self.owner,
@@ -113,30 +102,20 @@ class ProgressReport:
 
 
 def _write_configmap(
-    core: Any,
+    cluster: Cluster,
     namespace: str,
     name: str,
     owner: dict[str, Any],
     labels: dict[str, str],
     data: dict[str, str],
 ) -> None:
-    from kubernetes import client
-
-    configmap: Any = client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(
-            name=name, namespace=namespace, labels=labels, owner_references=[owner]
-        ),
-        data=data,
+    metadata = {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": [owner]}
+    cluster.store_config_map(
+        namespace, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
     )
-    try:
-        core.create_namespaced_config_map(namespace, configmap)
-    except client.ApiException as exc:
-        if exc.status != 409:
-            raise
-        core.replace_namespaced_config_map(name, namespace, configmap)
 
 
-def _evaluate_shard(core: Any, body: dict[str, Any], args: argparse.Namespace) -> None:
+def _evaluate_shard(cluster: Cluster, body: dict[str, Any], args: argparse.Namespace) -> None:
     """Evaluate this pod's shard of one batch; store its metrics in order."""
     from stratopt.api import parse_model
     from stratopt.api.v1alpha1 import OptimizationRunSpec
@@ -146,10 +125,10 @@ def _evaluate_shard(core: Any, body: dict[str, Any], args: argparse.Namespace) -
     spec = parse_model(OptimizationRunSpec, body["spec"], "spec")
     backtester = prepare(spec)
     part = index // args.shards_per_input
-    shards = core.read_namespaced_config_map(
-        shard_input_name(args.name, args.revision, args.batch, part), args.namespace
+    shards = cluster.config_map_data(
+        args.namespace, shard_input_name(args.name, args.revision, args.batch, part)
     )
-    batch = json.loads(shards.data[f"shard-{index}"])
+    batch = json.loads(shards[f"shard-{index}"])
     metrics = [backtester.evaluate(params) for params in batch[:1]]
     # One log line marks the pod's start-up cost (benchmarks/operator_overhead.py reads it).
     print(json.dumps({"event": "first-evaluation", "at": time.time()}), flush=True)
@@ -162,10 +141,10 @@ def _evaluate_shard(core: Any, body: dict[str, Any], args: argparse.Namespace) -
         folds = fold_windows(backtester.data.index, spec.walk_forward)
         plan = {"folds": str(len(folds))}
         _write_configmap(
-            core, args.namespace, plan_name(args.name, args.revision), owner, labels, plan
+            cluster, args.namespace, plan_name(args.name, args.revision), owner, labels, plan
         )
     _write_configmap(
-        core,
+        cluster,
         args.namespace,
         shard_result_name(args.name, args.revision, args.batch, index),
         owner,
@@ -174,7 +153,7 @@ def _evaluate_shard(core: Any, body: dict[str, Any], args: argparse.Namespace) -
     )
 
 
-def _run_fold(core: Any, body: dict[str, Any], args: argparse.Namespace) -> None:
+def _run_fold(cluster: Cluster, body: dict[str, Any], args: argparse.Namespace) -> None:
     """Run the walk-forward fold of this pod's index; store its outcome."""
     from stratopt.api import parse_model
     from stratopt.api.v1alpha1 import OptimizationRunSpec
@@ -188,7 +167,7 @@ def _run_fold(core: Any, body: dict[str, Any], args: argparse.Namespace) -> None
     backtester = prepare(spec)
     fold = fold_windows(backtester.data.index, spec.walk_forward)[index]
     _write_configmap(
-        core,
+        cluster,
         args.namespace,
         fold_result_name(args.name, args.revision, index),
         owner_reference("OptimizationRun", args.name, body["metadata"]["uid"]),
@@ -197,17 +176,17 @@ def _run_fold(core: Any, body: dict[str, Any], args: argparse.Namespace) -> None
     )
 
 
-def _finalize(core: Any, body: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+def _finalize(cluster: Cluster, body: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """The status of a distributed search: the local code path over the stored results."""
     from stratopt.api import parse_model
     from stratopt.api.v1alpha1 import OptimizationRunSpec
     from stratopt.optimize.walkforward import Fold
-    from stratopt.runtime.kubernetes import stored_metrics, stored_results
+    from stratopt.runtime.kubernetes import stored_metrics
     from stratopt.runtime.optimization import run_optimization
     from stratopt.runtime.walkforward import FoldOutcome, decode_fold
 
     spec = parse_model(OptimizationRunSpec, body["spec"], "spec")
-    results = stored_results(core, args.namespace, args.name, args.revision)
+    results = cluster.config_maps_data(args.namespace, run_selector(args.name, args.revision))
 
     def stored(number: int, batch: list[dict[str, float]]) -> list[dict[str, float]]:
         metrics = stored_metrics(results, args.name, args.revision, number, batch)
@@ -220,7 +199,7 @@ def _finalize(core: Any, body: dict[str, Any], args: argparse.Namespace) -> dict
         missing = [name for name in names if name not in results]
         if missing:
             raise RuntimeError(f"walk-forward results {missing} are missing")
-        return [decode_fold(results[name].data) for name in names]
+        return [decode_fold(results[name]) for name in names]
 
     status = run_optimization(spec, workers=1, evaluate=stored, run_folds=stored_folds).status
     document: dict[str, Any] = status.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -275,33 +254,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "run":
         args.kind = "OptimizationRun"
 
-    core, custom = _clients()
-    body = custom.get_namespaced_custom_object(
-        GROUP, VERSION, args.namespace, PLURALS[args.kind], args.name
-    )
+    cluster = Cluster.in_pod()
+    body = cluster.resource(args.kind, args.namespace, args.name)
     if revision(body["spec"]) != args.revision:
         print(f"{args.kind} {args.name}'s spec has changed; nothing to do", file=sys.stderr)
         return 0
     try:
         if args.command == "evaluate":
-            _evaluate_shard(core, body, args)
+            _evaluate_shard(cluster, body, args)
             return 0
         if args.command == "fold":
-            _run_fold(core, body, args)
+            _run_fold(cluster, body, args)
             return 0
         if args.command == "finalize":
-            result = _finalize(core, body, args)
+            result = _finalize(cluster, body, args)
         elif args.kind == "ForecastRun":
-            spec = resolve_analysis(custom, args.namespace, body["spec"])
+            spec = resolve_analysis(cluster, args.namespace, body["spec"])
             result = execute(args.kind, spec)
         else:
             owner = owner_reference(args.kind, args.name, body["metadata"]["uid"])
-            result = execute(args.kind, body["spec"], ProgressReport(core, args, owner))
+            result = execute(args.kind, body["spec"], ProgressReport(cluster, args, owner))
     except StratoptError as exc:
         report_failure(exc.reason, str(exc).splitlines()[0])
         return BAD_INPUT_EXIT_CODE
     _write_configmap(
-        core,
+        cluster,
         args.namespace,
         result_name(args.name, args.revision),
         owner_reference(args.kind, args.name, body["metadata"]["uid"]),

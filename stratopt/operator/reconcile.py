@@ -38,6 +38,7 @@ from stratopt.optimize import ReplayMismatchError
 from stratopt.optimize.results import search_progress
 from stratopt.runtime.kubernetes import (
     Replay,
+    StoredResults,
     execution_mode,
     replay,
     shard,
@@ -460,7 +461,7 @@ def _reported_progress(clients: Clients, run: Run) -> dict[str, Any] | None:
 def _advance_folds(
     run: Run,
     spec: OptimizationRunSpec,
-    results: dict[str, Any],
+    results: StoredResults,
     progress: dict[str, Any],
     patch: _Recorder,
     clients: Clients,
@@ -469,13 +470,13 @@ def _advance_folds(
 ) -> bool:
     """Run the walk-forward folds as one Indexed Job; True once every fold has a result."""
     plan = results.get(plan_name(run.name, run.revision))
-    if plan is None or "folds" not in (plan.data or {}):
+    if plan is None or "folds" not in plan:
         message = "the walk-forward plan its first pod writes is missing"
         patch.status.update(
             projection.failed(status, run.generation, "ResultMissing", message, now())
         )
         return False
-    folds = int(plan.data["folds"])
+    folds = int(plan["folds"])
     done = sum(fold_result_name(run.name, run.revision, i) in results for i in range(folds))
     if done == folds:
         return True

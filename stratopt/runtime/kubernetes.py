@@ -26,17 +26,22 @@ def shard(batch: list[Params], shard_size: int) -> list[list[Params]]:
     return [batch[i : i + shard_size] for i in range(0, len(batch), shard_size)]
 
 
-def stored_results(core: Any, namespace: str, name: str, revision: str) -> dict[str, Any]:
-    """Result ConfigMaps of a run's revision, by name, in one LIST call."""
+#: The data of a run's result ConfigMaps, by ConfigMap name.
+StoredResults = dict[str, dict[str, str]]
+
+
+def stored_results(core: Any, namespace: str, name: str, revision: str) -> StoredResults:
+    """The data of a run's revision's result ConfigMaps, by name, in one LIST call of the
+    kubernetes client's ``CoreV1Api``."""
     selector = run_selector(name, revision)
     return {
-        cm.metadata.name: cm
+        cm.metadata.name: cm.data or {}
         for cm in core.list_namespaced_config_map(namespace, label_selector=selector).items
     }
 
 
 def stored_batch(
-    results: dict[str, Any], name: str, revision: str, batch: int
+    results: StoredResults, name: str, revision: str, batch: int
 ) -> list[Evaluation] | None:
     """Batch ``batch`` as it was evaluated: each parameter set of its stored shard inputs
     paired with the metrics its shard's pod stored. None while a shard has no result (or
@@ -48,7 +53,7 @@ def stored_batch(
     inputs: dict[int, list[Params]] = {}
     part = 0
     while (found := results.get(shard_input_name(name, revision, batch, part))) is not None:
-        for key, value in (found.data or {}).items():
+        for key, value in found.items():
             inputs[int(key.removeprefix("shard-"))] = json.loads(value)
         part += 1
     if not inputs:
@@ -56,11 +61,11 @@ def stored_batch(
     evaluations: list[Evaluation] = []
     for index in range(len(inputs)):
         result = results.get(shard_result_name(name, revision, batch, index))
-        if result is None or "metrics.json" not in (result.data or {}):
+        if result is None or "metrics.json" not in result:
             return None
         if index not in inputs:
             raise ReplayMismatchError(f"batch {batch}: the input of shard {index} is missing")
-        metrics = json.loads(result.data["metrics.json"])
+        metrics = json.loads(result["metrics.json"])
         if len(metrics) != len(inputs[index]):
             raise ReplayMismatchError(
                 f"batch {batch}, shard {index}: {len(inputs[index])} parameter sets but "
@@ -71,7 +76,7 @@ def stored_batch(
 
 
 def stored_metrics(
-    results: dict[str, Any], name: str, revision: str, number: int, asked: list[Params]
+    results: StoredResults, name: str, revision: str, number: int, asked: list[Params]
 ) -> list[dict[str, float]] | None:
     """The stored metrics of batch ``number``, in order, once the parameter sets it was
     evaluated with are checked to be ``asked``; None while any shard is missing.
@@ -98,7 +103,7 @@ class Replay:
 
 def replay(
     spec: OptimizationRunSpec,
-    results: dict[str, Any],
+    results: StoredResults,
     name: str,
     revision: str,
     resume: Replay | None = None,

@@ -4,18 +4,16 @@ inputs the operator writes, and each shard's metrics as its pod writes them."""
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
-from typing import Any
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.backtest import Backtester
 from stratopt.operator.manifests import build_shard_configmaps
-from stratopt.runtime.kubernetes import shard
+from stratopt.runtime.kubernetes import StoredResults, shard
 from stratopt.runtime.protocol import shard_result_name
 
 
 def store_batch(
-    results: dict[str, Any],
+    results: StoredResults,
     spec: OptimizationRunSpec,
     backtester: Backtester,
     number: int,
@@ -27,10 +25,10 @@ def store_batch(
     """Add batch ``number``'s inputs and results to ``results``; the number of shards."""
     shards = shard(batch, spec.execution.shard_size)
     for configmap in build_shard_configmaps(name, "default", "uid", revision, number, shards):
-        results[configmap["metadata"]["name"]] = SimpleNamespace(data=configmap["data"])
+        results[configmap["metadata"]["name"]] = configmap["data"]
     for index, params in enumerate(shards):
         metrics = [backtester.evaluate(p) for p in params]
-        results[shard_result_name(name, revision, number, index)] = SimpleNamespace(
-            data={"metrics.json": json.dumps(metrics)}
-        )
+        results[shard_result_name(name, revision, number, index)] = {
+            "metrics.json": json.dumps(metrics)
+        }
     return len(shards)

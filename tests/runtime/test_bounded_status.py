@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Any
 
 import yaml
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.api.v1alpha1.optimization import ExecutionSpec
 from stratopt.optimize.results import HISTORY_LIMIT, thinned
-from stratopt.runtime.kubernetes import replay, stored_metrics
+from stratopt.runtime.kubernetes import StoredResults, replay, stored_metrics
 from stratopt.runtime.optimization import prepare, run_optimization
 from tests.conftest import EXAMPLES
 from tests.runtime.stored import store_batch
@@ -31,11 +30,11 @@ def _spec() -> OptimizationRunSpec:
     return OptimizationRunSpec.model_validate(spec)
 
 
-def _stored(spec: OptimizationRunSpec) -> tuple[dict[str, Any], int]:
+def _stored(spec: OptimizationRunSpec) -> tuple[StoredResults, int]:
     """The first batch's inputs and results, as the operator and shard pods write them."""
     pending = replay(spec, {}, "big", "rev").pending
     assert pending is not None
-    results: dict[str, Any] = {}
+    results: StoredResults = {}
     shards = store_batch(results, spec, prepare(spec), 0, pending, name="big", revision="rev")
     return results, shards
 
@@ -74,9 +73,9 @@ def test_the_largest_shard_allowed_fits_its_result_configmap() -> None:
     spec = _spec()
     results, _ = _stored(spec)
     per_evaluation = max(
-        len(found.data["metrics.json"]) / len(json.loads(found.data["metrics.json"]))
+        len(found["metrics.json"]) / len(json.loads(found["metrics.json"]))
         for found in results.values()
-        if "metrics.json" in found.data
+        if "metrics.json" in found
     )
     limit = ExecutionSpec.model_fields["shard_size"].metadata
     most = next(m.le for m in limit if getattr(m, "le", None) is not None)

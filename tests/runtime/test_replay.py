@@ -13,7 +13,7 @@ import yaml
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.optimize import ReplayMismatchError
-from stratopt.runtime.kubernetes import Replay, replay
+from stratopt.runtime.kubernetes import Replay, StoredResults, replay
 from stratopt.runtime.optimization import prepare
 from stratopt.runtime.protocol import shard_input_name, shard_result_name
 from tests.conftest import EXAMPLES
@@ -32,7 +32,7 @@ def _spec(seed: int = 42) -> OptimizationRunSpec:
 def test_resumed_replay_equals_a_replay_from_the_start() -> None:
     spec = _spec()
     backtester = prepare(spec)
-    results: dict[str, Any] = {}
+    results: StoredResults = {}
     resumed: Replay | None = None
     batches = 0
     while True:
@@ -48,7 +48,7 @@ def test_resumed_replay_equals_a_replay_from_the_start() -> None:
 
 
 def _first_batch_stored(spec: OptimizationRunSpec) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+    results: StoredResults = {}
     pending = replay(spec, results, "r", "v").pending
     assert pending is not None
     store_batch(results, spec, prepare(spec), 0, pending)
@@ -66,7 +66,7 @@ def test_results_of_other_inputs_end_the_replay_naming_the_difference() -> None:
 def test_a_tampered_input_is_caught_at_its_evaluation() -> None:
     spec = _spec()
     results = _first_batch_stored(spec)
-    stored = results[shard_input_name("r", "v", 0, 0)].data
+    stored = results[shard_input_name("r", "v", 0, 0)]
     params = json.loads(stored["shard-1"])
     params[2]["take_profit"] += 1.0
     stored["shard-1"] = json.dumps(params)
@@ -77,7 +77,7 @@ def test_a_tampered_input_is_caught_at_its_evaluation() -> None:
 def test_a_result_shorter_than_its_input_is_refused() -> None:
     spec = _spec()
     results = _first_batch_stored(spec)
-    found = results[shard_result_name("r", "v", 0, 2)].data
+    found = results[shard_result_name("r", "v", 0, 2)]
     found["metrics.json"] = json.dumps(json.loads(found["metrics.json"])[:-1])
     with pytest.raises(ReplayMismatchError, match="shard 2: 3 parameter sets but 2 results"):
         replay(spec, results, "r", "v")

@@ -1,0 +1,112 @@
+"""The few API calls a worker pod makes, over HTTPS with its ServiceAccount.
+
+A worker reads its run and its shard and writes ConfigMaps; that is all. The kubernetes
+client takes a quarter of a second to import, an eighth of a pod's start-up budget, so
+the worker makes these calls with the standard library instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stratopt.api._resource import GROUP, VERSION
+from stratopt.runtime.protocol import PLURALS
+
+if TYPE_CHECKING:
+    from stratopt.runtime.kubernetes import StoredResults
+
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+#: Seconds one API call may take before the worker gives up on it.
+TIMEOUT_SECONDS = 30.0
+
+
+class ApiError(Exception):
+    """The API server refused a call."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status = status
+
+
+class Cluster:
+    """The API server of the pod's cluster, as the pod's ServiceAccount.
+
+    Args:
+        server: the API server's URL.
+        token_file: the ServiceAccount token, read at each call (kubelet rotates it).
+        ca_file: the CA bundle that signed the API server's certificate; default the
+            system's.
+    """
+
+    def __init__(self, server: str, token_file: Path, ca_file: Path | None = None) -> None:
+        self.server = server.rstrip("/")
+        self.token_file = token_file
+        self._tls = ssl.create_default_context(cafile=None if ca_file is None else str(ca_file))
+
+    @classmethod
+    def in_pod(cls, environ: os._Environ[str] | dict[str, str] = os.environ) -> Cluster:
+        """The cluster this pod runs in (its service host and mounted ServiceAccount)."""
+        host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
+        token = SERVICE_ACCOUNT / "token"
+        if not host or not port or not token.is_file():
+            raise RuntimeError(
+                "not in a Kubernetes pod with a ServiceAccount: the worker runs in the "
+                "operator's Job pods; run a spec on this machine with `stratopt run FILE`"
+            )
+        return cls(f"https://{_host(host)}:{port}", token, SERVICE_ACCOUNT / "ca.crt")
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.server}{path}", data=data, method=method)
+        request.add_header("Authorization", f"Bearer {self.token_file.read_text().strip()}")
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS, context=self._tls) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            try:
+                message = json.loads(detail).get("message", detail)
+            except ValueError:
+                message = detail
+            raise ApiError(exc.code, f"{method} {path}: {message}") from exc
+
+    def resource(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
+        """A stratopt resource, whole."""
+        path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURALS[kind]}/{name}"
+        found: dict[str, Any] = self.request("GET", path)
+        return found
+
+    def config_map_data(self, namespace: str, name: str) -> dict[str, str]:
+        found = self.request("GET", f"/api/v1/namespaces/{namespace}/configmaps/{name}")
+        return dict(found.get("data") or {})
+
+    def config_maps_data(self, namespace: str, selector: str) -> StoredResults:
+        """The data of the ConfigMaps that ``selector`` matches, by name, in one LIST."""
+        query = urllib.parse.urlencode({"labelSelector": selector})
+        found = self.request("GET", f"/api/v1/namespaces/{namespace}/configmaps?{query}")
+        return {item["metadata"]["name"]: item.get("data") or {} for item in found["items"]}
+
+    def store_config_map(self, namespace: str, configmap: dict[str, Any]) -> None:
+        """Create ``configmap``, or replace the one of its name (a retried pod's)."""
+        collection = f"/api/v1/namespaces/{namespace}/configmaps"
+        try:
+            self.request("POST", collection, configmap)
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+            name = configmap["metadata"]["name"]
+            self.request("PUT", f"{collection}/{name}", configmap)
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
