@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
 import time
 from typing import Any
 
 import kopf
+from kubernetes import config
 from kubernetes.client import ApiException
 from prometheus_client import start_http_server
 
@@ -26,7 +28,7 @@ from stratopt.operator import metrics
 from stratopt.operator.credentials import in_cluster_connection
 from stratopt.operator.queue import RunKey, RunQueue, is_settled, owning_run, spec_unanswered
 from stratopt.operator.reconcile import Clients, StatusPatch, reconcile
-from stratopt.runtime.protocol import PLURALS, load_client_configuration
+from stratopt.runtime.protocol import PLURALS
 from stratopt.settings import OperatorSettings
 
 logger = logging.getLogger("stratopt.operator")
@@ -35,6 +37,15 @@ TICK_SECONDS = 0.2
 _serving: set[int] = set()
 #: What one start of the operator made: its queue and its reconcile loop.
 _state: dict[str, Any] = {}
+
+
+def load_client_configuration() -> None:
+    """Configure the kubernetes client: in-cluster, else the kubeconfig in ``KUBECONFIG``
+    (read now, not when the library was imported)."""
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
 
 
 def serve_metrics(port: int) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -147,17 +146,6 @@ def run_selector(name: str, revision: str | None = None) -> str:
     """The label selector of what a run (of one ``revision``, if given) created."""
     selector = f"stratopt.io/run={run_label(name)}"
     return selector if revision is None else f"{selector},stratopt.io/revision={revision}"
-
-
-def load_client_configuration() -> None:
-    """Configure the kubernetes client: in-cluster, else the kubeconfig in ``KUBECONFIG``
-    (read now, not when the library was imported)."""
-    from kubernetes import config
-
-    try:
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
 
 
 def failure_report(reason: str, message: str) -> str:
