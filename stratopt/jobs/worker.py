@@ -17,13 +17,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from stratopt.errors import StratoptError
+from stratopt.errors import InputError, StratoptError
 from stratopt.jobs._cluster import ApiError, Cluster
 from stratopt.runtime.execute import execute
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     PLURALS,
     TERMINATION_LOG,
+    WorkerFailure,
     failure_report,
     fold_result_name,
     owner_reference,
@@ -38,12 +39,12 @@ from stratopt.runtime.protocol import (
 )
 
 
-def report_failure(reason: str, message: str) -> None:
+def report_failure(failure: WorkerFailure) -> None:
     """Say why the worker failed: on stderr for `kubectl logs`, and in the termination
     log, which the operator reads."""
-    print(f"{reason}: {message}", file=sys.stderr, flush=True)
+    print(f"{failure.reason}: {failure.message}", file=sys.stderr, flush=True)
     with contextlib.suppress(OSError):  # not in a pod
-        Path(TERMINATION_LOG).write_text(failure_report(reason, message))
+        Path(TERMINATION_LOG).write_text(failure_report(failure))
 
 
 #: Least seconds between two progress reports of a single-mode search.
@@ -275,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
             owner = owner_reference(args.kind, args.name, body["metadata"]["uid"])
             result = execute(args.kind, body["spec"], ProgressReport(cluster, args, owner))
     except StratoptError as exc:
-        report_failure(exc.reason, str(exc).splitlines()[0])
+        field = exc.field if isinstance(exc, InputError) else None
+        report_failure(WorkerFailure(exc.reason, str(exc).splitlines()[0], field))
         return BAD_INPUT_EXIT_CODE
     _write_configmap(
         cluster,

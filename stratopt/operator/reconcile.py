@@ -46,6 +46,7 @@ from stratopt.runtime.kubernetes import (
 )
 from stratopt.runtime.protocol import (
     PLURALS,
+    WorkerFailure,
     batch_job_name,
     finalize_job_name,
     fold_result_name,
@@ -240,18 +241,22 @@ def _report_failure(
     clients: Clients, run: Run, job: str, job_reason: str, patch: Any, status: dict[str, Any]
 ) -> None:
     """Fail the run with the reason and message its failed worker reported."""
-    reason, message = _failure(clients, run.namespace, job, job_reason)
-    patch.status.update(projection.failed(status, run.generation, reason, message, now()))
+    failure = _failure(clients, run.namespace, job, job_reason)
+    patch.status.update(
+        projection.failed(status, run.generation, failure.reason, failure.message, now())
+    )
 
 
-def _failure(clients: Clients, namespace: str, job: str, job_reason: str) -> tuple[str, str]:
+def _failure(clients: Clients, namespace: str, job: str, job_reason: str) -> WorkerFailure:
     pods = clients.core.list_namespaced_pod(namespace, label_selector=f"job-name={job}").items
     for pod in pods:
         for state in pod.status.container_statuses or []:
             terminated = state.state.terminated if state.state else None
             if terminated is not None and terminated.exit_code != 0 and terminated.message:
                 return read_failure(str(terminated.message), job_reason)
-    return job_reason or "JobFailed", f"Job {job} failed ({job_reason}); see its pods"
+    return WorkerFailure(
+        job_reason or "JobFailed", f"Job {job} failed ({job_reason}); see its pods"
+    )
 
 
 def reconcile(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from stratopt.api._resource import GROUP, VERSION
 
@@ -148,21 +148,33 @@ def run_selector(name: str, revision: str | None = None) -> str:
     return selector if revision is None else f"{selector},stratopt.io/revision={revision}"
 
 
-def failure_report(reason: str, message: str) -> str:
-    """The termination message of a worker that failed for ``reason``."""
-    return json.dumps({"reason": reason, "message": message})
+class WorkerFailure(NamedTuple):
+    """Why a worker failed, as its termination message says: the reason (the condition's
+    reason), one line for people, and the spec field at fault when there is one."""
+
+    reason: str
+    message: str
+    field: str | None = None
 
 
-def read_failure(termination_message: str, job_reason: str) -> tuple[str, str]:
-    """(reason, message) of a failed worker: its report, or, when it crashed without one
-    (the message is then the tail of its log), the Job's reason and that tail's last
-    line."""
+def failure_report(failure: WorkerFailure) -> str:
+    """The termination message of a failed worker: JSON, so that no message (a traceback,
+    a colon in a path) is mistaken for part of the reason."""
+    return json.dumps({k: v for k, v in failure._asdict().items() if v is not None})
+
+
+def read_failure(termination_message: str, job_reason: str) -> WorkerFailure:
+    """Why a worker failed: its report, or, when it crashed without one (the message is
+    then the tail of its log), the Job's reason and that tail's last line."""
     text = termination_message.strip()
     try:
         report = json.loads(text)
     except ValueError:
         report = None
     if isinstance(report, dict) and report.get("reason") and report.get("message"):
-        return str(report["reason"]), str(report["message"])
+        field = report.get("field")
+        return WorkerFailure(
+            str(report["reason"]), str(report["message"]), None if field is None else str(field)
+        )
     last = text.splitlines()[-1] if text else "no message"
-    return job_reason or "JobFailed", f"the worker failed: {last}"
+    return WorkerFailure(job_reason or "JobFailed", f"the worker failed: {last}")

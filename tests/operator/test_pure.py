@@ -297,18 +297,23 @@ def test_a_stalled_run_seen_again_keeps_its_transition_times() -> None:
     assert again == first
 
 
-def test_a_failed_workers_report_gives_the_reason_and_one_clear_message() -> None:
-    from stratopt.runtime.protocol import failure_report, read_failure
+def test_a_failed_workers_report_gives_the_reason_the_field_and_one_clear_message() -> None:
+    from stratopt.runtime.protocol import WorkerFailure, failure_report, read_failure
 
-    report = failure_report("InvalidData", "spec.backtest.data.source: file not found: /x.csv")
-    assert read_failure(report + "\n", "PodFailurePolicy") == (
+    bad = WorkerFailure(
         "InvalidData",
-        "spec.backtest.data.source: file not found: /x.csv",
+        "spec.backtest.data.source: file not found: C:/x.csv",
+        "spec.backtest.data.source",
     )
+    assert read_failure(failure_report(bad) + "\n", "PodFailurePolicy") == bad
+    unnamed = WorkerFailure("ReplayMismatch", "batch 2: shard 1 differs")
+    assert "field" not in json.loads(failure_report(unnamed))
+    assert read_failure(failure_report(unnamed), "PodFailurePolicy") == unnamed
     # A crash leaves no report: the message is the tail of the log, the reason the Job's.
     crashed = 'Traceback (most recent call last):\n  File "x.py"\nRuntimeError: out of disk: /tmp'
     assert read_failure(crashed, "BackoffLimitExceeded") == (
         "BackoffLimitExceeded",
         "the worker failed: RuntimeError: out of disk: /tmp",
+        None,
     )
-    assert read_failure("", "") == ("JobFailed", "the worker failed: no message")
+    assert read_failure("", "") == ("JobFailed", "the worker failed: no message", None)
