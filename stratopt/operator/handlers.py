@@ -27,7 +27,7 @@ from stratopt.errors import InputError
 from stratopt.operator import metrics
 from stratopt.operator.credentials import in_cluster_connection
 from stratopt.operator.queue import RunKey, RunQueue, is_settled, owning_run, spec_unanswered
-from stratopt.operator.reconcile import Clients, StatusPatch, reconcile
+from stratopt.operator.reconcile import Clients, RunMemory, reconcile
 from stratopt.runtime.protocol import PLURALS
 from stratopt.settings import OperatorSettings
 
@@ -60,6 +60,18 @@ def queue() -> RunQueue:
     return found
 
 
+def memory() -> RunMemory:
+    found: RunMemory = _state["memory"]
+    return found
+
+
+def forget(key: RunKey) -> None:
+    """``key`` is finished or gone: no more reconciles until an event marks it, and
+    nothing kept for it."""
+    queue().forget(key)
+    memory().forget(key)
+
+
 @kopf.on.login(id="stratopt-login")
 def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
     # In a pod: its ServiceAccount; elsewhere: the kubeconfig KUBECONFIG names right now.
@@ -88,6 +100,7 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # A fresh queue per start: an operator restarted in this process begins from kopf's
     # first listing, as a new process would.
     _state["queue"] = RunQueue(ours.resync_interval)
+    _state["memory"] = RunMemory()
     _state["loop"] = asyncio.create_task(drive(queue(), ours), name="stratopt-reconcile")
     logger.info(
         "operator started: resync every %gs, worker image %s",
@@ -109,14 +122,19 @@ async def drive(runs: RunQueue, settings: OperatorSettings) -> None:
     """Reconcile marked and due runs one at a time, in a worker thread (the API client
     blocks), for as long as the operator runs."""
     clients = Clients.default()
+    kept = memory()
     while True:
         for key in runs.due(time.monotonic()):
-            await asyncio.to_thread(reconcile_one, runs, key, clients, settings)
+            await asyncio.to_thread(reconcile_one, runs, key, clients, settings, kept)
         await asyncio.sleep(TICK_SECONDS)
 
 
 def reconcile_one(
-    runs: RunQueue, key: RunKey, clients: Clients, settings: OperatorSettings
+    runs: RunQueue,
+    key: RunKey,
+    clients: Clients,
+    settings: OperatorSettings,
+    kept: RunMemory,
 ) -> None:
     """Read the run, move it one step, write its status; log and retry on failure."""
     try:
@@ -126,25 +144,27 @@ def reconcile_one(
     except ApiException as exc:
         if exc.status == 404:
             runs.forget(key)
+            kept.forget(key)
             return
         _failed(runs, key, exc)
         return
     if is_settled(body):
         runs.forget(key)
+        kept.forget(key)
         return
-    patch = StatusPatch()
     try:
-        reconcile(key.kind, body, patch, clients, settings)
-        if patch.status:
+        status = reconcile(key.kind, body, clients, settings, kept)
+        if status:
             clients.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, key.namespace, key.plural, key.name, {"status": patch.status}
+                GROUP, VERSION, key.namespace, key.plural, key.name, {"status": status}
             )
     except Exception as exc:  # whatever it is: logged, counted, retried
         _failed(runs, key, exc)
         return
     runs.succeeded(key)
-    if is_settled({**body, "status": {**(body.get("status") or {}), **patch.status}}):
+    if is_settled({**body, "status": {**(body.get("status") or {}), **status}}):
         runs.forget(key)
+        kept.forget(key)
 
 
 def _failed(runs: RunQueue, key: RunKey, exc: Exception) -> None:
@@ -180,7 +200,7 @@ def _register(kind: str, plural: str) -> None:
         phase = None if type == "DELETED" else (body.get("status") or {}).get("phase")
         metrics.CENSUS.observe(key, phase)
         if type == "DELETED" or is_settled(body):
-            queue().forget(key)
+            forget(key)
         elif type in (None, "ADDED") or spec_unanswered(body):
             queue().mark(key)  # new, listed at start, or its spec changed
         else:

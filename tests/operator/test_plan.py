@@ -1,0 +1,610 @@
+"""The operator's planner: every stage and transition of a run, decided from snapshots
+of what exists, without a cluster."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from stratopt.operator.manifests import build_shard_configmaps
+from stratopt.operator.plan import (
+    Announce,
+    CountEvaluations,
+    EnsureJob,
+    JobOutcome,
+    JobView,
+    Plan,
+    RecordBatch,
+    Run,
+    SetStatus,
+    SetSuspended,
+    Snapshot,
+    job_view,
+    plan,
+)
+from stratopt.runtime.kubernetes import StoredResults, replay, shard
+from stratopt.runtime.protocol import (
+    WorkerFailure,
+    batch_job_name,
+    finalize_job_name,
+    fold_result_name,
+    folds_job_name,
+    job_name,
+    plan_name,
+    progress_name,
+    result_name,
+    revision,
+    shard_result_name,
+)
+from stratopt.settings import JobSettings
+
+SETTINGS = JobSettings()
+NOW = "2026-01-02T03:04:05Z"
+
+SINGLE: dict[str, Any] = {
+    "seed": 42,
+    "backtest": {
+        "data": {"source": "synthetic:gbm?bars=2000&freq=1h&seed=7", "pipSize": 0.0001},
+        "strategy": {
+            "name": "rsi_reversion",
+            "parameters": {"rsi_period": 14, "rsi_threshold": 30},
+        },
+        "capital": 100000,
+        "leverage": 20,
+    },
+    "parameters": [
+        {"name": "stop_loss", "type": "float", "min": 20, "max": 80},
+        {"name": "take_profit", "type": "float", "min": 40, "max": 200},
+    ],
+    "objectives": [{"name": "net_profit"}, {"name": "max_drawdown"}],
+    "algorithm": {"name": "nsga2", "nsga2": {"populationSize": 8, "generations": 2}},
+}
+#: Two batches of eight evaluations, each in two shards of four.
+DISTRIBUTED = {**SINGLE, "execution": {"mode": "distributed", "shardSize": 4, "parallelism": 2}}
+WALK_FORWARD = {**DISTRIBUTED, "walkForward": {"train": "1000h", "test": "500h"}}
+FORECAST: dict[str, Any] = {
+    "data": {"source": "synthetic:gbm?bars=600&freq=1h&seed=7"},
+    "fromFeatureAnalysis": "features",
+    "sequenceLength": 20,
+    "horizon": 5,
+}
+
+
+def make_run(spec: dict[str, Any], kind: str = "OptimizationRun", generation: int = 1) -> Run:
+    return Run(kind, "rsi", "ns", "uid-1", generation, revision(spec), bool(spec.get("suspend")))
+
+
+def snapshot(
+    spec: dict[str, Any],
+    status: dict[str, Any] | None = None,
+    jobs: list[JobView] = (),  # type: ignore[assignment]
+    results: StoredResults | None = None,
+    *,
+    kind: str = "OptimizationRun",
+    generation: int = 1,
+    analysis: dict[str, Any] | None = None,
+) -> Snapshot:
+    return Snapshot(
+        make_run(spec, kind, generation),
+        spec,
+        status or {},
+        NOW,
+        {job.name: job for job in jobs},
+        results or {},
+        analysis,
+    )
+
+
+def job(
+    name: str,
+    spec: dict[str, Any],
+    outcome: JobOutcome = JobOutcome.RUNNING,
+    **fields: Any,
+) -> JobView:
+    return JobView(name, revision(spec), outcome, **{"active": 1, **fields})
+
+
+def of(planned: Plan, kind: type) -> list[Any]:
+    return [step for step in planned.steps if isinstance(step, kind)]
+
+
+def reasons(planned: Plan) -> list[str]:
+    return [step.reason for step in of(planned, Announce)]
+
+
+def condition(planned: Plan, kind: str) -> dict[str, Any]:
+    conditions = planned.status()["conditions"]
+    found: dict[str, Any] = next(c for c in conditions if c["type"] == kind)
+    return found
+
+
+def fake_metrics(params: dict[str, float]) -> dict[str, float]:
+    return {
+        "net_profit": params["take_profit"] - params["stop_loss"],
+        "max_drawdown": params["stop_loss"] / 10,
+    }
+
+
+def stored(spec: dict[str, Any], batches: int, *, tamper: bool = False) -> StoredResults:
+    """What the pods of the first ``batches`` batches would have stored."""
+    from stratopt.api.v1alpha1 import OptimizationRunSpec
+
+    parsed = OptimizationRunSpec.model_validate(copy.deepcopy(spec))
+    rev = revision(spec)
+    results: StoredResults = {}
+    for number in range(batches):
+        state = replay(parsed, results, "rsi", rev)
+        assert state.batch == number and state.pending is not None
+        shards = shard(state.pending, parsed.execution.shard_size)
+        if tamper:
+            shards[0][0] = {**shards[0][0], "stop_loss": 21.0}
+        for config_map in build_shard_configmaps("rsi", "ns", "uid-1", rev, number, shards):
+            results[config_map["metadata"]["name"]] = config_map["data"]
+        for index, params in enumerate(shards):
+            results[shard_result_name("rsi", rev, number, index)] = {
+                "metrics.json": json.dumps([fake_metrics(p) for p in params])
+            }
+    return results
+
+
+def settled(planned: Plan, before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The status after the plan's writes."""
+    return {**(before or {}), **planned.status()}
+
+
+# -- single-pod runs ----------------------------------------------------------------------
+
+
+def test_a_new_run_gets_its_job_and_is_running() -> None:
+    planned = plan(snapshot(SINGLE), SETTINGS)
+    ensure = of(planned, EnsureJob)
+    assert len(ensure) == 1 and ensure[0].config_maps == () and ensure[0].stale == ()
+    assert ensure[0].manifest["metadata"]["name"] == job_name("rsi", revision(SINGLE))
+    assert reasons(planned) == ["JobCreated", "Started"]
+    status = planned.status()
+    assert status["phase"] == "Running" and status["revision"] == revision(SINGLE)
+    assert status["observedGeneration"] == 1
+
+
+def test_a_running_job_whose_status_is_written_plans_nothing() -> None:
+    first = plan(snapshot(SINGLE), SETTINGS)
+    running = job(job_name("rsi", revision(SINGLE)), SINGLE)
+    again = plan(snapshot(SINGLE, settled(first), [running]), SETTINGS)
+    assert again.steps == ()
+
+
+def test_reported_progress_reaches_the_status() -> None:
+    before = settled(plan(snapshot(SINGLE), SETTINGS))
+    progress = {"evaluationsCompleted": 5, "evaluationsPlanned": 16}
+    results = {progress_name("rsi", revision(SINGLE)): {"progress.json": json.dumps(progress)}}
+    running = job(job_name("rsi", revision(SINGLE)), SINGLE)
+    planned = plan(snapshot(SINGLE, before, [running], results), SETTINGS)
+    assert planned.status()["progress"] == progress
+    assert of(planned, Announce) == []  # still Running: nothing to announce
+
+
+def test_a_succeeded_job_projects_its_result_and_warnings() -> None:
+    before = settled(plan(snapshot(SINGLE), SETTINGS))
+    document = {"best": {"objectives": {"net_profit": 12.5}}, "warnings": ["flat front"]}
+    results = {result_name("rsi", revision(SINGLE)): {"status.json": json.dumps(document)}}
+    done = job(job_name("rsi", revision(SINGLE)), SINGLE, JobOutcome.SUCCEEDED)
+    planned = plan(snapshot(SINGLE, before, [done], results), SETTINGS)
+    status = planned.status()
+    assert status["phase"] == "Succeeded" and status["best"] == document["best"]
+    assert condition(planned, "Finished")["status"] == "True"
+    announced = of(planned, Announce)
+    assert [a.reason for a in announced] == ["Succeeded", "Degenerate"]
+    assert announced[0].message == "finished; best net_profit=12.5"
+    assert announced[1].warning
+
+
+@pytest.mark.parametrize(
+    ("results", "message"),
+    [
+        ({}, "the Job succeeded but wrote no result"),
+        ({"status.json": "{not json"}, "the Job succeeded but its result is not a JSON object"),
+        ({"other": "x"}, "the Job succeeded but wrote no result"),
+    ],
+    ids=["absent", "not-json", "partial"],
+)
+def test_a_succeeded_job_without_its_result_fails_the_run(
+    results: dict[str, str], message: str
+) -> None:
+    before = settled(plan(snapshot(SINGLE), SETTINGS))
+    stored_results = {result_name("rsi", revision(SINGLE)): results} if results else {}
+    done = job(job_name("rsi", revision(SINGLE)), SINGLE, JobOutcome.SUCCEEDED)
+    planned = plan(snapshot(SINGLE, before, [done], stored_results), SETTINGS)
+    assert planned.status()["phase"] == "Failed"
+    assert condition(planned, "Failed")["reason"] == "ResultMissing"
+    assert condition(planned, "Failed")["message"] == message
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason", "message"),
+    [
+        (
+            WorkerFailure("InvalidData", "data.source: no such file", "spec.data.source"),
+            "InvalidData",
+            "data.source: no such file",
+        ),
+        (None, "BackoffLimitExceeded", "Job {job} failed (BackoffLimitExceeded); see its pods"),
+    ],
+    ids=["worker-reported", "no-report"],
+)
+def test_a_job_failed_after_its_retries_fails_the_run_with_the_workers_reason(
+    failure: WorkerFailure | None, reason: str, message: str
+) -> None:
+    before = settled(plan(snapshot(SINGLE), SETTINGS))
+    name = job_name("rsi", revision(SINGLE))
+    failed = job(name, SINGLE, JobOutcome.FAILED, reason="BackoffLimitExceeded", failure=failure)
+    planned = plan(snapshot(SINGLE, before, [failed]), SETTINGS)
+    assert planned.status()["phase"] == "Failed"
+    assert condition(planned, "Failed")["reason"] == reason
+    assert condition(planned, "Failed")["message"] == message.format(job=name)
+    warning = of(planned, Announce)[-1]
+    assert (warning.reason, warning.warning) == (reason, True)
+    assert of(planned, EnsureJob) == []  # never retried by the operator
+
+
+# -- suspend and resume -------------------------------------------------------------------
+
+
+def test_suspending_a_running_run_suspends_its_job() -> None:
+    before = settled(plan(snapshot(SINGLE), SETTINGS))
+    spec = {**SINGLE, "suspend": True}
+    running = job(job_name("rsi", revision(spec)), spec)
+    planned = plan(snapshot(spec, before, [running], generation=2), SETTINGS)
+    assert of(planned, SetSuspended) == [SetSuspended(running.name, True)]
+    assert planned.status()["phase"] == "Suspended"
+    assert reasons(planned) == ["Suspended"]
+
+
+def test_resuming_resumes_the_job_and_announces_it() -> None:
+    spec = {**SINGLE, "suspend": True}
+    suspended = settled(plan(snapshot(spec), SETTINGS))
+    assert suspended["phase"] == "Suspended"
+    held = job(job_name("rsi", revision(SINGLE)), SINGLE, suspended=True, active=0)
+    planned = plan(snapshot(SINGLE, suspended, [held], generation=2), SETTINGS)
+    assert of(planned, SetSuspended) == [SetSuspended(held.name, False)]
+    assert planned.status()["phase"] == "Running"
+    assert reasons(planned) == ["Resumed"]
+
+
+def test_a_suspended_new_run_creates_its_job_suspended() -> None:
+    spec = {**SINGLE, "suspend": True}
+    planned = plan(snapshot(spec), SETTINGS)
+    assert of(planned, EnsureJob)[0].manifest["spec"]["suspend"] is True
+
+
+# -- spec changes and finished runs -------------------------------------------------------
+
+
+def test_a_spec_change_restarts_the_run_and_removes_the_earlier_revisions_jobs() -> None:
+    before = settled(plan(snapshot(SINGLE), SETTINGS))
+    changed = {**SINGLE, "seed": 7}
+    old = job(job_name("rsi", revision(SINGLE)), SINGLE)
+    planned = plan(snapshot(changed, before, [old], generation=2), SETTINGS)
+    assert reasons(planned)[0] == "Restarted"
+    ensure = of(planned, EnsureJob)[0]
+    assert ensure.stale == (old.name,)
+    assert ensure.manifest["metadata"]["name"] == job_name("rsi", revision(changed))
+    assert planned.status()["revision"] == revision(changed)
+
+
+def test_a_finished_run_that_answers_its_spec_plans_nothing() -> None:
+    status = {"phase": "Succeeded", "observedGeneration": 3, "revision": revision(SINGLE)}
+    assert plan(snapshot(SINGLE, status, generation=3), SETTINGS).steps == ()
+
+
+def test_a_finished_run_whose_suspend_changed_only_records_the_generation() -> None:
+    status = {"phase": "Succeeded", "observedGeneration": 3, "revision": revision(SINGLE)}
+    spec = {**SINGLE, "suspend": True}  # suspend is not part of the revision
+    planned = plan(snapshot(spec, status, generation=4), SETTINGS)
+    assert planned.steps == (SetStatus({"observedGeneration": 4, "revision": revision(spec)}),)
+
+
+def test_a_finished_run_whose_spec_changed_starts_over() -> None:
+    status = {"phase": "Failed", "observedGeneration": 3, "revision": revision(SINGLE)}
+    changed = {**SINGLE, "seed": 7}
+    planned = plan(snapshot(changed, status, generation=4), SETTINGS)
+    assert reasons(planned)[:2] == ["Restarted", "JobCreated"]
+    assert planned.status()["phase"] == "Running"
+
+
+# -- bad input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "reason", "field"),
+    [
+        (lambda s: s["objectives"].append({"name": "no_such_metric"}), None, "objectives"),
+        (
+            lambda s: s["backtest"]["data"].update(source="data/eurusd.csv"),
+            "InvalidSpec",
+            "spec.backtest.data.source",
+        ),
+    ],
+    ids=["unknown-objective", "relative-path"],
+)
+def test_bad_input_fails_the_run_naming_the_field(
+    change: Callable[[dict[str, Any]], None], reason: str | None, field: str
+) -> None:
+    spec = copy.deepcopy(SINGLE)
+    change(spec)
+    planned = plan(snapshot(spec), SETTINGS)
+    assert planned.status()["phase"] == "Failed"
+    failed = condition(planned, "Failed")
+    assert field in failed["message"]
+    if reason is not None:
+        assert failed["reason"] == reason
+    assert of(planned, EnsureJob) == []
+
+
+# -- stalled Jobs -------------------------------------------------------------------------
+
+
+def test_an_unschedulable_pod_stalls_the_run_until_it_fits() -> None:
+    before = settled(plan(snapshot(SINGLE), SETTINGS))
+    name = job_name("rsi", revision(SINGLE))
+    stuck = job(name, SINGLE, unschedulable="no node can take the pod: 0/1 nodes")
+    planned = plan(snapshot(SINGLE, before, [stuck]), SETTINGS)
+    assert planned.status()["phase"] == "Pending"
+    assert condition(planned, "Stalled")["reason"] == "Unschedulable"
+    fits = plan(snapshot(SINGLE, settled(planned, before), [job(name, SINGLE)]), SETTINGS)
+    assert fits.status()["phase"] == "Running"
+    assert condition(fits, "Stalled")["status"] == "False"
+
+
+def test_pods_refused_by_the_api_stall_the_run() -> None:
+    before = settled(plan(snapshot(SINGLE), SETTINGS))
+    name = job_name("rsi", revision(SINGLE))
+    refused = replace(job(name, SINGLE), active=0, refused="the Job cannot create its pods: quota")
+    planned = plan(snapshot(SINGLE, before, [refused]), SETTINGS)
+    assert condition(planned, "Stalled")["reason"] == "FailedCreate"
+    assert condition(planned, "Stalled")["message"] == "the Job cannot create its pods: quota"
+
+
+# -- a ForecastRun waits for its FeatureAnalysis ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("analysis", "waiting"),
+    [
+        (None, "waiting for FeatureAnalysis 'features', which does not exist yet"),
+        ({"phase": "Running"}, "waiting for FeatureAnalysis 'features' to succeed (it is Running)"),
+        ({"phase": "Succeeded"}, None),
+    ],
+    ids=["absent", "running", "succeeded"],
+)
+def test_a_forecast_waits_for_its_feature_analysis(
+    analysis: dict[str, Any] | None, waiting: str | None
+) -> None:
+    planned = plan(snapshot(FORECAST, kind="ForecastRun", analysis=analysis), SETTINGS)
+    if waiting is None:
+        assert len(of(planned, EnsureJob)) == 1
+        return
+    assert of(planned, EnsureJob) == []
+    assert planned.status()["phase"] == "Pending"
+    assert condition(planned, "Reconciling")["message"] == waiting
+
+
+# -- distributed searches -----------------------------------------------------------------
+
+REV = revision(DISTRIBUTED)
+
+
+def test_a_distributed_run_starts_with_the_first_batch_and_its_shard_inputs() -> None:
+    planned = plan(snapshot(DISTRIBUTED), SETTINGS)
+    ensure = of(planned, EnsureJob)[0]
+    assert ensure.manifest["metadata"]["name"] == batch_job_name("rsi", REV, 0)
+    assert ensure.manifest["spec"]["completions"] == 2
+    shards = [json.loads(v) for cm in ensure.config_maps for v in cm["data"].values()]
+    assert [len(s) for s in shards] == [4, 4]
+    assert reasons(planned) == ["BatchStarted", "Started"]
+    assert planned.status()["progress"]["evaluationsCompleted"] == 0
+    assert planned.replay is not None and planned.replay.batch == 0
+
+
+def test_a_finished_batch_is_counted_timed_and_followed_by_the_next() -> None:
+    before = settled(plan(snapshot(DISTRIBUTED), SETTINGS))
+    first = job(batch_job_name("rsi", REV, 0), DISTRIBUTED, JobOutcome.SUCCEEDED, seconds=4.5)
+    planned = plan(snapshot(DISTRIBUTED, before, [first], stored(DISTRIBUTED, 1)), SETTINGS)
+    assert of(planned, CountEvaluations) == [CountEvaluations(8)]
+    assert of(planned, RecordBatch) == [RecordBatch(4.5)]
+    ensure = of(planned, EnsureJob)[0]
+    assert ensure.manifest["metadata"]["name"] == batch_job_name("rsi", REV, 1)
+    assert planned.status()["progress"]["evaluationsCompleted"] == 8
+
+
+def test_a_search_with_every_batch_stored_runs_its_finalize_job() -> None:
+    jobs = [job(batch_job_name("rsi", REV, n), DISTRIBUTED, JobOutcome.SUCCEEDED) for n in range(2)]
+    planned = plan(snapshot(DISTRIBUTED, {}, jobs, stored(DISTRIBUTED, 2)), SETTINGS)
+    ensure = of(planned, EnsureJob)[0]
+    assert ensure.manifest["metadata"]["name"] == finalize_job_name("rsi", REV)
+    assert planned.replay is not None and planned.replay.pending is None
+
+
+def test_the_finalize_jobs_result_finishes_the_run() -> None:
+    results = stored(DISTRIBUTED, 2)
+    results[result_name("rsi", REV)] = {"status.json": json.dumps({"best": {}})}
+    done = job(finalize_job_name("rsi", REV), DISTRIBUTED, JobOutcome.SUCCEEDED)
+    before = {"phase": "Running", "revision": REV}
+    planned = plan(snapshot(DISTRIBUTED, before, [done], results), SETTINGS)
+    assert planned.status()["phase"] == "Succeeded"
+
+
+@pytest.mark.parametrize("lost", ["missing", "partial"])
+def test_a_batch_job_that_succeeded_without_all_its_results_fails_the_run(lost: str) -> None:
+    results = stored(DISTRIBUTED, 2)
+    name = shard_result_name("rsi", REV, 1, 1)
+    if lost == "missing":
+        del results[name]
+    else:
+        results[name] = {"other.json": "[]"}
+    jobs = [
+        job(batch_job_name("rsi", REV, 0), DISTRIBUTED, JobOutcome.SUCCEEDED),
+        job(batch_job_name("rsi", REV, 1), DISTRIBUTED, JobOutcome.SUCCEEDED),
+    ]
+    planned = plan(snapshot(DISTRIBUTED, {"phase": "Running"}, jobs, results), SETTINGS)
+    failed = condition(planned, "Failed")
+    assert failed["reason"] == "ResultMissing"
+    assert "batch 1, shards 1," in failed["message"]
+    assert of(planned, EnsureJob) == []
+
+
+def test_a_batch_job_still_running_with_partial_results_waits() -> None:
+    results = stored(DISTRIBUTED, 2)
+    del results[shard_result_name("rsi", REV, 1, 1)]
+    jobs = [
+        job(batch_job_name("rsi", REV, 0), DISTRIBUTED, JobOutcome.SUCCEEDED),
+        job(batch_job_name("rsi", REV, 1), DISTRIBUTED),
+    ]
+    planned = plan(snapshot(DISTRIBUTED, {}, jobs, results), SETTINGS)
+    assert planned.status()["phase"] == "Running"
+    assert planned.status()["progress"]["evaluationsCompleted"] == 8
+
+
+def test_stored_inputs_that_differ_from_what_the_search_asks_fail_the_run() -> None:
+    jobs = [job(batch_job_name("rsi", REV, 0), DISTRIBUTED, JobOutcome.SUCCEEDED)]
+    results = stored(DISTRIBUTED, 1, tamper=True)
+    planned = plan(snapshot(DISTRIBUTED, {"phase": "Running"}, jobs, results), SETTINGS)
+    failed = condition(planned, "Failed")
+    assert failed["reason"] == "ReplayMismatch"
+    assert "batch 0, evaluation 0" in failed["message"]
+    assert "'stop_loss': 21.0" in failed["message"]
+    assert of(planned, EnsureJob) == [] and planned.replay is None
+
+
+def test_resuming_a_replay_plans_the_same_as_replaying_from_the_start() -> None:
+    first = plan(snapshot(DISTRIBUTED), SETTINGS)
+    before = settled(first)
+    done = [job(batch_job_name("rsi", REV, 0), DISTRIBUTED, JobOutcome.SUCCEEDED)]
+    view = snapshot(DISTRIBUTED, before, done, stored(DISTRIBUTED, 1))
+    resumed = plan(view, SETTINGS, first.replay)
+    fresh = plan(view, SETTINGS)
+    assert resumed.steps == fresh.steps
+
+
+# -- walk-forward folds -------------------------------------------------------------------
+
+WF = revision(WALK_FORWARD)
+
+
+def _searched() -> tuple[list[JobView], StoredResults]:
+    jobs = [job(batch_job_name("rsi", WF, n), WALK_FORWARD, JobOutcome.SUCCEEDED) for n in range(2)]
+    return jobs, stored(WALK_FORWARD, 2)
+
+
+def test_folds_without_their_plan_fail_the_run() -> None:
+    jobs, results = _searched()
+    planned = plan(snapshot(WALK_FORWARD, {}, jobs, results), SETTINGS)
+    assert condition(planned, "Failed")["reason"] == "ResultMissing"
+
+
+def test_the_folds_job_follows_the_search() -> None:
+    jobs, results = _searched()
+    results[plan_name("rsi", WF)] = {"folds": "3"}
+    planned = plan(snapshot(WALK_FORWARD, {}, jobs, results), SETTINGS)
+    ensure = of(planned, EnsureJob)[0]
+    assert ensure.manifest["metadata"]["name"] == folds_job_name("rsi", WF)
+    assert ensure.manifest["spec"]["completions"] == 3
+    assert "FoldsStarted" in reasons(planned)
+
+
+def test_a_folds_job_that_succeeded_without_a_fold_result_fails_the_run() -> None:
+    jobs, results = _searched()
+    results[plan_name("rsi", WF)] = {"folds": "3"}
+    results[fold_result_name("rsi", WF, 0)] = {"fold.json": "{}"}
+    jobs.append(job(folds_job_name("rsi", WF), WALK_FORWARD, JobOutcome.SUCCEEDED))
+    planned = plan(snapshot(WALK_FORWARD, {}, jobs, results), SETTINGS)
+    failed = condition(planned, "Failed")
+    assert failed["reason"] == "ResultMissing" and "folds 1, 2 " in failed["message"]
+
+
+def test_every_fold_stored_runs_the_finalize_job() -> None:
+    jobs, results = _searched()
+    results[plan_name("rsi", WF)] = {"folds": "2"}
+    for fold in range(2):
+        results[fold_result_name("rsi", WF, fold)] = {"fold.json": "{}"}
+    planned = plan(snapshot(WALK_FORWARD, {}, jobs, results), SETTINGS)
+    ensure = of(planned, EnsureJob)[0]
+    assert ensure.manifest["metadata"]["name"] == finalize_job_name("rsi", WF)
+
+
+# -- a restart at each stage --------------------------------------------------------------
+
+
+def _stages() -> list[tuple[str, dict[str, Any], list[JobView], StoredResults]]:
+    single = [job(job_name("rsi", revision(SINGLE)), SINGLE)]
+    batch = [
+        job(batch_job_name("rsi", REV, 0), DISTRIBUTED, JobOutcome.SUCCEEDED),
+        job(batch_job_name("rsi", REV, 1), DISTRIBUTED),
+    ]
+    searched, results = _searched()
+    results[plan_name("rsi", WF)] = {"folds": "2"}
+    folds = [*searched, job(folds_job_name("rsi", WF), WALK_FORWARD)]
+    finalize = [
+        *[job(batch_job_name("rsi", REV, n), DISTRIBUTED, JobOutcome.SUCCEEDED) for n in range(2)],
+        job(finalize_job_name("rsi", REV), DISTRIBUTED),
+    ]
+    return [
+        ("single", SINGLE, single, {}),
+        ("batch", DISTRIBUTED, batch, stored(DISTRIBUTED, 1)),
+        ("folds", WALK_FORWARD, folds, results),
+        ("finalize", DISTRIBUTED, finalize, stored(DISTRIBUTED, 2)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "jobs", "results"), [s[1:] for s in _stages()], ids=[s[0] for s in _stages()]
+)
+def test_a_restarted_operator_carries_on_without_recreating_or_reannouncing(
+    spec: dict[str, Any], jobs: list[JobView], results: StoredResults
+) -> None:
+    """Nothing in memory: the plan from what exists creates nothing that exists, and,
+    once the status is written, plans nothing more."""
+    first = plan(snapshot(spec, {}, jobs, results), SETTINGS)
+    assert of(first, EnsureJob) == []
+    assert first.status()["phase"] == "Running"
+    again = plan(snapshot(spec, settled(first), jobs, results), SETTINGS)
+    assert again.steps == ()
+
+
+# -- reading Jobs -------------------------------------------------------------------------
+
+
+def test_job_view_reads_outcome_suspension_and_duration() -> None:
+    served = {
+        "metadata": {"name": "rsi-b0", "labels": {"stratopt.io/revision": "abc"}},
+        "spec": {"suspend": False},
+        "status": {
+            "active": 0,
+            "startTime": "2026-01-01T00:00:00Z",
+            "completionTime": "2026-01-01T00:00:07Z",
+            "conditions": [{"type": "Complete", "status": "True"}],
+        },
+    }
+    view = job_view(served)
+    assert (view.name, view.revision, view.outcome) == ("rsi-b0", "abc", JobOutcome.SUCCEEDED)
+    assert view.seconds == 7.0 and not view.suspended
+    failed = job_view(
+        {
+            "metadata": {"name": "x", "labels": {}},
+            "status": {
+                "active": 1,
+                "conditions": [
+                    {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}
+                ],
+            },
+        }
+    )
+    assert (failed.outcome, failed.reason, failed.seconds) == (
+        JobOutcome.FAILED,
+        "BackoffLimitExceeded",
+        None,
+    )
