@@ -65,11 +65,11 @@ def memory() -> RunMemory:
     return found
 
 
-def forget(key: RunKey) -> None:
+def forget(key: RunKey, runs: RunQueue | None = None, kept: RunMemory | None = None) -> None:
     """``key`` is finished or gone: no more reconciles until an event marks it, and
     nothing kept for it."""
-    queue().forget(key)
-    memory().forget(key)
+    (runs or queue()).forget(key)
+    (kept or memory()).forget(key)
 
 
 @kopf.on.login(id="stratopt-login")
@@ -143,14 +143,12 @@ def reconcile_one(
         )
     except ApiException as exc:
         if exc.status == 404:
-            runs.forget(key)
-            kept.forget(key)
+            forget(key, runs, kept)
             return
         _failed(runs, key, exc)
         return
     if is_settled(body):
-        runs.forget(key)
-        kept.forget(key)
+        forget(key, runs, kept)
         return
     try:
         status = reconcile(key.kind, body, clients, settings, kept)
@@ -163,8 +161,7 @@ def reconcile_one(
         return
     runs.succeeded(key)
     if is_settled({**body, "status": {**(body.get("status") or {}), **status}}):
-        runs.forget(key)
-        kept.forget(key)
+        forget(key, runs, kept)
 
 
 def _failed(runs: RunQueue, key: RunKey, exc: Exception) -> None:

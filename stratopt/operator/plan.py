@@ -142,6 +142,14 @@ def needs_analysis(run: Run, spec: Mapping[str, Any], jobs: Mapping[str, Any]) -
     return bool(spec.get("fromFeatureAnalysis")) and job_name(run.name, run.revision) not in jobs
 
 
+def answered(run: Run, status: Mapping[str, Any]) -> bool:
+    """A finished run whose status answers its spec's revision (only ``suspend``, which
+    is not part of it, may have changed): the plan reads nothing more of it."""
+    return status.get("phase") in projection.TERMINAL_PHASES and (
+        status.get("observedGeneration") == run.generation or status.get("revision") == run.revision
+    )
+
+
 @dataclass(frozen=True)
 class Announce:
     """A milestone, logged and posted as an Event of the run."""
@@ -238,12 +246,10 @@ class _Planner:
 
     def reconcile(self, resume: Replay | None) -> None:
         run, status = self.run, self.status
-        if status.get("phase") in projection.TERMINAL_PHASES:
-            if status.get("observedGeneration") == run.generation:
-                return
-            if status.get("revision") == run.revision:  # only suspend changed: nothing to redo
+        if answered(run, status):
+            if status.get("observedGeneration") != run.generation:  # suspend changed
                 self.set_status({"observedGeneration": run.generation})
-                return
+            return
         previous = status.get("revision")
         if previous is not None and previous != run.revision:
             self.announce(
@@ -277,7 +283,8 @@ class _Planner:
             )
         else:
             name = job_name(run.name, run.revision)
-            waiting = self.waiting_for_analysis(spec) if name not in self.snapshot.jobs else None
+            jobs = self.snapshot.jobs
+            waiting = self.waiting_for_analysis(spec) if needs_analysis(run, spec, jobs) else None
             if waiting is not None:
                 self.set_if_changed(
                     projection.waiting(
@@ -298,9 +305,7 @@ class _Planner:
         self.follow(name, manifest)
 
     def waiting_for_analysis(self, spec: Mapping[str, Any]) -> str | None:
-        name = spec.get("fromFeatureAnalysis")
-        if not name:
-            return None
+        name = spec["fromFeatureAnalysis"]
         analysis = self.snapshot.analysis
         if analysis is None:
             return f"waiting for FeatureAnalysis {name!r}, which does not exist yet"

@@ -41,6 +41,7 @@ from stratopt.operator.plan import (
     SetSuspended,
     Snapshot,
     Step,
+    answered,
     job_view,
     needs_analysis,
     plan,
@@ -154,9 +155,7 @@ def observe(
     run = Run.of(kind, body)
     spec = dict(body.get("spec") or {})
     status = dict(body.get("status") or {})
-    if status.get("phase") in projection.TERMINAL_PHASES and (
-        status.get("observedGeneration") == run.generation or status.get("revision") == run.revision
-    ):
+    if answered(run, status):
         return Snapshot(run, spec, status, now())  # the plan looks at nothing else
     memory = memory or _Remembered(run.uid, run.revision)
     jobs = {
@@ -276,10 +275,9 @@ def act(
 ) -> dict[str, Any]:
     """Apply the plan's steps (each idempotent, so a retry after a failure is safe); the
     status fields to write."""
-    status: dict[str, Any] = {}
     for step in planned.steps:
-        phase = _apply(clients, run, step, settings, phase, status)
-    return status
+        phase = _apply(clients, run, step, settings, phase)
+    return planned.status()
 
 
 def _apply(
@@ -288,10 +286,8 @@ def _apply(
     step: Step,
     settings: OperatorSettings,
     phase: str | None,
-    status: dict[str, Any],
 ) -> str | None:
     if isinstance(step, SetStatus):
-        status.update(step.fields)
         if step.phase is not None:
             metrics.record_phase(run.key, phase, step.phase)
             if step.phase == "Failed" and phase != "Failed":
