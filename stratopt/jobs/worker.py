@@ -1,21 +1,27 @@
-"""The worker: read a run from the API, execute it, write its status to a ConfigMap.
+"""The worker: read a run from the API, execute one step of it, write what it found to
+ConfigMaps.
 
 Inputs come from the API only (no mounted files), so the worker needs nothing but its
-image and its ServiceAccount. Bad input exits with status 2 and one
-line saying what to fix, which becomes the pod's termination message; the Job's
-podFailurePolicy then fails the run at once instead of retrying.
+image and its ServiceAccount. Each step is a function of a :class:`Store` (the API, or a
+dictionary in tests) and a typed :class:`Task`; ``main`` only parses the command line.
+Bad input exits with status 2 and a JSON report naming what to fix, which becomes the
+pod's termination message; the Job's podFailurePolicy then fails the run at once instead
+of retrying.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import enum
 import json
 import os
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from stratopt.errors import InputError, StratoptError
 from stratopt.jobs._cluster import ApiError, Cluster
@@ -38,50 +44,209 @@ from stratopt.runtime.protocol import (
     shard_result_name,
 )
 
-
-def report_failure(failure: WorkerFailure) -> None:
-    """Say why the worker failed: on stderr for `kubectl logs`, and in the termination
-    log, which the operator reads."""
-    print(f"{failure.reason}: {failure.message}", file=sys.stderr, flush=True)
-    with contextlib.suppress(OSError):  # not in a pod
-        Path(TERMINATION_LOG).write_text(failure_report(failure))
-
+if TYPE_CHECKING:
+    from stratopt.api.v1alpha1 import OptimizationRunSpec
+    from stratopt.runtime.kubernetes import StoredResults
 
 #: Least seconds between two progress reports of a single-mode search.
 PROGRESS_SECONDS = 2.0
 
 
-def resolve_analysis(cluster: Cluster, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """A ForecastRun spec whose ``fromFeatureAnalysis`` (the name of a FeatureAnalysis in
-    the same namespace) is replaced by that analysis's topFeatures."""
-    from stratopt.api.documents import FIELD, with_analysis_features
-    from stratopt.errors import InputError
+class Store(Protocol):
+    """What a worker reads and writes: :class:`Cluster` in a pod."""
 
-    name = spec.get("fromFeatureAnalysis")
-    if not name:
-        return spec
-    try:
-        analysis = cluster.resource("FeatureAnalysis", namespace, name)
-    except ApiError as exc:
-        if exc.status == 404:
-            raise InputError(FIELD, f"no FeatureAnalysis {name!r} in {namespace}") from exc
-        raise
-    top = (analysis.get("status") or {}).get("topFeatures")
-    if not top:
-        raise InputError(FIELD, f"FeatureAnalysis {name!r} has no topFeatures")
-    return with_analysis_features(spec, top)
+    def resource(self, kind: str, namespace: str, name: str) -> dict[str, Any]: ...
+
+    def config_map_data(self, namespace: str, name: str) -> dict[str, str]: ...
+
+    def config_maps_data(self, namespace: str, selector: str) -> StoredResults: ...
+
+    def store_config_map(self, namespace: str, configmap: dict[str, Any]) -> None: ...
+
+
+class Step(enum.Enum):
+    """What a worker pod does, one per kind of Job the operator creates."""
+
+    RUN = "run"  # a whole run in one pod (single mode, features, forecasts)
+    EVALUATE = "evaluate"  # one shard of a distributed search's batch
+    FOLD = "fold"  # one walk-forward fold
+    FINALIZE = "finalize"  # a distributed search's status from its stored results
+
+
+@dataclass(frozen=True)
+class Task:
+    """One worker's work: a step of one revision of one run.
+
+    ``index`` is the pod's completion index in an Indexed Job (its shard or fold);
+    ``batch`` and ``shards_per_input`` locate an evaluated shard's input.
+    """
+
+    step: Step
+    kind: str
+    name: str
+    namespace: str
+    revision: str
+    index: int = 0
+    batch: int = 0
+    shards_per_input: int = 1
+
+
+class ResultMissingError(StratoptError):
+    """A distributed search's stored results are incomplete."""
+
+    reason = "ResultMissing"
+
+
+class Worker:
+    """The steps of ``task`` against ``store``, for the run ``body`` (as the API serves it)."""
+
+    def __init__(self, store: Store, task: Task, body: dict[str, Any]) -> None:
+        self.store, self.task, self.body = store, task, body
+        self.owner = owner_reference(task.kind, task.name, body["metadata"]["uid"])
+        self.labels = result_labels(task.name, task.revision)
+
+    def write(self, name: str, data: dict[str, str], **labels: str) -> None:
+        """Create or replace ConfigMap ``name``, owned by the run, found by its selector."""
+        metadata = {
+            "name": name,
+            "namespace": self.task.namespace,
+            "labels": {**self.labels, **labels},
+            "ownerReferences": [self.owner],
+        }
+        configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
+        self.store.store_config_map(self.task.namespace, configmap)
+
+    def _search(self) -> OptimizationRunSpec:
+        from stratopt.api import parse_model
+        from stratopt.api.v1alpha1 import OptimizationRunSpec
+
+        return parse_model(OptimizationRunSpec, self.body["spec"], "spec")
+
+    def run(self) -> None:
+        """The whole run here; its status into the result ConfigMap."""
+        task = self.task
+        if task.kind == "ForecastRun":
+            status = execute(task.kind, self.resolve_analysis(self.body["spec"]))
+        else:
+            status = execute(task.kind, self.body["spec"], ProgressReport(self))
+        self.write(result_name(task.name, task.revision), {"status.json": json.dumps(status)})
+
+    def resolve_analysis(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """A ForecastRun spec whose ``fromFeatureAnalysis`` (the name of a FeatureAnalysis
+        in the same namespace) is replaced by that analysis's topFeatures."""
+        from stratopt.api.documents import FIELD, with_analysis_features
+
+        name = spec.get("fromFeatureAnalysis")
+        if not name:
+            return spec
+        namespace = self.task.namespace
+        try:
+            analysis = self.store.resource("FeatureAnalysis", namespace, name)
+        except ApiError as exc:
+            if exc.status == 404:
+                raise InputError(FIELD, f"no FeatureAnalysis {name!r} in {namespace}") from exc
+            raise
+        top = (analysis.get("status") or {}).get("topFeatures")
+        if not top:
+            raise InputError(FIELD, f"FeatureAnalysis {name!r} has no topFeatures")
+        return with_analysis_features(spec, top)
+
+    def evaluate(self, clock: Callable[[], float] = time.time) -> None:
+        """Evaluate this pod's shard of one batch; store its metrics in order."""
+        from stratopt.runtime.optimization import prepare
+
+        task = self.task
+        spec = self._search()
+        backtester = prepare(spec)
+        part = task.index // task.shards_per_input
+        name = shard_input_name(task.name, task.revision, task.batch, part)
+        try:
+            inputs = self.store.config_map_data(task.namespace, name)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            inputs = {}
+        key = f"shard-{task.index}"
+        if key not in inputs:
+            raise ResultMissingError(
+                f"batch {task.batch}: the input of shard {task.index} is missing ({name})"
+            )
+        batch = json.loads(inputs[key])
+        metrics = [backtester.evaluate(params) for params in batch[:1]]
+        # One log line marks the pod's start-up cost (benchmarks/operator_overhead.py reads it).
+        print(json.dumps({"event": "first-evaluation", "at": clock()}), flush=True)
+        metrics += [backtester.evaluate(params) for params in batch[1:]]
+        if spec.walk_forward is not None and task.batch == 0 and task.index == 0:
+            from stratopt.optimize.walkforward import fold_windows
+
+            folds = fold_windows(backtester.data.index, spec.walk_forward)
+            self.write(plan_name(task.name, task.revision), {"folds": str(len(folds))})
+        self.write(
+            shard_result_name(task.name, task.revision, task.batch, task.index),
+            {"metrics.json": json.dumps(metrics)},
+            **{"stratopt.io/batch": str(task.batch)},
+        )
+
+    def fold(self) -> None:
+        """Run the walk-forward fold of this pod's index; store its outcome."""
+        from stratopt.optimize.walkforward import fold_windows
+        from stratopt.runtime.optimization import prepare
+        from stratopt.runtime.walkforward import encode_fold, run_fold
+
+        task = self.task
+        spec = self._search()
+        if spec.walk_forward is None:
+            raise InputError("spec.walkForward", "a fold Job runs only for a walk-forward search")
+        backtester = prepare(spec)
+        folds = fold_windows(backtester.data.index, spec.walk_forward)
+        if task.index >= len(folds):
+            raise ResultMissingError(f"fold {task.index}: the data gives {len(folds)} folds")
+        outcome = run_fold(spec, backtester, folds[task.index])
+        self.write(fold_result_name(task.name, task.revision, task.index), encode_fold(outcome))
+
+    def finalize(self) -> None:
+        """A distributed search's status: the local code path over the stored results,
+        each batch checked to be the one the search asks before it is told."""
+        from stratopt.optimize.walkforward import Fold
+        from stratopt.runtime.kubernetes import stored_metrics
+        from stratopt.runtime.optimization import run_optimization
+        from stratopt.runtime.walkforward import FoldOutcome, decode_fold
+
+        task = self.task
+        results = self.store.config_maps_data(
+            task.namespace, run_selector(task.name, task.revision)
+        )
+
+        def stored(number: int, batch: list[dict[str, float]]) -> list[dict[str, float]]:
+            metrics = stored_metrics(results, task.name, task.revision, number, batch)
+            if metrics is None:
+                raise ResultMissingError(f"the results of batch {number} are missing")
+            return metrics
+
+        def stored_folds(folds: list[Fold]) -> list[FoldOutcome]:
+            names = [fold_result_name(task.name, task.revision, i) for i in range(len(folds))]
+            missing = [name for name in names if name not in results]
+            if missing:
+                raise ResultMissingError(f"the walk-forward results {missing} are missing")
+            return [decode_fold(results[name]) for name in names]
+
+        status = run_optimization(
+            self._search(), workers=1, evaluate=stored, run_folds=stored_folds
+        ).status
+        document = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+        self.write(result_name(task.name, task.revision), {"status.json": json.dumps(document)})
 
 
 class ProgressReport:
     """Writes a search's progress to its ConfigMap after a batch, at most every few
     seconds, for the operator to show in status while the pod works."""
 
-    def __init__(self, cluster: Cluster, args: argparse.Namespace, owner: dict[str, Any]) -> None:
-        self.cluster, self.args, self.owner = cluster, args, owner
-        self.written = 0.0
+    def __init__(self, worker: Worker, clock: Callable[[], float] = time.monotonic) -> None:
+        self.worker, self.clock = worker, clock
+        self.written: float | None = None
 
     def __call__(self, entry: dict[str, Any]) -> None:
-        if time.monotonic() - self.written < PROGRESS_SECONDS:
+        if self.written is not None and self.clock() - self.written < PROGRESS_SECONDS:
             return
         from stratopt.optimize.results import search_progress
 
@@ -91,120 +256,42 @@ class ProgressReport:
             int(entry["batch"]),
             generation=entry.get("generation"),
         ).model_dump(mode="json", by_alias=True, exclude_none=True)
-        _write_configmap(
-            self.cluster,
-            self.args.namespace,
-            progress_name(self.args.name, self.args.revision),
-            self.owner,
-            result_labels(self.args.name, self.args.revision),
-            {"progress.json": json.dumps(progress)},
+        task = self.worker.task
+        self.worker.write(
+            progress_name(task.name, task.revision), {"progress.json": json.dumps(progress)}
         )
-        self.written = time.monotonic()
+        self.written = self.clock()
 
 
-def _write_configmap(
-    cluster: Cluster,
-    namespace: str,
-    name: str,
-    owner: dict[str, Any],
-    labels: dict[str, str],
-    data: dict[str, str],
-) -> None:
-    metadata = {"name": name, "namespace": namespace, "labels": labels, "ownerReferences": [owner]}
-    cluster.store_config_map(
-        namespace, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
-    )
+_STEPS: dict[Step, Callable[[Worker], None]] = {
+    Step.RUN: Worker.run,
+    Step.EVALUATE: Worker.evaluate,
+    Step.FOLD: Worker.fold,
+    Step.FINALIZE: Worker.finalize,
+}
 
 
-def _evaluate_shard(cluster: Cluster, body: dict[str, Any], args: argparse.Namespace) -> None:
-    """Evaluate this pod's shard of one batch; store its metrics in order."""
-    from stratopt.api import parse_model
-    from stratopt.api.v1alpha1 import OptimizationRunSpec
-    from stratopt.runtime.optimization import prepare
-
-    index = int(os.environ["JOB_COMPLETION_INDEX"])
-    spec = parse_model(OptimizationRunSpec, body["spec"], "spec")
-    backtester = prepare(spec)
-    part = index // args.shards_per_input
-    shards = cluster.config_map_data(
-        args.namespace, shard_input_name(args.name, args.revision, args.batch, part)
-    )
-    batch = json.loads(shards[f"shard-{index}"])
-    metrics = [backtester.evaluate(params) for params in batch[:1]]
-    # One log line marks the pod's start-up cost (benchmarks/operator_overhead.py reads it).
-    print(json.dumps({"event": "first-evaluation", "at": time.time()}), flush=True)
-    metrics += [backtester.evaluate(params) for params in batch[1:]]
-    owner = owner_reference("OptimizationRun", args.name, body["metadata"]["uid"])
-    labels = result_labels(args.name, args.revision)
-    if spec.walk_forward is not None and args.batch == 0 and index == 0:
-        from stratopt.optimize.walkforward import fold_windows
-
-        folds = fold_windows(backtester.data.index, spec.walk_forward)
-        plan = {"folds": str(len(folds))}
-        _write_configmap(
-            cluster, args.namespace, plan_name(args.name, args.revision), owner, labels, plan
-        )
-    _write_configmap(
-        cluster,
-        args.namespace,
-        shard_result_name(args.name, args.revision, args.batch, index),
-        owner,
-        {**labels, "stratopt.io/batch": str(args.batch)},
-        {"metrics.json": json.dumps(metrics)},
-    )
+def work(store: Store, task: Task) -> WorkerFailure | None:
+    """Do ``task``; None once done (or when the run's spec has moved on, so there is
+    nothing to do), else why the input cannot be run."""
+    body = store.resource(task.kind, task.namespace, task.name)
+    if revision(body["spec"]) != task.revision:
+        print(f"{task.kind} {task.name}'s spec has changed; nothing to do", file=sys.stderr)
+        return None
+    try:
+        _STEPS[task.step](Worker(store, task, body))
+    except StratoptError as exc:
+        field = exc.field if isinstance(exc, InputError) else None
+        return WorkerFailure(exc.reason, str(exc).splitlines()[0], field)
+    return None
 
 
-def _run_fold(cluster: Cluster, body: dict[str, Any], args: argparse.Namespace) -> None:
-    """Run the walk-forward fold of this pod's index; store its outcome."""
-    from stratopt.api import parse_model
-    from stratopt.api.v1alpha1 import OptimizationRunSpec
-    from stratopt.optimize.walkforward import fold_windows
-    from stratopt.runtime.optimization import prepare
-    from stratopt.runtime.walkforward import encode_fold, run_fold
-
-    index = int(os.environ["JOB_COMPLETION_INDEX"])
-    spec = parse_model(OptimizationRunSpec, body["spec"], "spec")
-    assert spec.walk_forward is not None
-    backtester = prepare(spec)
-    fold = fold_windows(backtester.data.index, spec.walk_forward)[index]
-    _write_configmap(
-        cluster,
-        args.namespace,
-        fold_result_name(args.name, args.revision, index),
-        owner_reference("OptimizationRun", args.name, body["metadata"]["uid"]),
-        result_labels(args.name, args.revision),
-        encode_fold(run_fold(spec, backtester, fold)),
-    )
-
-
-def _finalize(cluster: Cluster, body: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    """The status of a distributed search: the local code path over the stored results."""
-    from stratopt.api import parse_model
-    from stratopt.api.v1alpha1 import OptimizationRunSpec
-    from stratopt.optimize.walkforward import Fold
-    from stratopt.runtime.kubernetes import stored_metrics
-    from stratopt.runtime.optimization import run_optimization
-    from stratopt.runtime.walkforward import FoldOutcome, decode_fold
-
-    spec = parse_model(OptimizationRunSpec, body["spec"], "spec")
-    results = cluster.config_maps_data(args.namespace, run_selector(args.name, args.revision))
-
-    def stored(number: int, batch: list[dict[str, float]]) -> list[dict[str, float]]:
-        metrics = stored_metrics(results, args.name, args.revision, number, batch)
-        if metrics is None:
-            raise RuntimeError(f"results of batch {number} are missing")
-        return metrics
-
-    def stored_folds(folds: list[Fold]) -> list[FoldOutcome]:
-        names = [fold_result_name(args.name, args.revision, i) for i in range(len(folds))]
-        missing = [name for name in names if name not in results]
-        if missing:
-            raise RuntimeError(f"walk-forward results {missing} are missing")
-        return [decode_fold(results[name]) for name in names]
-
-    status = run_optimization(spec, workers=1, evaluate=stored, run_folds=stored_folds).status
-    document: dict[str, Any] = status.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return document
+def report_failure(failure: WorkerFailure) -> None:
+    """Say why the worker failed: on stderr for `kubectl logs`, and in the termination
+    log, which the operator reads."""
+    print(f"{failure.reason}: {failure.message}", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError):  # not in a pod
+        Path(TERMINATION_LOG).write_text(failure_report(failure))
 
 
 def compile_kernels() -> None:
@@ -230,18 +317,17 @@ def compile_kernels() -> None:
             backtester.run()
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_task(argv: list[str] | None, environ: dict[str, str] | os._Environ[str]) -> Task | None:
+    """The task the command line names; None for ``compile``. The completion index of an
+    Indexed Job's pod comes from ``JOB_COMPLETION_INDEX``."""
     parser = argparse.ArgumentParser(prog="python -m stratopt.jobs")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run one resource and store its status")
+    run = commands.add_parser(Step.RUN.value, help="run one resource and store its status")
     run.add_argument("--kind", required=True, choices=sorted(PLURALS))
-    run.add_argument("--name", required=True)
-    run.add_argument("--namespace", required=True)
-    run.add_argument("--revision", required=True)
-    evaluate = commands.add_parser("evaluate", help="evaluate one shard of a batch")
-    fold = commands.add_parser("fold", help="run one walk-forward fold")
-    finalize = commands.add_parser("finalize", help="summarize a distributed search")
-    for command in (evaluate, fold, finalize):
+    evaluate = commands.add_parser(Step.EVALUATE.value, help="evaluate one shard of a batch")
+    fold = commands.add_parser(Step.FOLD.value, help="run one walk-forward fold")
+    finalize = commands.add_parser(Step.FINALIZE.value, help="summarize a distributed search")
+    for command in (run, evaluate, fold, finalize):
         command.add_argument("--name", required=True)
         command.add_argument("--namespace", required=True)
         command.add_argument("--revision", required=True)
@@ -250,41 +336,27 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("compile", help="compile the engine's kernels into numba's cache")
     args = parser.parse_args(argv)
     if args.command == "compile":
+        return None
+    step = Step(args.command)
+    return Task(
+        step=step,
+        kind=getattr(args, "kind", "OptimizationRun"),
+        name=args.name,
+        namespace=args.namespace,
+        revision=args.revision,
+        index=int(environ.get("JOB_COMPLETION_INDEX", "0")),
+        batch=getattr(args, "batch", 0),
+        shards_per_input=getattr(args, "shards_per_input", 1),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    task = parse_task(argv, os.environ)
+    if task is None:
         compile_kernels()
         return 0
-    if args.command != "run":
-        args.kind = "OptimizationRun"
-
-    cluster = Cluster.in_pod()
-    body = cluster.resource(args.kind, args.namespace, args.name)
-    if revision(body["spec"]) != args.revision:
-        print(f"{args.kind} {args.name}'s spec has changed; nothing to do", file=sys.stderr)
-        return 0
-    try:
-        if args.command == "evaluate":
-            _evaluate_shard(cluster, body, args)
-            return 0
-        if args.command == "fold":
-            _run_fold(cluster, body, args)
-            return 0
-        if args.command == "finalize":
-            result = _finalize(cluster, body, args)
-        elif args.kind == "ForecastRun":
-            spec = resolve_analysis(cluster, args.namespace, body["spec"])
-            result = execute(args.kind, spec)
-        else:
-            owner = owner_reference(args.kind, args.name, body["metadata"]["uid"])
-            result = execute(args.kind, body["spec"], ProgressReport(cluster, args, owner))
-    except StratoptError as exc:
-        field = exc.field if isinstance(exc, InputError) else None
-        report_failure(WorkerFailure(exc.reason, str(exc).splitlines()[0], field))
+    failure = work(Cluster.in_pod(), task)
+    if failure is not None:
+        report_failure(failure)
         return BAD_INPUT_EXIT_CODE
-    _write_configmap(
-        cluster,
-        args.namespace,
-        result_name(args.name, args.revision),
-        owner_reference(args.kind, args.name, body["metadata"]["uid"]),
-        result_labels(args.name, args.revision),
-        {"status.json": json.dumps(result)},
-    )
     return 0
