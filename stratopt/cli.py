@@ -170,6 +170,7 @@ def run(files: tuple[str, ...], output: str, workers: int | None, out_dir: str |
     from stratopt.api import read_documents
     from stratopt.api.documents import analysis_of, in_dependency_order, name_of
     from stratopt.api.documents import with_analysis_features as resolved
+    from stratopt.api.kinds import kind_of
 
     documents = [d for file in files for d in read_documents(file)]
     for document in documents:  # every spec checked before any runs: no work lost
@@ -185,19 +186,14 @@ def run(files: tuple[str, ...], output: str, workers: int | None, out_dir: str |
     for folder in folders:
         if folder is not None:
             _check_writable(folder)  # before the run, so that no finished result is lost
-    runners = {
-        "OptimizationRun": _run_optimization,
-        "FeatureAnalysis": _run_feature_analysis,
-        "ForecastRun": _run_forecast,
-    }
     top_features: dict[str, list[str]] = {}
     listed = []
     for document, folder in zip(documents, folders, strict=True):
-        kind = str(document.get("kind", "OptimizationRun"))
+        kind = kind_of(document)
         wanted = analysis_of(document)
         if wanted is not None:
             document = {**document, "spec": resolved(document["spec"], top_features[wanted])}
-        status, show = runners[kind](document, workers, folder)
+        status, show = RUNNERS[kind](document, workers, folder)
         name = name_of(document)
         if kind == "FeatureAnalysis" and name is not None:
             top_features[name] = list(status.get("topFeatures") or [])
@@ -217,11 +213,9 @@ def run(files: tuple[str, ...], output: str, workers: int | None, out_dir: str |
 
 def _parse_spec(document: dict[str, Any]) -> Any:
     from stratopt.api import parse_model
-    from stratopt.api.v1alpha1 import SPECS
+    from stratopt.api.kinds import KINDS, kind_of
 
-    return parse_model(
-        SPECS[str(document.get("kind", "OptimizationRun"))], document["spec"], "spec"
-    )
+    return parse_model(KINDS[kind_of(document)].spec, document["spec"], "spec")
 
 
 def _check_writable(out_dir: str) -> None:
@@ -335,6 +329,14 @@ def _run_forecast(document: dict[str, Any], workers: int | None, out_dir: str | 
     if out_dir is not None:
         write_forecast(out_dir, spec, result, model, data)
     return status, lambda _: print_forecast(result)
+
+
+#: How ``stratopt run`` runs and shows each kind.
+RUNNERS: dict[str, Callable[[dict[str, Any], int | None, str | None], Shown]] = {
+    "OptimizationRun": _run_optimization,
+    "FeatureAnalysis": _run_feature_analysis,
+    "ForecastRun": _run_forecast,
+}
 
 
 @cli.command()

@@ -25,27 +25,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from stratopt.api._resource import GROUP, VERSION
-from stratopt.api.v1alpha1 import (
-    FeatureAnalysisSpec,
-    FeatureAnalysisStatus,
-    ForecastRunSpec,
-    ForecastRunStatus,
-    OptimizationRunSpec,
-    OptimizationRunStatus,
-)
+from stratopt.api.kinds import DEFAULT_KIND, KINDS, PLURALS
 from stratopt.errors import StratoptError
-from stratopt.runtime.protocol import PLURALS
 
-SPECS: dict[type[BaseModel], str] = {
-    OptimizationRunSpec: "OptimizationRun",
-    FeatureAnalysisSpec: "FeatureAnalysis",
-    ForecastRunSpec: "ForecastRun",
-}
-STATUSES: dict[str, type[BaseModel]] = {
-    "OptimizationRun": OptimizationRunStatus,
-    "FeatureAnalysis": FeatureAnalysisStatus,
-    "ForecastRun": ForecastRunStatus,
-}
+#: The kind of each spec model.
+SPEC_KINDS: dict[type[BaseModel], str] = {crd.spec: kind for kind, crd in KINDS.items()}
 _FIELD = re.compile(r"^(spec(?:[.\[][^:\s]*)?): (.+)$", re.DOTALL)
 
 
@@ -86,7 +70,7 @@ class Result:
 
     @classmethod
     def of(cls, kind: str, document: Mapping[str, Any]) -> Result:
-        return cls(kind, STATUSES[kind].model_validate(dict(document)))
+        return cls(kind, KINDS[kind].status.model_validate(dict(document)))
 
     @property
     def phase(self) -> str:
@@ -157,7 +141,7 @@ def load_resource(
     from stratopt.api._parse import check_envelope
 
     if isinstance(resource, BaseModel):
-        kind = SPECS.get(type(resource))
+        kind = SPEC_KINDS.get(type(resource))
         if kind is None:
             raise TypeError(f"not a resource spec: {type(resource).__name__}")
         document: dict[str, Any] = {
@@ -172,7 +156,7 @@ def load_resource(
     else:
         document = read_document(resource)
     document.setdefault("apiVersion", f"{GROUP}/{VERSION}")
-    document.setdefault("kind", "OptimizationRun")
+    document.setdefault("kind", DEFAULT_KIND)
     metadata = document.setdefault("metadata", {})
     if name is not None:
         metadata["name"] = name

@@ -8,6 +8,7 @@ A source is a ``stratopt run --out`` directory or a resource on a cluster
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,18 +20,6 @@ from stratopt.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Short and long names of each kind on the command line, as kubectl knows them.
-KIND_NAMES = {
-    "optrun": "OptimizationRun",
-    "optimizationrun": "OptimizationRun",
-    "optimizationruns": "OptimizationRun",
-    "fa": "FeatureAnalysis",
-    "featureanalysis": "FeatureAnalysis",
-    "featureanalyses": "FeatureAnalysis",
-    "fcrun": "ForecastRun",
-    "forecastrun": "ForecastRun",
-    "forecastruns": "ForecastRun",
-}
 #: What ``stratopt run --out`` writes beside status.yaml, telling each kind apart when
 #: the directory predates resource.yaml.
 _MARKERS = {
@@ -60,17 +49,23 @@ def load_source(
     path = Path(source)
     if path.is_dir():
         return _from_directory(path)
-    kind, slash, name = source.partition("/")
-    if slash and kind.lower() in KIND_NAMES and name:
-        return _from_cluster(KIND_NAMES[kind.lower()], name, namespace, kubeconfig)
+    from stratopt.api.kinds import KINDS, kind_named
+
+    named, slash, name = source.partition("/")
+    kind = kind_named(named) if slash and name else None
+    if kind is not None:
+        return _from_cluster(kind, name, namespace, kubeconfig)
+    forms = ", ".join(f"{crd.short_names[0]}/NAME" for crd in KINDS.values())
     raise InputError(
         "SOURCE",
         f"{source!r} is neither a directory nor KIND/NAME; give the --out directory of "
-        "`stratopt run`, or optrun/NAME, fa/NAME or fcrun/NAME of a cluster's resource",
+        f"`stratopt run`, or {forms} of a cluster's resource",
     )
 
 
 def _from_directory(path: Path) -> ReportSource:
+    from stratopt.api.kinds import DEFAULT_KIND, kind_of
+
     status_file = path / "status.yaml"
     if not status_file.is_file():
         raise InputError(
@@ -80,11 +75,11 @@ def _from_directory(path: Path) -> ReportSource:
     resource_file = path / "resource.yaml"
     if resource_file.is_file():
         resource = yaml.safe_load(resource_file.read_text())
-        kind, spec = resource.get("kind", "OptimizationRun"), resource.get("spec")
+        kind, spec = kind_of(resource), resource.get("spec")
         name = resource.get("metadata", {}).get("name", path.name)
     else:
         found = [kind for marker, kind in _MARKERS.items() if (path / marker).exists()]
-        kind, spec, name = (found[0] if found else "OptimizationRun"), None, path.name
+        kind, spec, name = (found[0] if found else DEFAULT_KIND), None, path.name
     import pandas as pd
 
     evaluations = tested = None
@@ -148,11 +143,7 @@ def build_report(source: ReportSource) -> str:
     """The whole page: plotly.js once, then one section per chart."""
     from plotly.offline import get_plotlyjs
 
-    sections = {
-        "OptimizationRun": _optimization_sections,
-        "FeatureAnalysis": _feature_sections,
-        "ForecastRun": _forecast_sections,
-    }[source.kind](source)
+    sections = SECTIONS[source.kind](source)
     body = "\n".join(
         f"<section><h2>{html.escape(title)}</h2>{_paragraphs(text)}{figure or ''}</section>"
         for title, text, figure in sections
@@ -502,3 +493,11 @@ def _forecast_sections(source: ReportSource) -> list[Section]:
             )
         )
     return sections
+
+
+#: The sections of each kind's report.
+SECTIONS: dict[str, Callable[[ReportSource], list[Section]]] = {
+    "OptimizationRun": _optimization_sections,
+    "FeatureAnalysis": _feature_sections,
+    "ForecastRun": _forecast_sections,
+}

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from stratopt.api.kinds import KINDS, kind_of
 from stratopt.errors import InputError
 
 M = TypeVar("M", bound=BaseModel)
@@ -134,8 +135,7 @@ def read_documents(path: str | Path) -> list[dict[str, Any]]:
     return documents
 
 
-#: The kinds of resource stratopt reads, and the one API version they have.
-KINDS = ("OptimizationRun", "FeatureAnalysis", "ForecastRun")
+#: The one API version of stratopt's kinds.
 API_VERSION = "stratopt.io/v1alpha1"
 _TOP_LEVEL = ("apiVersion", "kind", "metadata", "spec", "status")
 
@@ -152,19 +152,11 @@ def check_envelope(document: Mapping[str, Any], where: str) -> None:
     version = document.get("apiVersion", API_VERSION)
     if version != API_VERSION:
         raise InputError(f"{where}: apiVersion", f"must be {API_VERSION}; got {version!r}")
-    kind = document.get("kind", "OptimizationRun")
+    kind = kind_of(document)
     if kind not in KINDS:
         raise InputError(f"{where}: kind", f"must be one of {', '.join(KINDS)}; got {kind!r}")
     if not isinstance(document.get("metadata", {}), Mapping):
         raise InputError(f"{where}: metadata", "must be a mapping, e.g. {name: my-run}")
-
-
-#: Fields holding a local path (or a URL, or a synthetic source), by kind.
-PATH_FIELDS = {
-    "OptimizationRun": (("backtest", "data", "source"),),
-    "FeatureAnalysis": (("data", "source"),),
-    "ForecastRun": (("data", "source"),),
-}
 
 
 def _is_relative_path(value: object) -> bool:
@@ -172,12 +164,11 @@ def _is_relative_path(value: object) -> bool:
     return not (text.startswith("synthetic:") or "://" in text or Path(text).is_absolute())
 
 
-def relative_paths(
-    document: Mapping[str, Any], fields: Mapping[str, tuple[tuple[str, ...], ...]] = PATH_FIELDS
-) -> list[tuple[str, str]]:
+def relative_paths(document: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(field, value) of each relative local path in the resource's spec."""
+    crd = KINDS.get(kind_of(document))
     found = []
-    for path in fields.get(str(document.get("kind", "OptimizationRun")), ()):
+    for path in () if crd is None else crd.local_paths:
         node: Any = document.get("spec")
         for part in path:
             node = node.get(part) if isinstance(node, Mapping) else None

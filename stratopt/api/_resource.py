@@ -22,6 +22,9 @@ class CrdInfo:
     status: type[BaseModel]
     description: str
     printer_columns: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    #: The spec fields holding a local path (or a URL, or a synthetic source), as paths
+    #: of keys: ``stratopt run FILE`` reads relative ones against FILE's folder.
+    local_paths: tuple[tuple[str, ...], ...] = (("data", "source"),)
 
 
 class Resource:

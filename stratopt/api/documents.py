@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from stratopt.api.kinds import kind_of
 from stratopt.errors import InputError
 
 FIELD = "spec.fromFeatureAnalysis"
@@ -38,7 +39,7 @@ def in_dependency_order(documents: Sequence[dict[str, Any]]) -> list[dict[str, A
     seen: set[tuple[str, str]] = set()
     for document in documents:
         name = name_of(document)
-        key = (str(document.get("kind", "OptimizationRun")), name or "")
+        key = (kind_of(document), name or "")
         if name is not None and key in seen:
             raise InputError("metadata.name", f"two {key[0]} documents are named {name!r}")
         seen.add(key)

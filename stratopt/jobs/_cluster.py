@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stratopt.api._resource import GROUP, VERSION
-from stratopt.runtime.protocol import PLURALS
+from stratopt.api.kinds import PLURALS
 
 if TYPE_CHECKING:
     from stratopt.runtime.kubernetes import StoredResults

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from stratopt.api.kinds import DEFAULT_KIND, PLURALS
 from stratopt.errors import InputError, StratoptError
 from stratopt.jobs._cluster import ApiError, Cluster
 from stratopt.runtime.execute import execute
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
-    PLURALS,
     TERMINATION_LOG,
     WorkerFailure,
     failure_report,
@@ -340,7 +340,7 @@ def parse_task(argv: list[str] | None, environ: dict[str, str] | os._Environ[str
     step = Step(args.command)
     return Task(
         step=step,
-        kind=getattr(args, "kind", "OptimizationRun"),
+        kind=getattr(args, "kind", DEFAULT_KIND),
         name=args.name,
         namespace=args.namespace,
         revision=args.revision,

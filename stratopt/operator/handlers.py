@@ -23,12 +23,12 @@ from kubernetes.client import ApiException
 from prometheus_client import start_http_server
 
 from stratopt.api._resource import GROUP, VERSION
+from stratopt.api.kinds import PLURALS
 from stratopt.errors import InputError
 from stratopt.operator import metrics
 from stratopt.operator.credentials import in_cluster_connection
 from stratopt.operator.queue import RunKey, RunQueue, is_settled, owning_run, spec_unanswered
 from stratopt.operator.reconcile import Clients, RunMemory, reconcile
-from stratopt.runtime.protocol import PLURALS
 from stratopt.settings import OperatorSettings
 
 logger = logging.getLogger("stratopt.operator")

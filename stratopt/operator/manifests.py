@@ -10,10 +10,10 @@ import json
 from typing import Any
 
 from stratopt.api._resource import GROUP, VERSION
+from stratopt.api.kinds import PLURALS
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     INPUT_BYTES,
-    PLURALS,
     STOPPED_EXIT_CODE,
     batch_job_name,
     finalize_job_name,

@@ -17,7 +17,8 @@ from typing import Any
 
 from stratopt.api import SpecError, parse_model
 from stratopt.api._parse import relative_paths
-from stratopt.api.v1alpha1 import SPECS, OptimizationRunSpec
+from stratopt.api.kinds import KINDS
+from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.operator import status as projection
 from stratopt.operator.manifests import (
     build_batch_job,
@@ -260,7 +261,7 @@ class _Planner:
             self.set_status({})  # stamps the new revision: announced once
         spec = dict(self.snapshot.spec)
         try:
-            parsed = parse_model(SPECS[run.kind], spec, "spec")
+            parsed = parse_model(KINDS[run.kind].spec, spec, "spec")
         except SpecError as exc:
             self.fail(exc.reason, str(exc))
             return

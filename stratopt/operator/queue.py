@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from stratopt.api._resource import GROUP, VERSION
+from stratopt.api.kinds import PLURALS
 from stratopt.operator.status import TERMINAL_PHASES
-from stratopt.runtime.protocol import PLURALS
 
 
 @dataclass(frozen=True, order=True)

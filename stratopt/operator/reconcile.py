@@ -25,6 +25,7 @@ from kubernetes import client
 from kubernetes.client import ApiException
 
 from stratopt.api._resource import GROUP, VERSION
+from stratopt.api.kinds import PLURALS
 from stratopt.operator import metrics
 from stratopt.operator import status as projection
 from stratopt.operator.manifests import build_event, build_worker_rbac
@@ -48,7 +49,7 @@ from stratopt.operator.plan import (
 )
 from stratopt.operator.queue import RunKey
 from stratopt.runtime.kubernetes import Replay, StoredResults
-from stratopt.runtime.protocol import PLURALS, WorkerFailure, read_failure, run_selector
+from stratopt.runtime.protocol import WorkerFailure, read_failure, run_selector
 from stratopt.settings import OperatorSettings
 
 logger = logging.getLogger("stratopt.operator")

@@ -8,22 +8,40 @@ from typing import Any
 
 from pydantic import BaseModel
 
+Progress = Callable[[dict[str, Any]], None] | None
 
-def execute(
-    kind: str, spec: dict[str, Any], on_progress: Callable[[dict[str, Any]], None] | None = None
-) -> dict[str, Any]:
+
+def _optimization(spec: Any, on_progress: Progress) -> BaseModel:
+    from stratopt.runtime import run_optimization
+
+    return run_optimization(spec, on_batch=on_progress).status
+
+
+def _feature_analysis(spec: Any, on_progress: Progress) -> BaseModel:
+    from stratopt.runtime import run_feature_analysis
+
+    return run_feature_analysis(spec)
+
+
+def _forecast(spec: Any, on_progress: Progress) -> BaseModel:
+    from stratopt.runtime import run_forecast
+
+    return run_forecast(spec)[0]
+
+
+#: How each kind runs: its parsed spec (and a progress callback) to its status.
+RUNNERS: dict[str, Callable[[Any, Progress], BaseModel]] = {
+    "OptimizationRun": _optimization,
+    "FeatureAnalysis": _feature_analysis,
+    "ForecastRun": _forecast,
+}
+
+
+def execute(kind: str, spec: dict[str, Any], on_progress: Progress = None) -> dict[str, Any]:
     """The status document of ``spec`` (a ``kind`` resource's spec) run here."""
     from stratopt.api import parse_model
-    from stratopt.api.v1alpha1 import FeatureAnalysisSpec, ForecastRunSpec, OptimizationRunSpec
-    from stratopt.runtime import run_feature_analysis, run_forecast, run_optimization
+    from stratopt.api.kinds import KINDS
 
-    status: BaseModel
-    if kind == "OptimizationRun":
-        search = parse_model(OptimizationRunSpec, spec, "spec")
-        status = run_optimization(search, on_batch=on_progress).status
-    elif kind == "FeatureAnalysis":
-        status = run_feature_analysis(parse_model(FeatureAnalysisSpec, spec, "spec"))
-    else:
-        status = run_forecast(parse_model(ForecastRunSpec, spec, "spec"))[0]
+    status = RUNNERS[kind](parse_model(KINDS[kind].spec, spec, "spec"), on_progress)
     document: dict[str, Any] = status.model_dump(mode="json", by_alias=True, exclude_none=True)
     return document

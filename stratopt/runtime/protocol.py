@@ -17,11 +17,6 @@ BAD_INPUT_EXIT_CODE = 2
 TERMINATION_LOG = "/dev/termination-log"
 #: A worker told to stop (SIGTERM: suspend, delete, preemption) exits with 128 + 15.
 STOPPED_EXIT_CODE = 143
-PLURALS = {
-    "OptimizationRun": "optimizationruns",
-    "FeatureAnalysis": "featureanalyses",
-    "ForecastRun": "forecastruns",
-}
 
 
 def revision(spec: Mapping[str, Any]) -> str:

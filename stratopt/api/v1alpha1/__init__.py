@@ -46,12 +46,9 @@ from stratopt.api.v1alpha1.status import Condition
 
 #: Every resource kind of this version, in the order their CRDs are written.
 RESOURCES = (OptimizationRun, FeatureAnalysis, ForecastRun)
-#: Each kind's spec model, by kind.
-SPECS = {resource.crd.kind: resource.crd.spec for resource in RESOURCES}
 
 __all__ = [
     "RESOURCES",
-    "SPECS",
     "AlgorithmName",
     "AlgorithmSpec",
     "BacktestSpec",

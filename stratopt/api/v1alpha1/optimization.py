@@ -744,6 +744,7 @@ class OptimizationRun(Resource):
         short_names=("optrun",),
         spec=OptimizationRunSpec,
         status=OptimizationRunStatus,
+        local_paths=(("backtest", "data", "source"),),
         description="Searches the parameters of a backtested trading strategy and reports "
         "the Pareto front (several objectives) or the best point (one objective).",
         printer_columns=(
