@@ -30,6 +30,7 @@ from stratopt.runtime.execute import execute
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     TERMINATION_LOG,
+    ResultMissingError,
     WorkerFailure,
     failure_report,
     fold_result_name,
@@ -89,12 +90,6 @@ class Task:
     index: int = 0
     batch: int = 0
     shards_per_input: int = 1
-
-
-class ResultMissingError(StratoptError):
-    """A distributed search's stored results are incomplete."""
-
-    reason = "ResultMissing"
 
 
 class Worker:
@@ -207,32 +202,15 @@ class Worker:
     def finalize(self) -> None:
         """A distributed search's status: the local code path over the stored results,
         each batch checked to be the one the search asks before it is told."""
-        from stratopt.optimize.walkforward import Fold
-        from stratopt.runtime.kubernetes import stored_metrics
+        from stratopt.runtime.kubernetes import StoredExecutor
         from stratopt.runtime.optimization import run_optimization
-        from stratopt.runtime.walkforward import FoldOutcome, decode_fold
 
         task = self.task
         results = self.store.config_maps_data(
             task.namespace, run_selector(task.name, task.revision)
         )
-
-        def stored(number: int, batch: list[dict[str, float]]) -> list[dict[str, float]]:
-            metrics = stored_metrics(results, task.name, task.revision, number, batch)
-            if metrics is None:
-                raise ResultMissingError(f"the results of batch {number} are missing")
-            return metrics
-
-        def stored_folds(folds: list[Fold]) -> list[FoldOutcome]:
-            names = [fold_result_name(task.name, task.revision, i) for i in range(len(folds))]
-            missing = [name for name in names if name not in results]
-            if missing:
-                raise ResultMissingError(f"the walk-forward results {missing} are missing")
-            return [decode_fold(results[name]) for name in names]
-
-        status = run_optimization(
-            self._search(), workers=1, evaluate=stored, run_folds=stored_folds
-        ).status
+        executor = StoredExecutor(results, task.name, task.revision)
+        status = run_optimization(self._search(), executor=executor).status
         document = status.model_dump(mode="json", by_alias=True, exclude_none=True)
         self.write(result_name(task.name, task.revision), {"status.json": json.dumps(document)})
 

@@ -9,14 +9,28 @@ which batches are done.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.api.v1alpha1.limits import bars, first_batch
 from stratopt.optimize import DRIVERS, Driver, Evaluation
 from stratopt.optimize.driver import ReplayMismatchError, check_replayed
-from stratopt.runtime.protocol import run_selector, shard_input_name, shard_result_name
+from stratopt.runtime.protocol import (
+    ResultMissingError,
+    fold_result_name,
+    run_selector,
+    shard_input_name,
+    shard_result_name,
+)
+
+if TYPE_CHECKING:
+    from stratopt.backtest import Backtester
+    from stratopt.optimize.walkforward import Fold
+    from stratopt.runtime.walkforward import FoldOutcome
 
 Params = dict[str, float]
 
@@ -90,6 +104,45 @@ def stored_metrics(
         return None
     check_replayed(number, asked, [e.parameters for e in stored])
     return [e.metrics for e in stored]
+
+
+class StoredExecutor:
+    """The Kubernetes Jobs backend of :class:`~stratopt.runtime.executor.Executor`: what
+    a run's shard and fold pods computed and stored in its result ConfigMaps, read back.
+    Each batch is told only once its stored inputs are checked to be the batch asked.
+
+    Args:
+        results: the run's revision's result ConfigMaps' data, by name.
+        name: the run's name.
+        revision: the revision the results belong to.
+    """
+
+    def __init__(self, results: StoredResults, name: str, revision: str) -> None:
+        self.results, self.name, self.revision = results, name, revision
+
+    def evaluate(self, number: int, batch: Sequence[Params]) -> list[dict[str, float]]:
+        metrics = stored_metrics(self.results, self.name, self.revision, number, list(batch))
+        if metrics is None:
+            raise ResultMissingError(f"the results of batch {number} are missing")
+        return metrics
+
+    def run_folds(
+        self, spec: OptimizationRunSpec, backtester: Backtester, folds: list[Fold]
+    ) -> list[FoldOutcome]:
+        from stratopt.runtime.walkforward import decode_fold
+
+        names = [fold_result_name(self.name, self.revision, i) for i in range(len(folds))]
+        missing = [name for name in names if name not in self.results]
+        if missing:
+            raise ResultMissingError(f"the walk-forward results {missing} are missing")
+        return [decode_fold(self.results[name]) for name in names]
+
+    @property
+    def block_returns(self) -> Mapping[tuple[float, ...], np.ndarray]:
+        return {}  # pods keep no per-block sums: the diagnostics re-run what they sample
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass

@@ -1,8 +1,10 @@
-"""``LocalExecutor``: evaluates a batch on a process pool on this machine.
+"""``LocalExecutor``: evaluates batches and runs walk-forward folds on a process pool on
+this machine (see :class:`stratopt.runtime.executor.Executor`).
 
 Workers are forked after the backtester is built, so each inherits the loaded data,
 the cached indicators and the compiled engine instead of rebuilding them. Results come
-back in batch order, so they do not depend on the number of workers.
+back in batch order, so they do not depend on the number of workers. A parameter set
+evaluated before (a genetic search repeats some) is not evaluated again.
 
 Each evaluation also keeps the per-block sums of its bar returns, so the overfitting
 diagnostics after the search need not re-run the configurations they sample.
@@ -15,15 +17,22 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from stratopt.backtest import Backtester
 
+if TYPE_CHECKING:
+    from stratopt.api.v1alpha1 import OptimizationRunSpec
+    from stratopt.optimize.walkforward import Fold
+    from stratopt.runtime.walkforward import FoldOutcome
+
 #: Blocks of bar returns kept per evaluation: CSCV's C(16, 8) = 12,870 splits.
 RETURN_BLOCKS = 16
 
 _worker_backtester: Backtester | None = None
+_worker_search: tuple[OptimizationRunSpec, Backtester] | None = None
 Outcome = tuple[dict[str, float], np.ndarray]
 
 
@@ -40,6 +49,13 @@ def _evaluate_chunk(
 ) -> list[Outcome]:
     assert _worker_backtester is not None, "worker started without a backtester"
     return _evaluate_all(_worker_backtester, chunk, window)
+
+
+def _run_fold(fold: Fold) -> FoldOutcome:
+    from stratopt.runtime.walkforward import run_fold
+
+    assert _worker_search is not None, "worker started without a search"
+    return run_fold(*_worker_search, fold)
 
 
 class LocalExecutor:
@@ -67,9 +83,17 @@ class LocalExecutor:
         #: Per-block (sum, sum of squares, count) of each evaluated parameter set's bar
         #: returns, keyed by its values in order.
         self.block_returns: dict[tuple[float, ...], np.ndarray] = {}
+        self._known: dict[tuple[float, ...], dict[str, float]] = {}
 
-    def evaluate(self, batch: Sequence[dict[str, float]]) -> list[dict[str, float]]:
-        """Metrics of each parameter set, in order."""
+    def evaluate(self, number: int, batch: Sequence[dict[str, float]]) -> list[dict[str, float]]:
+        """Metrics of each parameter set of batch ``number``, in order."""
+        keys = [tuple(params.values()) for params in batch]
+        fresh = {k: p for k, p in zip(keys, batch, strict=True) if k not in self._known}
+        for key, metrics in zip(fresh, self._evaluate(list(fresh.values())), strict=True):
+            self._known[key] = metrics
+        return [self._known[key] for key in keys]
+
+    def _evaluate(self, batch: Sequence[dict[str, float]]) -> list[dict[str, float]]:
         if self.workers == 1 or len(batch) < self.workers * self.MIN_PER_WORKER:
             outcomes = _evaluate_all(self.backtester, batch, self.window)
         else:
@@ -88,6 +112,23 @@ class LocalExecutor:
         for params, (_, blocks) in zip(batch, outcomes, strict=True):
             self.block_returns[tuple(params.values())] = blocks
         return [metrics for metrics, _ in outcomes]
+
+    def run_folds(
+        self, spec: OptimizationRunSpec, backtester: Backtester, folds: list[Fold]
+    ) -> list[FoldOutcome]:
+        """Every fold, each in a process of its own when there are several cores (each
+        fold's search runs in one)."""
+        global _worker_search
+        from stratopt.runtime.walkforward import run_fold
+
+        self.close()  # the evaluation pool; the fold processes fork from here instead
+        processes = min(self.workers, len(folds))
+        if processes <= 1:
+            return [run_fold(spec, backtester, fold) for fold in folds]
+        _worker_search = (spec, backtester)
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(processes, mp_context=context) as pool:
+            return list(pool.map(_run_fold, folds))
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         global _worker_backtester

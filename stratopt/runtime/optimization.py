@@ -1,11 +1,14 @@
 """The optimization loop: ask a batch, evaluate it, tell the results, until done.
 
-Used by ``stratopt run`` with the :class:`LocalExecutor`, and inside a single-mode Job
-pod; the operator drives the same drivers batch by batch through Kubernetes Jobs.
+It takes any :class:`~stratopt.runtime.executor.Executor`: ``stratopt run`` and a
+single-mode Job pod use the :class:`LocalExecutor`, a distributed run's finalize pod the
+results its shard and fold pods stored. The operator drives the same drivers batch by
+batch through Kubernetes Jobs.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,11 +30,9 @@ from stratopt.runtime.diagnostics import diagnose
 from stratopt.runtime.local import LocalExecutor
 
 if TYPE_CHECKING:
-    from stratopt.runtime.walkforward import FoldRunner
+    from stratopt.runtime.executor import Executor
 
 ProgressCallback = Callable[[dict[str, Any]], None]
-#: Evaluates one batch (by its number) in order; the default is the local process pool.
-BatchEvaluator = Callable[[int, list[dict[str, float]]], list[dict[str, float]]]
 
 
 @dataclass(frozen=True)
@@ -118,18 +119,30 @@ def run_optimization(
     workers: int | None = None,
     data: MarketData | None = None,
     on_batch: ProgressCallback | None = None,
-    evaluate: BatchEvaluator | None = None,
-    run_folds: FoldRunner | None = None,
+    executor: Executor | None = None,
 ) -> OptimizationOutcome:
     """Run the whole search, its diagnostics, and any walk-forward.
 
-    ``evaluate`` replaces local evaluation of the search's batches, and ``run_folds`` that
-    of the walk-forward folds (a distributed run reads both back from the cluster);
-    everything else is the same code path, so the same spec gives the same status either
-    way.
+    ``executor`` evaluates the search's batches and runs the walk-forward folds; by
+    default a :class:`LocalExecutor` of ``workers`` processes. Everything else is the
+    same code path, so the same spec gives the same status with any executor.
     """
     backtester = prepare(spec, data)
-    outcome = search(spec, backtester, workers=workers, on_batch=on_batch, evaluate=evaluate)
+    with contextlib.ExitStack() as owned:
+        if executor is None:
+            executor = owned.enter_context(
+                LocalExecutor(backtester, workers or spec.execution.workers)
+            )
+        return _optimize(spec, backtester, executor, on_batch)
+
+
+def _optimize(
+    spec: OptimizationRunSpec,
+    backtester: Backtester,
+    executor: Executor,
+    on_batch: ProgressCallback | None,
+) -> OptimizationOutcome:
+    outcome = search(spec, backtester, on_batch=on_batch, executor=executor)
     status = outcome.status
     status.warnings += quote_warnings(spec, backtester)
     if status.best is not None:
@@ -140,7 +153,7 @@ def run_optimization(
     if spec.walk_forward is not None:
         from stratopt.runtime.walkforward import walk_forward
 
-        status.walk_forward = walk_forward(spec, backtester, workers, run_folds)
+        status.walk_forward = walk_forward(spec, backtester, executor)
         if len(status.walk_forward.folds) == 1:
             status.warnings.append(
                 "walk-forward made one fold: its out-of-sample result is a single test "
@@ -157,24 +170,20 @@ def search(
     window: tuple[int, int] | None = None,
     seed: int | None = None,
     on_batch: ProgressCallback | None = None,
-    evaluate: BatchEvaluator | None = None,
+    executor: Executor | None = None,
 ) -> OptimizationOutcome:
-    """The search alone, on ``window`` of the data (all of it by default)."""
+    """The search alone, on ``window`` of the data (all of it by default); ``executor``
+    evaluates its batches, by default a :class:`LocalExecutor` of ``workers`` processes
+    on that window."""
     driver: Driver = DRIVERS[spec.algorithm.name.value](spec, seed=seed)
     tracker = ProgressTracker(spec)
-    known: dict[tuple[float, ...], dict[str, float]] = {}
-    with LocalExecutor(backtester, workers or spec.execution.workers, window) as executor:
+    with contextlib.ExitStack() as owned:
+        if executor is None:
+            executor = owned.enter_context(
+                LocalExecutor(backtester, workers or spec.execution.workers, window)
+            )
         while batch := driver.ask():
-            keys = [tuple(p.values()) for p in batch]
-            if evaluate is not None:
-                for key, metrics in zip(keys, evaluate(len(driver.history), batch), strict=True):
-                    known[key] = metrics
-            fresh = list({k: p for k, p in zip(keys, batch, strict=True) if k not in known}.items())
-            for key, metrics in zip(
-                [k for k, _ in fresh], executor.evaluate([p for _, p in fresh]), strict=True
-            ):
-                known[key] = metrics
-            driver.tell([known[k] for k in keys])
+            driver.tell(executor.evaluate(len(driver.history), batch))
             entry = tracker.record(driver.evaluations)
             if on_batch is not None:
                 on_batch({**entry, "planned": driver.planned_evaluations, **driver.progress()})

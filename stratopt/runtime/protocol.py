@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from stratopt.api._resource import GROUP, VERSION
+from stratopt.errors import StratoptError
 
 #: Exit code of a worker that found bad input: the Job fails at once, without retries.
 BAD_INPUT_EXIT_CODE = 2
@@ -173,3 +174,10 @@ def read_failure(termination_message: str, job_reason: str) -> WorkerFailure:
         )
     last = text.splitlines()[-1] if text else "no message"
     return WorkerFailure(job_reason or "JobFailed", f"the worker failed: {last}")
+
+
+class ResultMissingError(StratoptError):
+    """What a distributed run's pods store is incomplete: a shard's input, a batch's
+    results, a fold's outcome."""
+
+    reason = "ResultMissing"

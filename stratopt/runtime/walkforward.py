@@ -1,13 +1,11 @@
-"""Walk-forward analysis on this machine: folds run in parallel, one process each."""
+"""Walk-forward analysis: each fold's search and test, and the stitched summary; the
+folds run on whatever executor the search has."""
 
 from __future__ import annotations
 
 import base64
-import multiprocessing
-import os
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,7 +21,8 @@ from stratopt.optimize.walkforward import (
     stitch_returns,
 )
 
-_shared: tuple[OptimizationRunSpec, Backtester] | None = None
+if TYPE_CHECKING:
+    from stratopt.runtime.executor import Executor
 
 
 @dataclass(frozen=True)
@@ -68,15 +67,6 @@ def run_fold(spec: OptimizationRunSpec, backtester: Backtester, fold: Fold) -> F
     return FoldOutcome(result, test.equity.to_numpy(), trades.pnl.to_numpy(), held)
 
 
-def _run_shared_fold(fold: Fold) -> FoldOutcome:
-    assert _shared is not None
-    return run_fold(*_shared, fold)
-
-
-#: Runs every fold, in order; the default runs them in local processes.
-FoldRunner = Callable[[list[Fold]], list[FoldOutcome]]
-
-
 def encode_fold(outcome: FoldOutcome) -> dict[str, str]:
     """A fold's outcome as ConfigMap data; arrays as raw float64, so nothing is rounded."""
     return {
@@ -98,27 +88,12 @@ def decode_fold(data: dict[str, str]) -> FoldOutcome:
 
 
 def walk_forward(
-    spec: OptimizationRunSpec,
-    backtester: Backtester,
-    workers: int | None = None,
-    run_folds: FoldRunner | None = None,
+    spec: OptimizationRunSpec, backtester: Backtester, executor: Executor
 ) -> WalkForwardStatus:
-    """Every fold, then the stitched out-of-sample summary. ``run_folds`` replaces running
-    the folds here (a cluster runs them as the indexes of one Job)."""
-    global _shared
+    """Every fold, run by ``executor``, then the stitched out-of-sample summary."""
     assert spec.walk_forward is not None
     folds = fold_windows(backtester.data.index, spec.walk_forward)
-    processes = min(workers or spec.execution.workers or os.cpu_count() or 1, len(folds))
-    if run_folds is not None:
-        outcomes = run_folds(folds)
-    elif processes > 1:
-        _shared = (spec, backtester)
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(processes, mp_context=context) as pool:
-            outcomes = list(pool.map(_run_shared_fold, folds))
-    else:
-        outcomes = [run_fold(spec, backtester, fold) for fold in folds]
-    return summarize_folds(spec, backtester, folds, outcomes)
+    return summarize_folds(spec, backtester, folds, executor.run_folds(spec, backtester, folds))
 
 
 def summarize_folds(

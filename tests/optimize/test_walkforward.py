@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from typing import Any
 
 import numpy as np
@@ -14,10 +13,9 @@ from stratopt.api.v1alpha1 import OptimizationRunSpec, WalkForwardSpec
 from stratopt.backtest import Backtester
 from stratopt.data import MarketData, synthesize_ohlcv
 from stratopt.errors import InputError
-from stratopt.optimize.walkforward import Fold, fold_windows
+from stratopt.optimize.walkforward import fold_windows
 from stratopt.runtime import run_optimization
-from stratopt.runtime.optimization import prepare
-from stratopt.runtime.walkforward import FoldOutcome, decode_fold, encode_fold, run_fold
+from stratopt.runtime.walkforward import run_fold
 
 
 def spec(source: str, **walk_forward: Any) -> OptimizationRunSpec:
@@ -95,23 +93,6 @@ def test_same_seed_same_folds() -> None:
     first = run_optimization(run, workers=2).status.walk_forward
     second = run_optimization(run, workers=1).status.walk_forward
     assert first == second and first is not None and len(first.folds) == 2
-
-
-def test_folds_run_elsewhere_and_stored_give_the_same_summary() -> None:
-    """What a cluster does: each fold on its own (a Job index), its outcome stored as
-    ConfigMap text and read back for the summary."""
-    run = spec("synthetic:walk?bars=9000&seed=2")
-    backtester = prepare(run)
-    stored: list[dict[str, str]] = []
-
-    def elsewhere(folds: list[Fold]) -> list[FoldOutcome]:
-        for fold in folds:
-            stored.append(json.loads(json.dumps(encode_fold(run_fold(run, backtester, fold)))))
-        return [decode_fold(data) for data in stored]
-
-    local = run_optimization(run, workers=1).status.walk_forward
-    remote = run_optimization(run, workers=1, run_folds=elsewhere).status.walk_forward
-    assert len(stored) == 2 and remote == local
 
 
 def wide_random_search(source: str, seed: int = 5) -> OptimizationRunSpec:

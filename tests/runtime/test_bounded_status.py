@@ -11,7 +11,7 @@ import yaml
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.api.v1alpha1.optimization import ExecutionSpec
 from stratopt.optimize.results import HISTORY_LIMIT, thinned
-from stratopt.runtime.kubernetes import StoredResults, replay, stored_metrics
+from stratopt.runtime.kubernetes import StoredExecutor, StoredResults, replay
 from stratopt.runtime.optimization import prepare, run_optimization
 from tests.conftest import EXAMPLES
 from tests.runtime.stored import store_batch
@@ -46,12 +46,7 @@ def test_a_batch_of_500_shards_keeps_status_bounded() -> None:
     state = replay(spec, results, "big", "rev")
     assert state.pending is None and len(state.driver.evaluations) == 1000
 
-    def stored(number: int, batch: list[dict[str, float]]) -> list[dict[str, float]]:
-        metrics = stored_metrics(results, "big", "rev", number, batch)
-        assert metrics is not None
-        return metrics
-
-    status = run_optimization(spec, workers=1, evaluate=stored).status
+    status = run_optimization(spec, executor=StoredExecutor(results, "big", "rev")).status
     document = status.model_dump(mode="json", by_alias=True, exclude_none=True)
     size = len(json.dumps(document))
     assert size < STATUS_BUDGET, size

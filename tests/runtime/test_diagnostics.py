@@ -47,7 +47,7 @@ def test_the_local_executor_keeps_sums_from_its_pool_and_from_this_process() -> 
     backtester = Backtester(small_spec("grid").backtest)
     batch = [{"stop_loss": float(s), "take_profit": 60.0} for s in range(10, 90, 2)]
     with LocalExecutor(backtester, workers=2) as pooled, LocalExecutor(backtester, 1) as alone:
-        assert pooled.evaluate(batch) == alone.evaluate(batch)
+        assert pooled.evaluate(0, batch) == alone.evaluate(0, batch)
         for params in batch:
             key = tuple(params.values())
             np.testing.assert_array_equal(pooled.block_returns[key], alone.block_returns[key])
