@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     )
     from stratopt.data import MarketData
     from stratopt.forecast.lstm import LstmForecaster
+    from stratopt.optimize.results import BatchProgress
     from stratopt.runtime import OptimizationOutcome
 
 
@@ -54,15 +55,17 @@ class ProgressReporter:
             self._task = self._progress.add_task(self.label, total=None, detail="")
         return self
 
-    def update(self, entry: dict[str, Any]) -> None:
-        done, planned = int(entry["evaluations"]), int(entry["planned"])
+    def update(self, progress: BatchProgress) -> None:
+        done, planned = progress.evaluations, progress.planned
         parts = []
-        if "generation" in entry:
-            parts.append(f"generation {entry['generation']}")
-        if "bestObjective" in entry:
-            parts.append(f"best {entry['bestObjective']:.4g}")
-        if "hypervolume" in entry:
-            parts.append(f"hv {entry['hypervolume']:.4g}")
+        if progress.generation is not None:
+            parts.append(f"generation {progress.generation}")
+        if progress.member is not None:
+            parts.append(progress.member)
+        if progress.best_objective is not None:
+            parts.append(f"best {progress.best_objective:.4g}")
+        if progress.hypervolume is not None:
+            parts.append(f"hv {progress.hypervolume:.4g}")
         detail = ", ".join(parts)
         if self._progress is not None:
             self._progress.update(self._task, completed=done, total=planned, detail=detail)

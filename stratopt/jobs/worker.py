@@ -47,6 +47,7 @@ from stratopt.runtime.protocol import (
 
 if TYPE_CHECKING:
     from stratopt.api.v1alpha1 import OptimizationRunSpec
+    from stratopt.optimize.results import BatchProgress
     from stratopt.runtime.kubernetes import StoredResults
 
 #: Least seconds between two progress reports of a single-mode search.
@@ -223,17 +224,10 @@ class ProgressReport:
         self.worker, self.clock = worker, clock
         self.written: float | None = None
 
-    def __call__(self, entry: dict[str, Any]) -> None:
+    def __call__(self, done: BatchProgress) -> None:
         if self.written is not None and self.clock() - self.written < PROGRESS_SECONDS:
             return
-        from stratopt.optimize.results import search_progress
-
-        progress = search_progress(
-            int(entry["evaluations"]),
-            int(entry["planned"]),
-            int(entry["batch"]),
-            generation=entry.get("generation"),
-        ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        progress = done.status().model_dump(mode="json", by_alias=True, exclude_none=True)
         task = self.worker.task
         self.worker.write(
             progress_name(task.name, task.revision), {"progress.json": json.dumps(progress)}

@@ -7,6 +7,7 @@ same evaluations.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,6 +42,25 @@ def thinned(
         return list(history)
     keep = np.unique(np.linspace(0, len(history) - 1, limit).round().astype(int))
     return [history[i] for i in keep]
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Where a search stands after a batch: what its progress callback is given."""
+
+    batch: int  # batches done, this one included
+    evaluations: int  # evaluations done
+    planned: int  # evaluations the search makes at most
+    generation: int | None = None  # a genetic search's
+    member: str | None = None  # the driver an ensemble runs now
+    best_objective: float | None = None  # the best first objective so far
+    hypervolume: float | None = None  # of the front so far, several objectives
+
+    def status(self) -> Progress:
+        """As status shows it while the run works."""
+        return search_progress(
+            self.evaluations, self.planned, self.batch, generation=self.generation
+        )
 
 
 class ProgressTracker:

@@ -4,11 +4,14 @@ what a worker pod does, ``stratopt.client.run_local`` too."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-Progress = Callable[[dict[str, Any]], None] | None
+if TYPE_CHECKING:
+    from stratopt.optimize.results import BatchProgress
+
+Progress = Callable[["BatchProgress"], None] | None
 
 
 def _optimization(spec: Any, on_progress: Progress) -> BaseModel:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,13 +26,14 @@ from stratopt.optimize import (
     check_space_against_strategy,
     summarize,
 )
+from stratopt.optimize.results import BatchProgress
 from stratopt.runtime.diagnostics import diagnose
 from stratopt.runtime.local import LocalExecutor
 
 if TYPE_CHECKING:
     from stratopt.runtime.executor import Executor
 
-ProgressCallback = Callable[[dict[str, Any]], None]
+ProgressCallback = Callable[[BatchProgress], None]
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,18 @@ def search(
             driver.tell(executor.evaluate(len(driver.history), batch))
             entry = tracker.record(driver.evaluations)
             if on_batch is not None:
-                on_batch({**entry, "planned": driver.planned_evaluations, **driver.progress()})
+                where = driver.progress()
+                on_batch(
+                    BatchProgress(
+                        batch=int(entry["batch"]),
+                        evaluations=int(entry["evaluations"]),
+                        planned=driver.planned_evaluations,
+                        generation=where.get("generation"),
+                        member=where.get("member"),
+                        best_objective=entry.get("bestObjective"),
+                        hypervolume=entry.get("hypervolume"),
+                    )
+                )
     evaluations = driver.evaluations
     status = summarize(
         spec,

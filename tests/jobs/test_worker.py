@@ -5,6 +5,7 @@ status of the same search run in one process."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from stratopt.jobs.worker import (
     work,
 )
 from stratopt.operator.manifests import build_shard_configmaps, shards_per_input
+from stratopt.optimize.results import BatchProgress
 from stratopt.runtime.execute import execute
 from stratopt.runtime.kubernetes import replay, shard
 from stratopt.runtime.protocol import (
@@ -343,13 +345,13 @@ def test_progress_is_written_at_the_first_batch_then_at_most_every_few_seconds()
     report = ProgressReport(
         Worker(store, task, store.resources[("OptimizationRun", "rsi")]), lambda: now[0]
     )
-    entry = {"evaluations": 10, "planned": 100, "batch": 0}
+    entry = BatchProgress(batch=1, evaluations=10, planned=100)
 
     report(entry)
     now[0] += PROGRESS_SECONDS / 2
-    report({**entry, "evaluations": 20, "batch": 1})
+    report(replace(entry, batch=2, evaluations=20))
     now[0] += PROGRESS_SECONDS
-    report({**entry, "evaluations": 30, "batch": 2})
+    report(replace(entry, batch=3, evaluations=30))
 
     assert store.writes == [progress_name("rsi", task.revision)] * 2
     written = store.config_maps[progress_name("rsi", task.revision)]["data"]["progress.json"]
