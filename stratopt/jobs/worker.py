@@ -101,12 +101,13 @@ class Worker:
         self.owner = owner_reference(task.kind, task.name, body["metadata"]["uid"])
         self.labels = result_labels(task.name, task.revision)
 
-    def write(self, name: str, data: dict[str, str], **labels: str) -> None:
-        """Create or replace ConfigMap ``name``, owned by the run, found by its selector."""
+    def write(self, name: str, data: dict[str, str], labels: dict[str, str] | None = None) -> None:
+        """Create or replace ConfigMap ``name``, owned by the run, found by its selector
+        (and by any more ``labels``)."""
         metadata = {
             "name": name,
             "namespace": self.task.namespace,
-            "labels": {**self.labels, **labels},
+            "labels": {**self.labels, **(labels or {})},
             "ownerReferences": [self.owner],
         }
         configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
@@ -180,7 +181,7 @@ class Worker:
         self.write(
             shard_result_name(task.name, task.revision, task.batch, task.index),
             {"metrics.json": json.dumps(metrics)},
-            **{"stratopt.io/batch": str(task.batch)},
+            {"stratopt.io/batch": str(task.batch)},
         )
 
     def fold(self) -> None:

@@ -186,7 +186,8 @@ def test_a_distributed_search_stepped_through_its_pods_ends_as_the_same_search_h
     )
     store = MemoryStore()
     task = _distributed(store, "ga", spec)
-    assert shard_result_name("ga", task.revision, 2, 2) in store.config_maps
+    last = store.config_maps[shard_result_name("ga", task.revision, 2, 2)]
+    assert last["metadata"]["labels"]["stratopt.io/batch"] == "2"
     assert shard_result_name("ga", task.revision, 3, 0) not in store.config_maps
 
     finalize = Task(Step.FINALIZE, "OptimizationRun", "ga", NAMESPACE, task.revision)
