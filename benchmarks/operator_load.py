@@ -144,6 +144,9 @@ def test_operator_under_load(
             timeout=1800,
         )
         finished = time.monotonic() - started
+        during = operator_requests(control_plane)
+        # The audit log must see the operator, or an idle count of 0 would prove nothing.
+        assert during > count, f"the audit log holds {during} requests of {OPERATOR_USER}"
         time.sleep(10)  # the last status writes and their watch events
         cpu, audited, total = (
             cpu_seconds(operator.process.pid),
@@ -175,6 +178,7 @@ def test_operator_under_load(
             f"  per-generation overhead under load, {len(gaps)} boundaries: "
             f"median {statistics.median(gaps):.2f} s, max {max(gaps):.2f} s"
         )
+    print(f"  operator API requests from the apply to all finished: {during}")
     print(
         f"  apiserver_request_total, whole cluster, idle: {with_operator:.1f} per minute with "
         f"the operator, {without_operator:.1f} after it stopped"
