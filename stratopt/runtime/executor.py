@@ -44,5 +44,6 @@ class Executor(Protocol):
         ...
 
     def close(self) -> None:
-        """Release what it holds (processes, connections)."""
+        """Release what it holds (processes, connections); used again, it takes them
+        anew."""
         ...

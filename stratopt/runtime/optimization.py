@@ -144,6 +144,7 @@ def _optimize(
     on_batch: ProgressCallback | None,
 ) -> OptimizationOutcome:
     outcome = search(spec, backtester, on_batch=on_batch, executor=executor)
+    executor.close()  # e.g. a process pool, idle through the diagnostics
     status = outcome.status
     status.warnings += quote_warnings(spec, backtester)
     if status.best is not None:
