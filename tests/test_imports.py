@@ -1,5 +1,5 @@
 """Each command imports what its job needs and nothing heavier: a backtest or a grid
-search on synthetic data or on a plain CSV file loads no pandas, scipy.stats,
+search on synthetic data or on a plain CSV file loads no pandas, scipy.linalg, scipy.stats,
 scipy.signal, scikit-learn, scikit-optimize, plotting or cluster client; only searches,
 files and options that use them pay for them."""
 
@@ -16,6 +16,7 @@ from stratopt.data import synthesize_ohlcv
 
 HEAVY = [
     "pandas",
+    "scipy.linalg",
     "scipy.stats",
     "scipy.signal",
     "scipy.optimize",

@@ -17,7 +17,8 @@ Conventions (documented for users in the README):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from stratopt._jit import njit
 
 # Columns of the trade records.
 T_ENTRY_BAR, T_EXIT_BAR, T_DIRECTION, T_UNITS, T_ENTRY, T_EXIT, T_PNL, T_REASON = range(8)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+
+from stratopt._jit import njit
 
 FloatArray = npt.NDArray[np.float64]
 
