@@ -213,5 +213,21 @@ def watch_job(body: kopf.Body, **_: Any) -> None:
         queue().mark(key)
 
 
+@kopf.on.event(
+    "",
+    "v1",
+    "configmaps",
+    # What worker pods store (the operator's own shard inputs carry managed-by).
+    labels={"stratopt.io/run": kopf.PRESENT, "app.kubernetes.io/managed-by": kopf.ABSENT},
+    id="results-watch",
+)
+def watch_result(body: kopf.Body, **_: Any) -> None:
+    """A shard's result wakes its run at once: the next batch starts when the last
+    result is stored, not a pod status update and a Job status update later."""
+    key = owning_run(body)
+    if key is not None:
+        queue().mark(key)
+
+
 for _kind, _plural in PLURALS.items():
     _register(_kind, _plural)

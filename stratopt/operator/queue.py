@@ -54,7 +54,7 @@ def spec_unanswered(body: Mapping[str, Any]) -> bool:
 
 
 def owning_run(body: Mapping[str, Any]) -> RunKey | None:
-    """The run that owns this object (a Job), from its owner references."""
+    """The run that owns this object (a Job, a ConfigMap), from its owner references."""
     metadata = body.get("metadata") or {}
     for owner in metadata.get("ownerReferences") or []:
         if owner.get("apiVersion") == f"{GROUP}/{VERSION}" and owner.get("kind") in PLURALS:

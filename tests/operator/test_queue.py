@@ -86,3 +86,38 @@ def test_a_job_wakes_the_run_that_owns_it_and_nothing_else() -> None:
     }
     assert owning_run(foreign) is None
     assert owning_run({"metadata": {"namespace": "research"}}) is None
+
+
+def test_a_result_a_worker_stores_wakes_its_run_and_the_operators_inputs_do_not() -> None:
+    """The results watch's label filter, as kopf matches it, selects what a worker
+    writes, not the shard inputs the operator writes itself."""
+    import kopf
+    from kopf._core.intents.registries import _matches_metadata
+
+    import stratopt.operator.handlers  # noqa: F401  (registers the handlers)
+    from stratopt.jobs.worker import Step, Task, Worker
+    from stratopt.operator.manifests import build_shard_configmaps
+
+    written: list[dict[str, Any]] = []
+
+    class Store:
+        def store_config_map(self, namespace: str, configmap: dict[str, Any]) -> None:
+            written.append(configmap)
+
+    task = Task(Step.EVALUATE, "OptimizationRun", "rsi", "research", "v")
+    body = {"metadata": {"name": "rsi", "uid": "u"}, "spec": {}}
+    Worker(Store(), task, body).write("rsi-v-b0-s0", {"metrics.json": "[]"})  # type: ignore[arg-type]
+    [result] = written
+    [inputs] = build_shard_configmaps("rsi", "research", "u", "v", 0, [[{"a": 1.0}]])
+    [handler] = [
+        h
+        for h in kopf.get_default_registry()._watching.get_all_handlers()
+        if h.id == "results-watch"
+    ]
+
+    def selected(configmap: dict[str, Any]) -> bool:
+        labels = configmap["metadata"]["labels"]
+        return _matches_metadata(pattern=handler.labels, content=labels, kwargs={}, cause=None)  # type: ignore[arg-type]
+
+    assert selected(result) and not selected(inputs)
+    assert owning_run(result) == RunKey("OptimizationRun", "research", "rsi")
