@@ -6,7 +6,7 @@ same evaluations.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +61,10 @@ class BatchProgress:
         return search_progress(
             self.evaluations, self.planned, self.batch, generation=self.generation
         )
+
+
+#: What a search calls after each batch.
+ProgressCallback = Callable[[BatchProgress], None]
 
 
 class ProgressTracker:

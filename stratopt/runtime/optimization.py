@@ -9,7 +9,7 @@ batch through Kubernetes Jobs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,14 +26,12 @@ from stratopt.optimize import (
     check_space_against_strategy,
     summarize,
 )
-from stratopt.optimize.results import BatchProgress
+from stratopt.optimize.results import BatchProgress, ProgressCallback
 from stratopt.runtime.diagnostics import diagnose
 from stratopt.runtime.local import LocalExecutor
 
 if TYPE_CHECKING:
     from stratopt.runtime.executor import Executor
-
-ProgressCallback = Callable[[BatchProgress], None]
 
 
 @dataclass(frozen=True)

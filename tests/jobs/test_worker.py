@@ -199,13 +199,18 @@ def test_a_distributed_search_stepped_through_its_pods_ends_as_the_same_search_h
     )
 
 
-def test_finalize_without_a_batchs_results_fails_naming_the_batch() -> None:
+def _stepped_random_search() -> tuple[MemoryStore, Task]:
+    """A distributed random search of 6 in shards of 2, every shard evaluated."""
     spec = _search(
         algorithm={"name": "random", "random": {"samples": 6}},
         execution={"mode": "distributed", "shardSize": 2},
     )
     store = MemoryStore()
-    task = _distributed(store, "r", spec)
+    return store, _distributed(store, "r", spec)
+
+
+def test_finalize_without_a_batchs_results_fails_naming_the_batch() -> None:
+    store, task = _stepped_random_search()
     del store.config_maps[shard_result_name("r", task.revision, 0, 1)]
 
     failure = work(store, Task(Step.FINALIZE, "OptimizationRun", "r", NAMESPACE, task.revision))
@@ -216,12 +221,7 @@ def test_finalize_without_a_batchs_results_fails_naming_the_batch() -> None:
 
 
 def test_finalize_over_results_of_other_inputs_fails_and_never_mixes_them() -> None:
-    spec = _search(
-        algorithm={"name": "random", "random": {"samples": 6}},
-        execution={"mode": "distributed", "shardSize": 2},
-    )
-    store = MemoryStore()
-    task = _distributed(store, "r", spec)
+    store, task = _stepped_random_search()
     inputs = store.config_maps[shard_input_name("r", task.revision, 0, 0)]["data"]
     first = json.loads(inputs["shard-0"])
     first[0] = {key: value + 1 for key, value in first[0].items()}
