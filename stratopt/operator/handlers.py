@@ -10,6 +10,7 @@ operator; what a run owns goes with it through owner references.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -32,8 +33,6 @@ from stratopt.operator.reconcile import Clients, RunMemory, reconcile
 from stratopt.settings import OperatorSettings
 
 logger = logging.getLogger("stratopt.operator")
-#: How often the loop looks for marked runs; cheap (no API call) when there are none.
-TICK_SECONDS = 0.2
 _serving: set[int] = set()
 #: What one start of the operator made: its queue and its reconcile loop.
 _state: dict[str, Any] = {}
@@ -120,13 +119,19 @@ async def stop(**_: Any) -> None:
 
 async def drive(runs: RunQueue, settings: OperatorSettings) -> None:
     """Reconcile marked and due runs one at a time, in a worker thread (the API client
-    blocks), for as long as the operator runs."""
+    blocks), for as long as the operator runs. A mark wakes the loop at once; otherwise it
+    sleeps until the next resync is due."""
     clients = Clients.default()
     kept = memory()
+    loop = asyncio.get_running_loop()
+    marked = asyncio.Event()
+    runs.on_mark(lambda: loop.call_soon_threadsafe(marked.set))
     while True:
+        marked.clear()  # before draining: a mark from now on wakes the next wait
         for key in runs.due(time.monotonic()):
             await asyncio.to_thread(reconcile_one, runs, key, clients, settings, kept)
-        await asyncio.sleep(TICK_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(marked.wait(), runs.wait(time.monotonic()))
 
 
 def reconcile_one(

@@ -11,7 +11,7 @@ every run again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,11 +76,18 @@ class RunQueue:
         self._marked: dict[RunKey, None] = {}
         self._next: dict[RunKey, float] = {}
         self._failures: dict[RunKey, int] = {}
+        self._wake: Callable[[], object] = lambda: None
+
+    def on_mark(self, wake: Callable[[], object]) -> None:
+        """Call ``wake`` (from the marking thread) whenever a run is marked, so the loop
+        that drains the queue reconciles it at once instead of at its next poll."""
+        self._wake = wake
 
     def mark(self, key: RunKey) -> None:
         """Reconcile ``key`` at the next turn."""
         with self._lock:
             self._marked[key] = None
+        self._wake()
 
     def track(self, key: RunKey, now: float) -> None:
         """Keep resyncing ``key`` (an unfinished run) without reconciling it now."""
@@ -118,6 +125,16 @@ class RunQueue:
             for key in keys:
                 self._next[key] = now + self.resync
             return keys
+
+    def wait(self, now: float) -> float | None:
+        """Seconds until the next run is due (0 when one is marked); None when none is
+        tracked."""
+        with self._lock:
+            if self._marked:
+                return 0.0
+            if not self._next:
+                return None
+            return max(0.0, min(self._next.values()) - now)
 
     def tracked(self) -> list[RunKey]:
         with self._lock:

@@ -35,6 +35,20 @@ def test_a_tracked_run_waits_for_its_resync_and_a_mark_brings_it_forward() -> No
     assert queue.due(now=12) == [RUN]
 
 
+def test_the_loop_sleeps_until_the_next_resync_and_a_mark_wakes_it() -> None:
+    queue = RunQueue(resync=10)
+    woken: list[None] = []
+    queue.on_mark(lambda: woken.append(None))
+    assert queue.wait(now=0) is None  # nothing tracked: sleep until a mark
+    queue.track(RUN, now=0)
+    queue.track(OTHER, now=4)
+    assert queue.wait(now=3) == 7
+    assert queue.wait(now=12) == 0  # overdue
+    queue.mark(OTHER)
+    assert woken == [None]
+    assert queue.wait(now=3) == 0
+
+
 def test_forgotten_runs_are_never_due_again_until_marked() -> None:
     queue = RunQueue(resync=1)
     queue.mark(RUN)
