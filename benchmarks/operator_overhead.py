@@ -3,9 +3,12 @@ worker start-up.
 
 Overhead per generation: from the last worker container of one batch's Job exiting to
 the first worker container of the next batch's Job starting, from containerd's task
-events. Wall times: the NSGA-II example, from ``kubectl apply`` to phase Succeeded, in
-``single`` and in ``distributed`` mode, next to ``stratopt run`` on the same spec. Worker
-start-up: from a shard container's start to its first evaluation, which each worker logs.
+events; negative when the next batch's pods were started ahead, while the batch before
+ran. Idle per generation: from that exit to the next batch's first evaluation, which each
+worker logs: the time no shard evaluates. Wall times: the NSGA-II example, from
+``kubectl apply`` to phase Succeeded, in ``single`` and in ``distributed`` mode, next to
+``stratopt run`` on the same spec. Worker start-up: from a shard container's start to
+its worker being ready to evaluate (at its first evaluation, or waiting for its input).
 
 The cluster is the test suite's (``tests/cluster``): build it first (``make cluster
 images``) and run as root. Run: ``python benchmarks/operator_overhead.py
@@ -93,32 +96,62 @@ def overheads(timeline: list[tuple[float, str, str]], run: str) -> list[float]:
     """Per batch boundary: first start of batch k+1 minus last end of batch k."""
     spans: dict[int, tuple[float, float]] = {}
     for moment, what, pod in timeline:
-        job = pod.rsplit("-", 2)[0]  # an Indexed Job's pod: <job>-<index>-<suffix>
-        if not job.startswith(f"{run}-") or "-b" not in job:
+        batch = batch_of(pod, run)
+        if batch is None:
             continue
-        batch = int(job.rsplit("-b", 1)[1])
         first, last = spans.get(batch, (float("inf"), 0.0))
         spans[batch] = (min(first, moment) if what == "start" else first, max(last, moment))
     batches = sorted(spans)
     return [spans[b + 1][0] - spans[b][1] for b in batches[:-1] if b + 1 in spans]
 
 
-def first_evaluation_delays(
+def worker_marks(
     api: client.ApiClient, namespace: str, timeline: list[tuple[float, str, str]]
-) -> list[float]:
-    """Per shard pod: the worker's logged first evaluation minus its container's start."""
-    starts = {pod: moment for moment, what, pod in timeline if what == "start"}
+) -> dict[str, dict[str, float]]:
+    """Per shard pod: when its container started and what its worker logged (the
+    moments it began ``waiting`` for its input, if it was started ahead of its batch, and
+    made its ``first-evaluation``)."""
     core = client.CoreV1Api(api)
-    delays = []
-    for pod, started in starts.items():
-        if "-b" not in pod:
+    found: dict[str, dict[str, float]] = {}
+    for moment, what, pod in timeline:
+        if what != "start" or "-b" not in pod:
             continue
         log = core.read_namespaced_pod_log(pod, namespace)
         marks = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
-        first = next((m["at"] for m in marks if m.get("event") == "first-evaluation"), None)
-        if first is not None:
-            delays.append(first - started)
-    return delays
+        found[pod] = {"start": moment, **{m["event"]: m["at"] for m in marks if "event" in m}}
+    return found
+
+
+def start_up_delays(marks: dict[str, dict[str, float]]) -> list[float]:
+    """Per shard pod: from its container's start to its worker being ready to evaluate
+    (waiting for its input, or at its first evaluation)."""
+    ready = ((m.get("waiting", m.get("first-evaluation")), m["start"]) for m in marks.values())
+    return [at - start for at, start in ready if at is not None]
+
+
+def idle_gaps(
+    timeline: list[tuple[float, str, str]], marks: dict[str, dict[str, float]], run: str
+) -> list[float]:
+    """Per batch boundary: the first evaluation of batch k+1 minus the end of the last
+    pod of batch k, the time no shard evaluates."""
+    ends: dict[int, float] = {}
+    firsts: dict[int, float] = {}
+    for moment, what, pod in timeline:
+        batch = batch_of(pod, run)
+        if batch is not None and what == "end":
+            ends[batch] = max(ends.get(batch, 0.0), moment)
+    for pod, mark in marks.items():
+        batch = batch_of(pod, run)
+        if batch is not None and "first-evaluation" in mark:
+            firsts[batch] = min(firsts.get(batch, float("inf")), mark["first-evaluation"])
+    return [firsts[b + 1] - ends[b] for b in sorted(ends) if b + 1 in firsts]
+
+
+def batch_of(pod: str, run: str) -> int | None:
+    job = pod.rsplit("-", 2)[0]  # an Indexed Job's pod: <job>-<index>-<suffix>
+    if not job.startswith(f"{run}-") or "-b" not in job:
+        return None
+    return int(job.rsplit("-b", 1)[1])
 
 
 def main() -> None:
@@ -182,7 +215,7 @@ def main() -> None:
                 distributed = run_on_cluster(
                     plane, api, "bench", example("distributed", "distributed", *size)
                 )
-                delays = first_evaluation_delays(api, "bench", timeline)
+                marks = worker_marks(api, "bench", timeline)
         finally:
             node.stop()
             shutil.rmtree(node.run, ignore_errors=True)
@@ -201,6 +234,8 @@ def main() -> None:
     local_seconds = time.perf_counter() - started
 
     gaps = overheads(timeline, "distributed")
+    idle = idle_gaps(timeline, marks, "distributed")
+    delays = start_up_delays(marks)
     print(
         f"NSGA-II example, population {args.population} × {args.generations} generations, "
         f"resync interval {args.interval} s"
@@ -213,9 +248,14 @@ def main() -> None:
         f"{len(gaps)} boundaries: median {statistics.median(gaps):.2f} s, "
         f"max {max(gaps):.2f} s, mean {statistics.mean(gaps):.2f} s (target < 2 s)"
     )
+    print(
+        f"  idle per generation (last pod of batch k ends → first evaluation of k+1), "
+        f"{len(idle)} boundaries: median {statistics.median(idle):.2f} s, "
+        f"max {max(idle):.2f} s, mean {statistics.mean(idle):.2f} s"
+    )
     if delays:
         print(
-            f"  worker container start → first evaluation, {len(delays)} shard pods: "
+            f"  worker container start → ready to evaluate, {len(delays)} shard pods: "
             f"median {statistics.median(delays):.2f} s, max {max(delays):.2f} s (target < 2 s)"
         )
 

@@ -1,6 +1,7 @@
 """The few API calls a worker pod makes, over HTTPS with its ServiceAccount.
 
-A worker reads its run and its shard and writes ConfigMaps; that is all. The kubernetes
+A worker reads its run and its shard (waiting for it with a watch) and writes ConfigMaps;
+that is all. The kubernetes
 client takes a quarter of a second to import, an eighth of a pod's start-up budget, so
 the worker makes these calls with the standard library instead.
 """
@@ -10,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import ssl
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +92,43 @@ class Cluster:
     def config_map_data(self, namespace: str, name: str) -> dict[str, str]:
         found = self.request("GET", f"/api/v1/namespaces/{namespace}/configmaps/{name}")
         return dict(found.get("data") or {})
+
+    def await_config_map(self, namespace: str, name: str, seconds: float) -> dict[str, str] | None:
+        """The data of ConfigMap ``name`` once it exists; None if it does not within
+        ``seconds``. One LIST, then a watch of that one name from the LIST's version, so
+        a waiting pod costs the API server one open request, not a poll."""
+        deadline = time.monotonic() + seconds
+        collection = f"/api/v1/namespaces/{namespace}/configmaps"
+        only = {"fieldSelector": f"metadata.name={name}"}
+        while True:
+            found = self.request("GET", f"{collection}?{urllib.parse.urlencode(only)}")
+            if found["items"]:
+                return dict(found["items"][0].get("data") or {})
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            query = {
+                **only,
+                "watch": "1",
+                "resourceVersion": found["metadata"]["resourceVersion"],
+                "timeoutSeconds": str(max(1, min(int(remaining), 300))),
+            }
+            for event in self._stream(f"{collection}?{urllib.parse.urlencode(query)}"):
+                if event.get("type") in ("ADDED", "MODIFIED"):
+                    return dict(event["object"].get("data") or {})
+                if event.get("type") == "ERROR":  # e.g. the version expired: list again
+                    break
+
+    def _stream(self, path: str) -> Iterator[dict[str, Any]]:
+        """The events of a watch, one JSON object a line, until the server ends it."""
+        request = urllib.request.Request(f"{self.server}{path}")
+        request.add_header("Authorization", f"Bearer {self.token_file.read_text().strip()}")
+        # The server closes the watch after its timeoutSeconds (at most 300).
+        opened = urllib.request.urlopen(request, timeout=330, context=self._tls)
+        with opened as response:
+            for line in response:
+                if line.strip():
+                    yield json.loads(line)
 
     def config_maps_data(self, namespace: str, selector: str) -> StoredResults:
         """The data of the ConfigMaps that ``selector`` matches, by name, in one LIST."""

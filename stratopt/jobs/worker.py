@@ -29,6 +29,7 @@ from stratopt.jobs._cluster import ApiError, Cluster
 from stratopt.runtime.execute import execute
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
+    INPUT_WAIT_SECONDS,
     TERMINATION_LOG,
     ResultMissingError,
     WorkerFailure,
@@ -63,6 +64,10 @@ class Store(Protocol):
 
     def config_maps_data(self, namespace: str, selector: str) -> StoredResults: ...
 
+    def await_config_map(
+        self, namespace: str, name: str, seconds: float
+    ) -> dict[str, str] | None: ...
+
     def store_config_map(self, namespace: str, configmap: dict[str, Any]) -> None: ...
 
 
@@ -80,7 +85,8 @@ class Task:
     """One worker's work: a step of one revision of one run.
 
     ``index`` is the pod's completion index in an Indexed Job (its shard or fold);
-    ``batch`` and ``shards_per_input`` locate an evaluated shard's input.
+    ``batch`` and ``shards_per_input`` locate an evaluated shard's input, which the pod
+    waits for up to ``input_wait`` seconds.
     """
 
     step: Step
@@ -91,6 +97,7 @@ class Task:
     index: int = 0
     batch: int = 0
     shards_per_input: int = 1
+    input_wait: float = INPUT_WAIT_SECONDS
 
 
 class Worker:
@@ -150,28 +157,31 @@ class Worker:
 
     def evaluate(self) -> None:
         """Evaluate this pod's shard of one batch; store its metrics in order."""
-        from stratopt.runtime.optimization import prepare
+        from stratopt.runtime.optimization import prepare, upper_corner
 
         task = self.task
         spec = self._search()
         backtester = prepare(spec)
         part = task.index // task.shards_per_input
         name = shard_input_name(task.name, task.revision, task.batch, part)
-        try:
-            inputs = self.store.config_map_data(task.namespace, name)
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            inputs = {}
+        inputs = self.store.await_config_map(task.namespace, name, 0)
+        if inputs is None:
+            # Started ahead of its batch: compile while the batch before runs, then wait.
+            backtester.evaluate(upper_corner(spec))
+            print(json.dumps({"event": "waiting", "at": time.time()}), flush=True)
+            inputs = self.store.await_config_map(task.namespace, name, task.input_wait)
         key = f"shard-{task.index}"
-        if key not in inputs:
+        if inputs is None or key not in inputs:
             raise ResultMissingError(
-                f"batch {task.batch}: the input of shard {task.index} is missing ({name})"
+                f"batch {task.batch}: the input of shard {task.index} is missing ({name}"
+                + (f", waited {task.input_wait:g} s)" if inputs is None else ")")
             )
         batch = json.loads(inputs[key])
         metrics = [backtester.evaluate(params) for params in batch[:1]]
-        # One log line marks the pod's start-up cost (benchmarks/operator_overhead.py reads it).
-        print(json.dumps({"event": "first-evaluation", "at": time.time()}), flush=True)
+        if batch:
+            # These two mark the pod's start-up cost and when a batch's evaluation begins
+            # (benchmarks/operator_overhead.py reads them).
+            print(json.dumps({"event": "first-evaluation", "at": time.time()}), flush=True)
         metrics += [backtester.evaluate(params) for params in batch[1:]]
         if spec.walk_forward is not None and task.batch == 0 and task.index == 0:
             from stratopt.optimize.walkforward import fold_windows

@@ -14,6 +14,7 @@ from stratopt.api.kinds import PLURALS
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     INPUT_BYTES,
+    SHARDS_PER_INPUT_LABEL,
     STOPPED_EXIT_CODE,
     batch_job_name,
     finalize_job_name,
@@ -169,7 +170,8 @@ def build_worker_rbac(namespace: str, settings: JobSettings) -> list[dict[str, A
         {
             "apiGroups": [""],
             "resources": ["configmaps"],
-            "verbs": ["get", "list", "create", "update"],
+            # watch: a shard's pod waits for its input (see build_batch_job).
+            "verbs": ["get", "list", "watch", "create", "update"],
         },
     ]
     return [
@@ -242,7 +244,8 @@ def build_batch_job(
     suspend: bool = False,
 ) -> dict[str, Any]:
     """The Indexed Job of one batch: pod *i* evaluates shard *i* (``JOB_COMPLETION_INDEX``),
-    found in input ConfigMap ``i // per_input``."""
+    found in input ConfigMap ``i // per_input``. Its pods wait for their inputs, so the
+    Job of the next batch can start while this one runs."""
     return _worker_job(
         "evaluate",
         batch_job_name(name, revision, batch),
@@ -254,7 +257,7 @@ def build_batch_job(
         arguments=("--batch", str(batch), "--shards-per-input", str(per_input)),
         completions=shards,
         parallelism=parallelism,
-        extra_labels={"stratopt.io/batch": str(batch)},
+        extra_labels={"stratopt.io/batch": str(batch), SHARDS_PER_INPUT_LABEL: str(per_input)},
         suspend=suspend,
     )
 
@@ -320,10 +323,12 @@ def build_shard_configmaps(
     revision: str,
     batch: int,
     shards: list[list[dict[str, float]]],
+    per_input: int | None = None,
 ) -> list[dict[str, Any]]:
     """A batch's parameter sets, one key per shard, in as many ConfigMaps (owned by the
-    run) as their size needs; shard *i* is in part ``i // shards_per_input(shards)``."""
-    per_part = shards_per_input(shards)
+    run) as their size needs; shard *i* is in part ``i // per_input`` (by default
+    ``shards_per_input(shards)``)."""
+    per_part = per_input or shards_per_input(shards)
     return [
         {
             "apiVersion": "v1",

@@ -31,8 +31,10 @@ from stratopt.operator.manifests import (
 from stratopt.operator.queue import RunKey
 from stratopt.optimize import ReplayMismatchError
 from stratopt.optimize.results import search_progress
+from stratopt.optimize.space import Params
 from stratopt.runtime.kubernetes import Replay, StoredResults, execution_mode, replay, shard
 from stratopt.runtime.protocol import (
+    SHARDS_PER_INPUT_LABEL,
     WorkerFailure,
     batch_job_name,
     finalize_job_name,
@@ -43,6 +45,7 @@ from stratopt.runtime.protocol import (
     progress_name,
     result_name,
     revision,
+    shard_input_name,
     shard_result_name,
 )
 from stratopt.settings import JobSettings
@@ -98,6 +101,10 @@ class JobView:
     reason: str = ""  # the reason of the Job's final condition
     suspended: bool = False
     active: int = 0
+    completions: int = 1
+    started: int = 0  # its pods that are running or done
+    batch: int | None = None  # of a batch's Job
+    per_input: int = 1  # shards per input ConfigMap, of a batch's Job
     seconds: float | None = None  # from start to completion, once complete
     failure: WorkerFailure | None = None  # what its failed pod reported, if any
     refused: str | None = None  # why it cannot create its pods (its FailedCreate Event)
@@ -112,13 +119,18 @@ def job_view(job: Mapping[str, Any]) -> JobView:
     if state.get("startTime") and state.get("completionTime"):
         started = datetime.fromisoformat(state["startTime"])
         seconds = (datetime.fromisoformat(state["completionTime"]) - started).total_seconds()
+    labels = meta.get("labels") or {}
     return JobView(
         meta["name"],
-        (meta.get("labels") or {}).get("stratopt.io/revision", ""),
+        labels.get("stratopt.io/revision", ""),
         JobOutcome(outcome),
         reason,
         bool(spec.get("suspend")),
         int(state.get("active") or 0),
+        int(spec.get("completions") or 1),
+        int(state.get("ready") or 0) + int(state.get("succeeded") or 0),
+        int(labels["stratopt.io/batch"]) if "stratopt.io/batch" in labels else None,
+        int(labels.get(SHARDS_PER_INPUT_LABEL) or 1),
         seconds,
     )
 
@@ -171,6 +183,14 @@ class EnsureJob:
 
 
 @dataclass(frozen=True)
+class RemoveJobs:
+    """Delete Jobs (and their pods) no longer needed: pods started ahead for a batch
+    that will not come."""
+
+    jobs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SetSuspended:
     """Suspend or resume a running Job as the spec says (a suspended Job keeps no pods)."""
 
@@ -204,7 +224,7 @@ class SetStatus:
         return None if phase is None else str(phase)
 
 
-Step = Announce | EnsureJob | SetSuspended | RecordBatch | CountEvaluations | SetStatus
+Step = Announce | EnsureJob | RemoveJobs | SetSuspended | RecordBatch | CountEvaluations | SetStatus
 
 
 @dataclass(frozen=True)
@@ -333,38 +353,27 @@ class _Planner:
         done_before = int((self.status.get("progress") or {}).get("evaluationsCompleted", 0))
         if evaluated > done_before:
             self.steps.append(CountEvaluations(evaluated - done_before))
+        ahead = self.snapshot.jobs.get(batch_job_name(run.name, run.revision, state.batch + 1))
         if state.pending is None:
+            unneeded = self.snapshot.jobs.get(batch_job_name(run.name, run.revision, state.batch))
+            if unneeded is not None:  # started ahead, but the search ended
+                self.steps.append(RemoveJobs((unneeded.name,)))
             if spec.walk_forward is None:
                 return True
             return self.folds(spec, progress)
         shards = shard(state.pending, spec.execution.shard_size)
         name = batch_job_name(run.name, run.revision, state.batch)
         job = self.snapshot.jobs.get(name)
-        if job is None:
-            previous = batch_job_name(run.name, run.revision, state.batch - 1)
-            finished = self.snapshot.jobs.get(previous) if state.batch > 0 else None
-            if finished is not None and finished.seconds is not None:
-                self.steps.append(RecordBatch(finished.seconds))
-            config_maps = build_shard_configmaps(
-                run.name, run.namespace, run.uid, run.revision, state.batch, shards
-            )
-            manifest = build_batch_job(
-                run.name,
-                run.namespace,
-                run.uid,
-                run.revision,
-                state.batch,
-                len(shards),
-                spec.execution.parallelism,
-                self.settings,
-                per_input=shards_per_input(shards),
-                suspend=run.suspended,
-            )
-            self.ensure(manifest, config_maps)
-            self.announce(
-                "BatchStarted",
-                f"Job {name}: batch {state.batch}, {len(state.pending)} evaluations "
-                f"in {len(shards)} shards ({evaluated}/{planned} done)",
+        written = stored_layout(results, run.name, run.revision, state.batch)
+        if written is None:
+            self.start_batch(spec, state, shards, job)
+            job = None  # its status says nothing of the batch just given to it
+        elif job is None or job.completions != written[0]:
+            # Its inputs are written but its Job is missing (the operator stopped in
+            # between) or is one being replaced: a Job that reads what is written.
+            self.ensure(
+                self.batch_job(spec, state.batch, written[0], written[1]),
+                replace=() if job is None else (job.name,),
             )
         else:
             outcome = self.check(job)
@@ -384,9 +393,80 @@ class _Planner:
                     f"{_listed(missing)}, are missing or incomplete",
                 )
                 return False
+            if outcome is JobOutcome.RUNNING:
+                self.start_ahead(spec, state, job, ahead)
+        if ahead is not None:
+            self.check(ahead)  # suspended and resumed with the batch before it
         update = self.in_progress(job, f"batch {state.batch} running")
         self.set_if_changed({**update, "progress": progress})
         return False
+
+    def batch_job(
+        self, spec: OptimizationRunSpec, batch: int, shards: int, per_input: int
+    ) -> dict[str, Any]:
+        run = self.run
+        return build_batch_job(
+            run.name,
+            run.namespace,
+            run.uid,
+            run.revision,
+            batch,
+            shards,
+            spec.execution.parallelism,
+            self.settings,
+            per_input=per_input,
+            suspend=run.suspended,
+        )
+
+    def start_batch(
+        self,
+        spec: OptimizationRunSpec,
+        state: Replay,
+        shards: list[list[Params]],
+        job: JobView | None,
+    ) -> None:
+        """Write the batch's inputs, for the pods of its Job started ahead when they fit
+        them, else with a Job of its own (replacing one that does not fit)."""
+        run = self.run
+        name = batch_job_name(run.name, run.revision, state.batch)
+        previous = self.snapshot.jobs.get(batch_job_name(run.name, run.revision, state.batch - 1))
+        if state.batch > 0 and previous is not None and previous.seconds is not None:
+            self.steps.append(RecordBatch(previous.seconds))
+        fitted = None if job is None else fit(shards, job.completions, job.per_input)
+        replaced: tuple[str, ...]
+        if job is not None and fitted is not None:
+            layout, per_input, replaced = fitted, job.per_input, ()
+        else:
+            layout, per_input = shards, shards_per_input(shards)
+            replaced = () if job is None else (job.name,)
+        config_maps = build_shard_configmaps(
+            run.name, run.namespace, run.uid, run.revision, state.batch, layout, per_input
+        )
+        manifest = self.batch_job(spec, state.batch, len(layout), per_input)
+        self.ensure(manifest, config_maps, replace=replaced)
+        evaluated = len(state.driver.evaluations)
+        planned = state.driver.planned_evaluations
+        waiting = " (its pods were started ahead)" if job is not None and not replaced else ""
+        self.announce(
+            "BatchStarted",
+            f"Job {name}: batch {state.batch}, {len(state.pending or ())} evaluations "
+            f"in {len(shards)} shards ({evaluated}/{planned} done){waiting}",
+        )
+
+    def start_ahead(
+        self, spec: OptimizationRunSpec, state: Replay, job: JobView, ahead: JobView | None
+    ) -> None:
+        """Start the next batch's Job once every pod of this one has started: its pods
+        load the run and compile while this batch runs, then wait for their inputs, so a
+        generation costs no pod start-up. Not for the last batch, nor while suspended."""
+        planned = state.driver.planned_evaluations
+        remaining = planned - len(state.driver.evaluations) - len(state.pending or ())
+        if ahead is not None or self.run.suspended or job.suspended or remaining <= 0:
+            return
+        if job.started < job.completions:
+            return  # its pods would compete with this batch's for the nodes
+        per_input = max(1, job.per_input // 2)  # room for a next batch a little larger
+        self.ensure(self.batch_job(spec, state.batch + 1, job.completions, per_input))
 
     def folds(self, spec: OptimizationRunSpec, progress: dict[str, Any]) -> bool:
         """Run the walk-forward folds as one Indexed Job; True once every fold has a
@@ -476,12 +556,18 @@ class _Planner:
     # -- Jobs --------------------------------------------------------------------------
 
     def ensure(
-        self, manifest: dict[str, Any], config_maps: list[dict[str, Any]] | None = None
+        self,
+        manifest: dict[str, Any],
+        config_maps: list[dict[str, Any]] | None = None,
+        *,
+        replace: tuple[str, ...] = (),
     ) -> None:
+        """Create ``manifest``'s Job, removing first the Jobs of earlier revisions and
+        those ``replace`` names."""
         stale = tuple(
             sorted(j.name for j in self.snapshot.jobs.values() if j.revision != self.run.revision)
         )
-        self.steps.append(EnsureJob(manifest, tuple(config_maps or ()), stale))
+        self.steps.append(EnsureJob(manifest, tuple(config_maps or ()), (*stale, *replace)))
 
     def check(self, job: JobView) -> JobOutcome:
         """How ``job`` went. A failure fails the run; a running Job is suspended or
@@ -520,6 +606,19 @@ class _Planner:
         self.set_status(
             projection.failed(self.status, self.run.generation, reason, message, self.now)
         )
+        waiting = tuple(
+            sorted(
+                j.name
+                for j in self.snapshot.jobs.values()
+                if j.revision == self.run.revision
+                and j.outcome is JobOutcome.RUNNING
+                and j.batch is not None
+                and stored_layout(self.snapshot.results, self.run.name, self.run.revision, j.batch)
+                is None
+            )
+        )
+        if waiting:  # a failed run keeps no pods waiting for a batch that will not come
+            self.steps.append(RemoveJobs(waiting))
 
     def set_if_changed(self, update: dict[str, Any]) -> None:
         """Write only what moved: unchanged conditions keep their entries, so comparing
@@ -554,6 +653,31 @@ class _Planner:
 
     def announce(self, reason: str, message: str, *, warning: bool = False) -> None:
         self.steps.append(Announce(reason, message, warning))
+
+
+def stored_layout(
+    results: StoredResults, name: str, revision: str, batch: int
+) -> tuple[int, int] | None:
+    """(shards, shards per input ConfigMap) of a batch whose inputs are written; None
+    before."""
+    first = results.get(shard_input_name(name, revision, batch, 0))
+    if first is None:
+        return None
+    shards, part = 0, 0
+    while (found := results.get(shard_input_name(name, revision, batch, part))) is not None:
+        shards += len(found)
+        part += 1
+    return shards, max(1, len(first))
+
+
+def fit(shards: list[list[Params]], pods: int, per_input: int) -> list[list[Params]] | None:
+    """``shards`` laid out for a Job of ``pods`` pods started ahead whose inputs hold
+    ``per_input`` shards each: padded with empty shards (whose pods store no metrics), or
+    None when they are more than its pods or too large for its inputs."""
+    if len(shards) > pods:
+        return None
+    padded = shards + [[] for _ in range(pods - len(shards))]
+    return padded if shards_per_input(padded) >= per_input else None
 
 
 def _summary(fields: Mapping[str, Any]) -> str:

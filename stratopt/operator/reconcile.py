@@ -37,6 +37,7 @@ from stratopt.operator.plan import (
     JobView,
     Plan,
     RecordBatch,
+    RemoveJobs,
     Run,
     SetStatus,
     SetSuspended,
@@ -303,6 +304,9 @@ def _apply(
         for config_map in step.config_maps:
             _create(clients.core.create_namespaced_config_map, run.namespace, config_map)
         _create(clients.batch.create_namespaced_job, run.namespace, step.manifest)
+    elif isinstance(step, RemoveJobs):
+        for name in step.jobs:
+            _delete_job(clients, name, run.namespace)
     elif isinstance(step, SetSuspended):
         clients.batch.patch_namespaced_job(
             step.job, run.namespace, {"spec": {"suspend": step.suspended}}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,9 +49,13 @@ def prepare(spec: OptimizationRunSpec, data: MarketData | None = None) -> Backte
     and the data against the longest lookback the search may try."""
     backtester = Backtester(spec.backtest, data)
     check_space_against_strategy(spec.parameters, backtester.strategy)
-    upper = {r.name: (r.max if r.values is None else max(r.values)) for r in spec.parameters}
-    backtester.check_enough_bars(backtester.parameters(upper, "spec.parameters"))
+    backtester.check_enough_bars(backtester.parameters(upper_corner(spec), "spec.parameters"))
     return backtester
+
+
+def upper_corner(spec: OptimizationRunSpec) -> dict[str, Any]:
+    """Every searched parameter at its largest value: the longest lookback tried."""
+    return {r.name: (r.max if r.values is None else max(r.values)) for r in spec.parameters}
 
 
 #: Prices above this are no FX quote: a stock, an index, a future.

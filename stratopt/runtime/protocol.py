@@ -84,6 +84,11 @@ def shard_input_name(name: str, revision: str, batch: int, part: int) -> str:
 
 #: Bytes of shard inputs per ConfigMap; the API server refuses objects over 1 MiB.
 INPUT_BYTES = 512 * 1024
+#: The label of a batch Job that says how many shards each of its input ConfigMaps holds.
+SHARDS_PER_INPUT_LABEL = "stratopt.io/shards-per-input"
+#: How long a shard's pod waits for its input: a batch's Job starts while the batch
+#: before it runs, and its pods wait for the inputs that batch's results decide.
+INPUT_WAIT_SECONDS = 3600.0
 
 
 def shard_result_name(name: str, revision: str, batch: int, shard: int) -> str:

@@ -49,6 +49,9 @@ class MemoryStore:
         self.resources: dict[tuple[str, str], dict[str, Any]] = {}
         self.config_maps: dict[str, dict[str, Any]] = {}
         self.writes: list[str] = []
+        #: ConfigMaps written (as by the operator) while a pod waits for them.
+        self.arriving: dict[str, dict[str, Any]] = {}
+        self.waits: list[tuple[str, float]] = []
 
     def add(self, kind: str, name: str, spec: dict[str, Any], **extra: Any) -> Task:
         self.resources[(kind, name)] = {
@@ -69,6 +72,12 @@ class MemoryStore:
         if name not in self.config_maps:
             raise ApiError(404, f"configmaps {name!r} not found")
         return dict(self.config_maps[name]["data"])
+
+    def await_config_map(self, namespace: str, name: str, seconds: float) -> dict[str, str] | None:
+        self.waits.append((name, seconds))
+        if name not in self.config_maps and seconds > 0 and name in self.arriving:
+            self.config_maps[name] = self.arriving.pop(name)
+        return dict(self.config_maps[name]["data"]) if name in self.config_maps else None
 
     def config_maps_data(self, namespace: str, selector: str) -> dict[str, dict[str, str]]:
         wanted = dict(term.split("=", 1) for term in selector.split(","))
@@ -257,6 +266,56 @@ def test_a_shard_without_its_input_fails_rather_than_evaluating_nothing() -> Non
 
     assert failure is not None and failure.reason == "ResultMissing"
     assert "shard 3" in failure.message
+
+
+def test_a_pod_started_ahead_of_its_batch_waits_for_its_input_then_evaluates_it() -> None:
+    store = MemoryStore()
+    spec = _search(execution={"mode": "distributed"})
+    task = store.add("OptimizationRun", "r", spec)
+    name = shard_input_name("r", task.revision, 1, 0)
+    params = [{"rsi_period": 10, "rsi_threshold": 25}, {"rsi_period": 20, "rsi_threshold": 35}]
+    store.arriving[name] = {
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "data": {"shard-0": json.dumps(params), "shard-1": "[]"},
+    }
+    evaluate = Task(
+        Step.EVALUATE,
+        "OptimizationRun",
+        "r",
+        NAMESPACE,
+        task.revision,
+        batch=1,
+        shards_per_input=2,
+        input_wait=30,
+    )
+
+    assert work(store, evaluate) is None
+    assert store.waits == [(name, 0), (name, 30)]  # looked, compiled, then waited
+    stored = json.loads(
+        store.config_maps[shard_result_name("r", task.revision, 1, 0)]["data"]["metrics.json"]
+    )
+    assert len(stored) == 2 and stored[0] != stored[1]
+
+    padding = replace(evaluate, index=1)  # a pod the batch had no shard for
+    assert work(store, padding) is None
+    result = store.config_maps[shard_result_name("r", task.revision, 1, 1)]
+    assert json.loads(result["data"]["metrics.json"]) == []
+
+
+def test_a_pod_whose_input_never_comes_fails_after_its_wait() -> None:
+    store = MemoryStore()
+    spec = _search(execution={"mode": "distributed"})
+    task = store.add("OptimizationRun", "r", spec)
+    evaluate = Task(
+        Step.EVALUATE, "OptimizationRun", "r", NAMESPACE, task.revision, batch=2, input_wait=7
+    )
+
+    failure = work(store, evaluate)
+
+    assert failure is not None and failure.reason == "ResultMissing"
+    assert "batch 2: the input of shard 0 is missing" in failure.message
+    assert "waited 7 s" in failure.message
+    assert not [w for w in store.writes if "-s0" in w]
 
 
 def test_a_distributed_walk_forward_records_its_plan_and_each_fold() -> None:

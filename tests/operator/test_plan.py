@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -20,6 +21,7 @@ from stratopt.operator.plan import (
     JobView,
     Plan,
     RecordBatch,
+    RemoveJobs,
     Run,
     SetStatus,
     SetSuspended,
@@ -106,6 +108,9 @@ def job(
     outcome: JobOutcome = JobOutcome.RUNNING,
     **fields: Any,
 ) -> JobView:
+    batch = re.search(r"-b(\d+)$", name)
+    if batch is not None:  # a batch Job of DISTRIBUTED: two shards a batch
+        fields = {"completions": 2, "batch": int(batch.group(1)), **fields}
     return JobView(name, revision(spec), outcome, **{"active": 1, **fields})
 
 
@@ -130,14 +135,17 @@ def fake_metrics(params: dict[str, float]) -> dict[str, float]:
     }
 
 
-def stored(spec: dict[str, Any], batches: int, *, tamper: bool = False) -> StoredResults:
-    """What the pods of the first ``batches`` batches would have stored."""
+def stored(
+    spec: dict[str, Any], batches: int, *, tamper: bool = False, started: bool = False
+) -> StoredResults:
+    """What the pods of the first ``batches`` batches would have stored, and, if
+    ``started``, the inputs of the batch after them."""
     from stratopt.api.v1alpha1 import OptimizationRunSpec
 
     parsed = OptimizationRunSpec.model_validate(copy.deepcopy(spec))
     rev = revision(spec)
     results: StoredResults = {}
-    for number in range(batches):
+    for number in range(batches + started):
         state = replay(parsed, results, "rsi", rev)
         assert state.batch == number and state.pending is not None
         shards = shard(state.pending, parsed.execution.shard_size)
@@ -145,6 +153,8 @@ def stored(spec: dict[str, Any], batches: int, *, tamper: bool = False) -> Store
             shards[0][0] = {**shards[0][0], "stop_loss": 21.0}
         for config_map in build_shard_configmaps("rsi", "ns", "uid-1", rev, number, shards):
             results[config_map["metadata"]["name"]] = config_map["data"]
+        if number == batches:
+            break
         for index, params in enumerate(shards):
             results[shard_result_name("rsi", rev, number, index)] = {
                 "metrics.json": json.dumps([fake_metrics(p) for p in params])
@@ -490,6 +500,125 @@ def test_resuming_a_replay_plans_the_same_as_replaying_from_the_start() -> None:
     assert resumed.steps == fresh.steps
 
 
+# -- batches started ahead ---------------------------------------------------------------
+
+B0, B1 = batch_job_name("rsi", REV, 0), batch_job_name("rsi", REV, 1)
+
+
+def _batch_inputs(ensure: EnsureJob) -> list[list[dict[str, float]]]:
+    shards = {k: json.loads(v) for cm in ensure.config_maps for k, v in cm["data"].items()}
+    return [shards[f"shard-{i}"] for i in range(len(shards))]
+
+
+def test_the_next_batchs_job_starts_once_every_pod_of_this_one_has() -> None:
+    before = settled(plan(snapshot(DISTRIBUTED), SETTINGS))
+    results = stored(DISTRIBUTED, 0, started=True)
+    loading = plan(
+        snapshot(DISTRIBUTED, before, [job(B0, DISTRIBUTED, started=1)], results), SETTINGS
+    )
+    assert of(loading, EnsureJob) == []  # its pods would compete with batch 0's
+
+    running = job(B0, DISTRIBUTED, started=2, per_input=8)
+    planned = plan(snapshot(DISTRIBUTED, before, [running], results), SETTINGS)
+    (ahead,) = of(planned, EnsureJob)
+    assert ahead.manifest["metadata"]["name"] == B1
+    assert ahead.manifest["spec"]["completions"] == 2
+    assert ahead.config_maps == ()  # its inputs wait for batch 0's results
+    assert ahead.manifest["metadata"]["labels"]["stratopt.io/shards-per-input"] == "4"
+    assert reasons(planned) == []
+
+
+@pytest.mark.parametrize("why", ["suspended", "last batch"])
+def test_no_job_starts_ahead_of_a_batch_that_will_not_run_now(why: str) -> None:
+    spec = {**DISTRIBUTED, "suspend": True} if why == "suspended" else DISTRIBUTED
+    batch = 0 if why == "suspended" else 1
+    rev = revision(spec)
+    running = job(
+        batch_job_name("rsi", rev, batch), spec, started=2, suspended=spec is not DISTRIBUTED
+    )
+    planned = plan(snapshot(spec, {}, [running], stored(spec, batch, started=True)), SETTINGS)
+    assert of(planned, EnsureJob) == []
+
+
+def test_a_batch_is_given_to_the_pods_started_ahead_for_it() -> None:
+    done = job(B0, DISTRIBUTED, JobOutcome.SUCCEEDED, seconds=3.0)
+    waiting = job(B1, DISTRIBUTED, started=2, per_input=4)
+    planned = plan(snapshot(DISTRIBUTED, {}, [done, waiting], stored(DISTRIBUTED, 1)), SETTINGS)
+    (ensure,) = of(planned, EnsureJob)
+    assert ensure.manifest["metadata"]["name"] == B1 and ensure.stale == ()
+    assert [len(s) for s in _batch_inputs(ensure)] == [4, 4]
+    assert "started ahead" in of(planned, Announce)[0].message
+    assert of(planned, RecordBatch) == [RecordBatch(3.0)]
+    again = plan(
+        snapshot(
+            DISTRIBUTED, settled(planned), [done, waiting], stored(DISTRIBUTED, 1, started=True)
+        ),
+        SETTINGS,
+    )
+    assert of(again, EnsureJob) == [] and reasons(again) == []
+
+
+def test_a_batch_smaller_than_the_pods_waiting_for_it_pads_their_shards() -> None:
+    done = job(B0, DISTRIBUTED, JobOutcome.SUCCEEDED)
+    waiting = job(B1, DISTRIBUTED, completions=3)
+    planned = plan(snapshot(DISTRIBUTED, {}, [done, waiting], stored(DISTRIBUTED, 1)), SETTINGS)
+    (ensure,) = of(planned, EnsureJob)
+    assert [len(s) for s in _batch_inputs(ensure)] == [4, 4, 0]
+    assert ensure.manifest["spec"]["completions"] == 3
+
+
+def test_a_batch_larger_than_the_pods_waiting_for_it_replaces_their_job() -> None:
+    done = job(B0, DISTRIBUTED, JobOutcome.SUCCEEDED)
+    waiting = job(B1, DISTRIBUTED, completions=1)
+    planned = plan(snapshot(DISTRIBUTED, {}, [done, waiting], stored(DISTRIBUTED, 1)), SETTINGS)
+    (ensure,) = of(planned, EnsureJob)
+    assert ensure.stale == (B1,)
+    assert ensure.manifest["spec"]["completions"] == 2
+    assert [len(s) for s in _batch_inputs(ensure)] == [4, 4]
+
+
+def test_written_inputs_without_their_job_get_a_job_that_reads_them() -> None:
+    done = job(B0, DISTRIBUTED, JobOutcome.SUCCEEDED)
+    results = stored(DISTRIBUTED, 1, started=True)
+    planned = plan(snapshot(DISTRIBUTED, {}, [done], results), SETTINGS)
+    (ensure,) = of(planned, EnsureJob)
+    assert ensure.manifest["metadata"]["name"] == B1 and ensure.config_maps == ()
+    assert ensure.manifest["spec"]["completions"] == 2
+
+
+def test_a_job_started_ahead_of_a_batch_that_never_comes_is_removed() -> None:
+    jobs = [job(batch_job_name("rsi", REV, n), DISTRIBUTED, JobOutcome.SUCCEEDED) for n in range(2)]
+    unneeded = batch_job_name("rsi", REV, 2)
+    jobs.append(job(unneeded, DISTRIBUTED))
+    planned = plan(snapshot(DISTRIBUTED, {}, jobs, stored(DISTRIBUTED, 2)), SETTINGS)
+    assert of(planned, RemoveJobs) == [RemoveJobs((unneeded,))]
+    assert of(planned, EnsureJob)[0].manifest["metadata"]["name"] == finalize_job_name("rsi", REV)
+
+
+def test_a_failed_run_keeps_no_pods_waiting_for_its_next_batch() -> None:
+    failed = job(B0, DISTRIBUTED, JobOutcome.FAILED, reason="BackoffLimitExceeded")
+    waiting = job(B1, DISTRIBUTED)
+    results = stored(DISTRIBUTED, 0, started=True)
+    planned = plan(
+        snapshot(DISTRIBUTED, {"phase": "Running"}, [failed, waiting], results), SETTINGS
+    )
+    assert planned.status()["phase"] == "Failed"
+    assert of(planned, RemoveJobs) == [RemoveJobs((B1,))]
+
+
+def test_suspending_suspends_the_job_started_ahead_too() -> None:
+    spec = {**DISTRIBUTED, "suspend": True}
+    rev = revision(spec)
+    jobs = [
+        job(batch_job_name("rsi", rev, 0), spec, started=2),
+        job(batch_job_name("rsi", rev, 1), spec),
+    ]
+    planned = plan(snapshot(spec, {}, jobs, stored(spec, 0, started=True)), SETTINGS)
+    assert of(planned, SetSuspended) == [
+        SetSuspended(batch_job_name("rsi", rev, n), True) for n in range(2)
+    ]
+
+
 # -- walk-forward folds -------------------------------------------------------------------
 
 WF = revision(WALK_FORWARD)
@@ -554,7 +683,7 @@ def _stages() -> list[tuple[str, dict[str, Any], list[JobView], StoredResults]]:
     ]
     return [
         ("single", SINGLE, single, {}),
-        ("batch", DISTRIBUTED, batch, stored(DISTRIBUTED, 1)),
+        ("batch", DISTRIBUTED, batch, stored(DISTRIBUTED, 1, started=True)),
         ("folds", WALK_FORWARD, folds, results),
         ("finalize", DISTRIBUTED, finalize, stored(DISTRIBUTED, 2)),
     ]
@@ -580,10 +709,19 @@ def test_a_restarted_operator_carries_on_without_recreating_or_reannouncing(
 
 def test_job_view_reads_outcome_suspension_and_duration() -> None:
     served = {
-        "metadata": {"name": "rsi-b0", "labels": {"stratopt.io/revision": "abc"}},
-        "spec": {"suspend": False},
+        "metadata": {
+            "name": "rsi-b0",
+            "labels": {
+                "stratopt.io/revision": "abc",
+                "stratopt.io/batch": "4",
+                "stratopt.io/shards-per-input": "16",
+            },
+        },
+        "spec": {"suspend": False, "completions": 3},
         "status": {
             "active": 0,
+            "ready": 1,
+            "succeeded": 1,
             "startTime": "2026-01-01T00:00:00Z",
             "completionTime": "2026-01-01T00:00:07Z",
             "conditions": [{"type": "Complete", "status": "True"}],
@@ -592,6 +730,7 @@ def test_job_view_reads_outcome_suspension_and_duration() -> None:
     view = job_view(served)
     assert (view.name, view.revision, view.outcome) == ("rsi-b0", "abc", JobOutcome.SUCCEEDED)
     assert view.seconds == 7.0 and not view.suspended
+    assert (view.completions, view.started, view.batch, view.per_input) == (3, 2, 4, 16)
     failed = job_view(
         {
             "metadata": {"name": "x", "labels": {}},

@@ -60,7 +60,7 @@ def test_worker_role_grants_only_what_workers_use() -> None:
     verbs = {(tuple(r["resources"]), tuple(r["verbs"])) for r in role["rules"]}
     assert verbs == {
         (("featureanalyses", "forecastruns", "optimizationruns"), ("get",)),
-        (("configmaps",), ("get", "list", "create", "update")),
+        (("configmaps",), ("get", "list", "watch", "create", "update")),
     }
     assert binding["subjects"][0]["name"] == "stratopt-worker"
 
