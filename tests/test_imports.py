@@ -1,7 +1,7 @@
 """Each command imports what its job needs and nothing heavier: a backtest or a grid
 search on synthetic data or on a plain CSV file loads no pandas, scipy.linalg, scipy.stats,
-scipy.signal, scikit-learn, scikit-optimize, plotting or cluster client; only searches,
-files and options that use them pay for them."""
+scipy.signal, scikit-learn, scikit-optimize, plotting, cluster client or C parser (numba's
+cffi support); only searches, files and options that use them pay for them."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ HEAVY = [
     "tensorflow",
     "kubernetes",
     "kopf",
+    "pycparser",
 ]
 PROBE = (
     "import sys, json\n"

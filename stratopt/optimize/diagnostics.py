@@ -123,13 +123,13 @@ def probability_of_overfitting(summaries: np.ndarray) -> Pbo:
     configurations, blocks, _ = summaries.shape
     if configurations < 2 or blocks < 2 or blocks % 2:
         raise ValueError("CSCV needs at least two configurations and an even number of blocks")
-    combos = np.array(
-        [
-            [b in chosen for b in range(blocks)]
-            for chosen in itertools.combinations(range(blocks), blocks // 2)
-        ],
-        dtype=float,
-    )
+    half = blocks // 2
+    chosen = np.fromiter(
+        itertools.chain.from_iterable(itertools.combinations(range(blocks), half)),
+        dtype=np.intp,
+    ).reshape(-1, half)
+    combos = np.zeros((len(chosen), blocks))
+    np.put_along_axis(combos, chosen, 1.0, axis=1)
 
     # A configuration × combination Sharpe ratio from the block sums of each side: one
     # matrix product (combinations × blocks) @ (blocks × configurations·3), taken in
