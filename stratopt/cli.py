@@ -405,6 +405,9 @@ def operator(
 
 def main() -> None:
     """Entry point of the ``stratopt`` console script."""
+    from stratopt.runtime.blas import one_blas_thread
+
+    one_blas_thread()
     try:
         cli()
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,28 @@ def test_relative_data_paths_resolve_against_the_spec_files_folder(tmp_path: Pat
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["bars"] == 400
+
+
+def test_a_run_keeps_blas_on_one_thread_unless_its_environment_says_otherwise() -> None:
+    """A run's parallelism is its process pool: BLAS threads on every core beside it
+    would spin after each small product."""
+    probe = (
+        "import atexit, sys\n"
+        "def report():\n"
+        "    from threadpoolctl import threadpool_info\n"
+        "    blas = {i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}\n"
+        "    print(sorted(blas), file=sys.stderr)\n"
+        "atexit.register(report)\n"
+        "sys.argv = ['stratopt', *sys.argv[1:]]\n"
+        "from stratopt.cli import main\n"
+        "main()\n"
+    )
+    command = [sys.executable, "-c", probe, "run", str(EXAMPLES / "optimization-random.yaml")]
+    environ = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    for given, expected in ((None, "[1]"), ("2", "[2]")):
+        env = environ if given is None else {**environ, "OPENBLAS_NUM_THREADS": given}
+        done = subprocess.run(
+            [*command, "-o", "json"], capture_output=True, text=True, timeout=300, env=env
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.strip().splitlines()[-1] == expected, done.stderr

@@ -10,6 +10,7 @@ import shutil
 import signal
 from types import FrameType
 
+from stratopt.runtime.blas import one_blas_thread
 from stratopt.runtime.protocol import STOPPED_EXIT_CODE
 
 
@@ -38,4 +39,5 @@ def seed_numba_cache(environ: os._Environ[str] | dict[str, str] = os.environ) ->
 
 def prepare_process() -> None:
     exit_on_sigterm()
+    one_blas_thread()
     seed_numba_cache()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,20 @@ def test_a_shard_worker_imports_no_library_it_does_not_use() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_a_worker_runs_blas_on_one_thread_unless_its_environment_says_otherwise() -> None:
+    code = (
+        "from stratopt.jobs._startup import prepare_process\n"
+        "prepare_process()\n"
+        "import numpy\n"
+        "from threadpoolctl import threadpool_info\n"
+        "print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    for given, expected in ((None, "[1]"), ("2", "[2]")):
+        env = environ if given is None else {**environ, "OPENBLAS_NUM_THREADS": given}
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert done.stdout.strip() == expected, done.stderr

@@ -6,12 +6,14 @@ stays behind this driver so another backend can replace it without touching call
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
 from skopt import Optimizer
 from skopt.space import Categorical, Integer, Real
 from skopt.utils import cook_estimator
+from threadpoolctl import ThreadpoolController
 
 from stratopt.api.v1alpha1 import BayesianSettings, ParameterType
 from stratopt.optimize.driver import Driver, Evaluation
@@ -22,6 +24,16 @@ from stratopt.optimize.space import Params
 _PENALTY = 1e3
 #: Variance added to the kernel's diagonal (outputs are normalized) for stability.
 _JITTER = 1e-8
+#: numpy's and scipy's BLAS, loaded by now (skopt imports both).
+_BLAS = ThreadpoolController()
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
+    """The model's matrices are at most iterations × iterations: on one thread BLAS is as
+    fast, where with one per core its threads spin after each call, waiting for more
+    (in benchmarks/bayesian.py, half the driver's CPU time on two cores)."""
+    limited: contextlib.AbstractContextManager[object] = _BLAS.limit(limits=1, user_api="blas")
+    return limited
 
 
 class BayesianDriver(Driver):
@@ -88,7 +100,7 @@ class BayesianDriver(Driver):
             chosen = self._design[designed : designed + count]
             self._asked = [self._skopt_point(p) for p in chosen]
             return chosen
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _one_blas_thread():
             # The GP warns when it proposes a point it has already seen; harmless here.
             warnings.simplefilter("ignore", UserWarning)
             points = (
@@ -129,7 +141,7 @@ class BayesianDriver(Driver):
         ]
         worst = max(told) if told else float(scores.max())
         scores = np.where(violations > 0, worst + _PENALTY * (1.0 + violations), scores)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _one_blas_thread():
             warnings.simplefilter("ignore", UserWarning)
             # No model is fitted on a part of the initial design: it would be thrown away.
             fit = len(self.evaluations) >= len(self._design)
