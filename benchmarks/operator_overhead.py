@@ -5,7 +5,9 @@ Overhead per generation: from the last worker container of one batch's Job exiti
 the first worker container of the next batch's Job starting, from containerd's task
 events; negative when the next batch's pods were started ahead, while the batch before
 ran. Idle per generation: from that exit to the next batch's first evaluation, which each
-worker logs: the time no shard evaluates. Wall times: the NSGA-II example, from
+worker logs: the time no shard evaluates. Between generations: from the moment the last
+shard result of a batch was stored (which each worker logs too) to the next batch's first
+evaluation, which no pod's exit time affects. Wall times: the NSGA-II example, from
 ``kubectl apply`` to phase Succeeded, in ``single`` and in ``distributed`` mode, next to
 ``stratopt run`` on the same spec. Worker start-up: from a shard container's start to
 its worker being ready to evaluate (at its first evaluation, or waiting for its input).
@@ -147,6 +149,23 @@ def idle_gaps(
     return [firsts[b + 1] - ends[b] for b in sorted(ends) if b + 1 in firsts]
 
 
+def result_gaps(marks: dict[str, dict[str, float]], run: str) -> list[float]:
+    """Per batch boundary: the first evaluation of batch k+1 minus the moment the last
+    shard result of batch k was stored: what the operator and the pods waiting for their
+    inputs add between two generations, whatever a pod takes to exit."""
+    stored: dict[int, float] = {}
+    firsts: dict[int, float] = {}
+    for pod, mark in marks.items():
+        batch = batch_of(pod, run)
+        if batch is None:
+            continue
+        if "stored" in mark:
+            stored[batch] = max(stored.get(batch, 0.0), mark["stored"])
+        if "first-evaluation" in mark:
+            firsts[batch] = min(firsts.get(batch, float("inf")), mark["first-evaluation"])
+    return [firsts[b + 1] - stored[b] for b in sorted(stored) if b + 1 in firsts]
+
+
 def batch_of(pod: str, run: str) -> int | None:
     job = pod.rsplit("-", 2)[0]  # an Indexed Job's pod: <job>-<index>-<suffix>
     if not job.startswith(f"{run}-") or "-b" not in job:
@@ -235,6 +254,7 @@ def main() -> None:
 
     gaps = overheads(timeline, "distributed")
     idle = idle_gaps(timeline, marks, "distributed")
+    after_results = result_gaps(marks, "distributed")
     delays = start_up_delays(marks)
     print(
         f"NSGA-II example, population {args.population} × {args.generations} generations, "
@@ -253,6 +273,12 @@ def main() -> None:
         f"{len(idle)} boundaries: median {statistics.median(idle):.2f} s, "
         f"max {max(idle):.2f} s, mean {statistics.mean(idle):.2f} s"
     )
+    print(
+        f"  between generations (last result of batch k stored → first evaluation of k+1), "
+        f"{len(after_results)} boundaries: median {statistics.median(after_results):.2f} s, "
+        f"max {max(after_results):.2f} s, mean {statistics.mean(after_results):.2f} s"
+    )
+    print("    each: " + ", ".join(f"{gap:.2f}" for gap in after_results))
     if delays:
         print(
             f"  worker container start → ready to evaluate, {len(delays)} shard pods: "

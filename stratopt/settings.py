@@ -49,6 +49,14 @@ class JobSettings(BaseSettings):
     active_deadline_seconds: int = Field(
         default=6 * 3600, description="Seconds before a Job is stopped whatever it is doing (s)."
     )
+    batches_ahead: int = Field(
+        default=2,
+        ge=0,
+        le=8,
+        description="Batches of a distributed search whose Jobs start before their turn, "
+        "so that their pods have loaded the run when their inputs come; 0 starts each "
+        "batch's Job when its inputs are written.",
+    )
     cpu_request: str = Field(default="1", description="CPU request of a worker pod.")
     memory_request: str = Field(default="1Gi", description="Memory request of a worker pod.")
 

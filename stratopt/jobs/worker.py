@@ -168,7 +168,7 @@ class Worker:
         if inputs is None:
             # Started ahead of its batch: compile while the batch before runs, then wait.
             backtester.evaluate(upper_corner(spec))
-            print(json.dumps({"event": "waiting", "at": time.time()}), flush=True)
+            _mark("waiting")
             inputs = self.store.await_config_map(task.namespace, name, task.input_wait)
         key = f"shard-{task.index}"
         if inputs is None or key not in inputs:
@@ -179,9 +179,9 @@ class Worker:
         batch = json.loads(inputs[key])
         metrics = [backtester.evaluate(params) for params in batch[:1]]
         if batch:
-            # These two mark the pod's start-up cost and when a batch's evaluation begins
-            # (benchmarks/operator_overhead.py reads them).
-            print(json.dumps({"event": "first-evaluation", "at": time.time()}), flush=True)
+            # These marks time the pod's start-up, when a batch's evaluation begins and
+            # when its result is stored (benchmarks/operator_overhead.py reads them).
+            _mark("first-evaluation")
         metrics += [backtester.evaluate(params) for params in batch[1:]]
         if spec.walk_forward is not None and task.batch == 0 and task.index == 0:
             from stratopt.optimize.walkforward import fold_windows
@@ -193,6 +193,7 @@ class Worker:
             {"metrics.json": json.dumps(metrics)},
             {"stratopt.io/batch": str(task.batch)},
         )
+        _mark("stored")
 
     def fold(self) -> None:
         """Run the walk-forward fold of this pod's index; store its outcome."""
@@ -225,6 +226,10 @@ class Worker:
         status = run_optimization(self._search(), executor=executor).status
         document = status.model_dump(mode="json", by_alias=True, exclude_none=True)
         self.write(result_name(task.name, task.revision), {"status.json": json.dumps(document)})
+
+
+def _mark(event: str) -> None:
+    print(json.dumps({"event": event, "at": time.time()}), flush=True)
 
 
 class ProgressReport:

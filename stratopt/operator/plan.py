@@ -102,7 +102,7 @@ class JobView:
     suspended: bool = False
     active: int = 0
     completions: int = 1
-    started: int = 0  # its pods that are running or done
+    created: int = 0  # its pods that exist and have not failed: pending, running or done
     batch: int | None = None  # of a batch's Job
     per_input: int = 1  # shards per input ConfigMap, of a batch's Job
     seconds: float | None = None  # from start to completion, once complete
@@ -128,7 +128,7 @@ def job_view(job: Mapping[str, Any]) -> JobView:
         bool(spec.get("suspend")),
         int(state.get("active") or 0),
         int(spec.get("completions") or 1),
-        int(state.get("ready") or 0) + int(state.get("succeeded") or 0),
+        int(state.get("active") or 0) + int(state.get("succeeded") or 0),
         int(labels["stratopt.io/batch"]) if "stratopt.io/batch" in labels else None,
         int(labels.get(SHARDS_PER_INPUT_LABEL) or 1),
         seconds,
@@ -353,11 +353,10 @@ class _Planner:
         done_before = int((self.status.get("progress") or {}).get("evaluationsCompleted", 0))
         if evaluated > done_before:
             self.steps.append(CountEvaluations(evaluated - done_before))
-        ahead = self.snapshot.jobs.get(batch_job_name(run.name, run.revision, state.batch + 1))
         if state.pending is None:
-            unneeded = self.snapshot.jobs.get(batch_job_name(run.name, run.revision, state.batch))
-            if unneeded is not None:  # started ahead, but the search ended
-                self.steps.append(RemoveJobs((unneeded.name,)))
+            unneeded = self.waiting_jobs()
+            if unneeded:  # started ahead, but the search ended
+                self.steps.append(RemoveJobs(unneeded))
             if spec.walk_forward is None:
                 return True
             return self.folds(spec, progress)
@@ -394,9 +393,10 @@ class _Planner:
                 )
                 return False
             if outcome is JobOutcome.RUNNING:
-                self.start_ahead(spec, state, job, ahead)
-        if ahead is not None:
-            self.check(ahead)  # suspended and resumed with the batch before it
+                self.start_ahead(spec, state, shards, job)
+        for ahead in self.snapshot.jobs.values():
+            if ahead.revision == run.revision and (ahead.batch or 0) > state.batch:
+                self.check(ahead)  # suspended and resumed with the batch before it
         update = self.in_progress(job, f"batch {state.batch} running")
         self.set_if_changed({**update, "progress": progress})
         return False
@@ -454,19 +454,29 @@ class _Planner:
         )
 
     def start_ahead(
-        self, spec: OptimizationRunSpec, state: Replay, job: JobView, ahead: JobView | None
+        self, spec: OptimizationRunSpec, state: Replay, shards: list[list[Params]], job: JobView
     ) -> None:
-        """Start the next batch's Job once every pod of this one has started: its pods
-        load the run and compile while this batch runs, then wait for their inputs, so a
-        generation costs no pod start-up. Not for the last batch, nor while suspended."""
-        planned = state.driver.planned_evaluations
-        remaining = planned - len(state.driver.evaluations) - len(state.pending or ())
-        if ahead is not None or self.run.suspended or job.suspended or remaining <= 0:
+        """Start the Jobs of the next ``batches_ahead`` batches, each once every pod of
+        the one before it exists and fits a node: their pods load the run and compile
+        while the batches before them start and run, then wait for their inputs, so a
+        generation shorter than a pod's start-up does not wait for one. One Job a
+        reconcile; none for batches past the search's budget, none while suspended."""
+        if self.run.suspended:
             return
-        if job.started < job.completions:
-            return  # its pods would compete with this batch's for the nodes
-        per_input = max(1, job.per_input // 2)  # room for a next batch a little larger
-        self.ensure(self.batch_job(spec, state.batch + 1, job.completions, per_input))
+        run, driver = self.run, state.driver
+        after = driver.planned_evaluations - len(driver.evaluations)
+        per_input = max(1, shards_per_input(shards) // 2)  # room for a batch a little larger
+        before = job
+        for number in range(state.batch + 1, state.batch + 1 + self.settings.batches_ahead):
+            after -= len(state.pending or ())  # left after batch number - 1, sizes alike
+            short = before.created < before.completions or before.unschedulable is not None
+            if after <= 0 or before.suspended or short:
+                return  # its pods would compete with the batch before for the nodes
+            found = self.snapshot.jobs.get(batch_job_name(run.name, run.revision, number))
+            if found is None:
+                self.ensure(self.batch_job(spec, number, job.completions, per_input))
+                return
+            before = found
 
     def folds(self, spec: OptimizationRunSpec, progress: dict[str, Any]) -> bool:
         """Run the walk-forward folds as one Indexed Job; True once every fold has a
@@ -606,19 +616,24 @@ class _Planner:
         self.set_status(
             projection.failed(self.status, self.run.generation, reason, message, self.now)
         )
-        waiting = tuple(
+        waiting = self.waiting_jobs()
+        if waiting:  # a failed run keeps no pods waiting for a batch that will not come
+            self.steps.append(RemoveJobs(waiting))
+
+    def waiting_jobs(self) -> tuple[str, ...]:
+        """The running batch Jobs of this revision whose inputs are not written: their
+        pods, started ahead, wait for them."""
+        run, results = self.run, self.snapshot.results
+        return tuple(
             sorted(
                 j.name
                 for j in self.snapshot.jobs.values()
-                if j.revision == self.run.revision
+                if j.revision == run.revision
                 and j.outcome is JobOutcome.RUNNING
                 and j.batch is not None
-                and stored_layout(self.snapshot.results, self.run.name, self.run.revision, j.batch)
-                is None
+                and stored_layout(results, run.name, run.revision, j.batch) is None
             )
         )
-        if waiting:  # a failed run keeps no pods waiting for a batch that will not come
-            self.steps.append(RemoveJobs(waiting))
 
     def set_if_changed(self, update: dict[str, Any]) -> None:
         """Write only what moved: unchanged conditions keep their entries, so comparing

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from stratopt.operator.manifests import build_shard_configmaps
+from stratopt.operator.manifests import build_shard_configmaps, shards_per_input
 from stratopt.operator.plan import (
     Announce,
     CountEvaluations,
@@ -41,6 +41,7 @@ from stratopt.runtime.protocol import (
     progress_name,
     result_name,
     revision,
+    shard_input_name,
     shard_result_name,
 )
 from stratopt.settings import JobSettings
@@ -510,22 +511,79 @@ def _batch_inputs(ensure: EnsureJob) -> list[list[dict[str, float]]]:
     return [shards[f"shard-{i}"] for i in range(len(shards))]
 
 
-def test_the_next_batchs_job_starts_once_every_pod_of_this_one_has() -> None:
+def test_the_next_batchs_job_starts_once_every_pod_of_this_one_exists_and_fits() -> None:
     before = settled(plan(snapshot(DISTRIBUTED), SETTINGS))
     results = stored(DISTRIBUTED, 0, started=True)
-    loading = plan(
-        snapshot(DISTRIBUTED, before, [job(B0, DISTRIBUTED, started=1)], results), SETTINGS
-    )
-    assert of(loading, EnsureJob) == []  # its pods would compete with batch 0's
+    for short in (
+        job(B0, DISTRIBUTED, created=1),
+        job(B0, DISTRIBUTED, created=2, unschedulable="0/1 nodes are available"),
+    ):
+        waiting = plan(snapshot(DISTRIBUTED, before, [short], results), SETTINGS)
+        assert of(waiting, EnsureJob) == []  # its pods would compete with batch 0's
 
-    running = job(B0, DISTRIBUTED, started=2, per_input=8)
-    planned = plan(snapshot(DISTRIBUTED, before, [running], results), SETTINGS)
+    starting = job(B0, DISTRIBUTED, created=2, per_input=8)  # created, none ready yet
+    planned = plan(snapshot(DISTRIBUTED, before, [starting], results), SETTINGS)
     (ahead,) = of(planned, EnsureJob)
     assert ahead.manifest["metadata"]["name"] == B1
     assert ahead.manifest["spec"]["completions"] == 2
     assert ahead.config_maps == ()  # its inputs wait for batch 0's results
-    assert ahead.manifest["metadata"]["labels"]["stratopt.io/shards-per-input"] == "4"
+    inputs = [json.loads(v) for v in results[shard_input_name("rsi", REV, 0, 0)].values()]
+    per_input = str(shards_per_input(inputs) // 2)  # room for a next batch a little larger
+    assert ahead.manifest["metadata"]["labels"]["stratopt.io/shards-per-input"] == per_input
     assert reasons(planned) == []
+
+
+#: Four batches of eight evaluations, each in two shards of four.
+DEEP = {
+    **DISTRIBUTED,
+    "algorithm": {"name": "nsga2", "nsga2": {"populationSize": 8, "generations": 4}},
+}
+DEEP_REV = revision(DEEP)
+
+
+def deep_jobs(*created: int) -> list[JobView]:
+    """DEEP's batch Jobs from batch 0 on, with that many pods created each."""
+    return [
+        job(batch_job_name("rsi", DEEP_REV, n), DEEP, created=count)
+        for n, count in enumerate(created)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ahead", "created", "expected"),
+    [
+        (2, (2,), 1),  # the next batch first
+        (2, (2, 2), 2),  # then the one after it, once the next one's pods exist
+        (2, (2, 1), None),  # not while the next one's pods are being created
+        (2, (2, 2, 2), None),  # no more than two ahead
+        (1, (2, 2), None),
+        (0, (2,), None),
+    ],
+)
+def test_jobs_start_as_many_batches_ahead_as_the_settings_say(
+    ahead: int, created: tuple[int, ...], expected: int | None
+) -> None:
+    settings = JobSettings(batches_ahead=ahead)
+    results = stored(DEEP, 0, started=True)
+    planned = plan(snapshot(DEEP, {}, deep_jobs(*created), results), settings)
+    started = [e.manifest["metadata"]["name"] for e in of(planned, EnsureJob)]
+    assert started == ([] if expected is None else [batch_job_name("rsi", DEEP_REV, expected)])
+
+
+def test_no_job_starts_ahead_of_a_batch_past_the_budget() -> None:
+    results = stored(DEEP, 2, started=True)  # batch 2 of 4 runs: only batch 3 is left
+    jobs = [job(batch_job_name("rsi", DEEP_REV, n), DEEP, created=2) for n in (2, 3)]
+    planned = plan(snapshot(DEEP, {}, jobs, results), JobSettings(batches_ahead=2))
+    assert of(planned, EnsureJob) == []
+
+
+def test_every_job_waiting_for_a_batch_that_never_comes_is_removed() -> None:
+    results = stored(DEEP, 4)
+    jobs = [job(batch_job_name("rsi", DEEP_REV, n), DEEP, JobOutcome.SUCCEEDED) for n in range(4)]
+    jobs += [job(batch_job_name("rsi", DEEP_REV, n), DEEP, created=2) for n in (4, 5)]
+    planned = plan(snapshot(DEEP, {}, jobs, results), SETTINGS)
+    waiting = tuple(batch_job_name("rsi", DEEP_REV, n) for n in (4, 5))
+    assert of(planned, RemoveJobs) == [RemoveJobs(waiting)]
 
 
 @pytest.mark.parametrize("why", ["suspended", "last batch"])
@@ -534,7 +592,7 @@ def test_no_job_starts_ahead_of_a_batch_that_will_not_run_now(why: str) -> None:
     batch = 0 if why == "suspended" else 1
     rev = revision(spec)
     running = job(
-        batch_job_name("rsi", rev, batch), spec, started=2, suspended=spec is not DISTRIBUTED
+        batch_job_name("rsi", rev, batch), spec, created=2, suspended=spec is not DISTRIBUTED
     )
     planned = plan(snapshot(spec, {}, [running], stored(spec, batch, started=True)), SETTINGS)
     assert of(planned, EnsureJob) == []
@@ -542,7 +600,7 @@ def test_no_job_starts_ahead_of_a_batch_that_will_not_run_now(why: str) -> None:
 
 def test_a_batch_is_given_to_the_pods_started_ahead_for_it() -> None:
     done = job(B0, DISTRIBUTED, JobOutcome.SUCCEEDED, seconds=3.0)
-    waiting = job(B1, DISTRIBUTED, started=2, per_input=4)
+    waiting = job(B1, DISTRIBUTED, created=2, per_input=4)
     planned = plan(snapshot(DISTRIBUTED, {}, [done, waiting], stored(DISTRIBUTED, 1)), SETTINGS)
     (ensure,) = of(planned, EnsureJob)
     assert ensure.manifest["metadata"]["name"] == B1 and ensure.stale == ()
@@ -610,7 +668,7 @@ def test_suspending_suspends_the_job_started_ahead_too() -> None:
     spec = {**DISTRIBUTED, "suspend": True}
     rev = revision(spec)
     jobs = [
-        job(batch_job_name("rsi", rev, 0), spec, started=2),
+        job(batch_job_name("rsi", rev, 0), spec, created=2),
         job(batch_job_name("rsi", rev, 1), spec),
     ]
     planned = plan(snapshot(spec, {}, jobs, stored(spec, 0, started=True)), SETTINGS)
@@ -730,7 +788,7 @@ def test_job_view_reads_outcome_suspension_and_duration() -> None:
     view = job_view(served)
     assert (view.name, view.revision, view.outcome) == ("rsi-b0", "abc", JobOutcome.SUCCEEDED)
     assert view.seconds == 7.0 and not view.suspended
-    assert (view.completions, view.started, view.batch, view.per_input) == (3, 2, 4, 16)
+    assert (view.completions, view.created, view.batch, view.per_input) == (3, 1, 4, 16)
     failed = job_view(
         {
             "metadata": {"name": "x", "labels": {}},
