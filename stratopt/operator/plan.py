@@ -395,8 +395,10 @@ class _Planner:
             if outcome is JobOutcome.RUNNING:
                 self.start_ahead(spec, state, shards, job)
         for ahead in self.snapshot.jobs.values():
-            if ahead.revision == run.revision and (ahead.batch or 0) > state.batch:
-                self.check(ahead)  # suspended and resumed with the batch before it
+            # Suspended and resumed with the batch before it; its failure fails the run.
+            later = ahead.revision == run.revision and (ahead.batch or 0) > state.batch
+            if later and self.check(ahead) is JobOutcome.FAILED:
+                return False
         update = self.in_progress(job, f"batch {state.batch} running")
         self.set_if_changed({**update, "progress": progress})
         return False

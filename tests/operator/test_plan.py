@@ -577,6 +577,17 @@ def test_no_job_starts_ahead_of_a_batch_past_the_budget() -> None:
     assert of(planned, EnsureJob) == []
 
 
+def test_a_job_started_ahead_that_failed_fails_the_run() -> None:
+    failure = WorkerFailure("ResultMissing", "batch 1: the input of shard 0 is missing")
+    jobs = deep_jobs(2, 2)[:1] + [
+        job(batch_job_name("rsi", DEEP_REV, 1), DEEP, JobOutcome.FAILED, failure=failure)
+    ]
+    results = stored(DEEP, 0, started=True)
+    planned = plan(snapshot(DEEP, {"phase": "Running"}, jobs, results), SETTINGS)
+    assert planned.status()["phase"] == "Failed"
+    assert condition(planned, "Failed")["message"] == failure.message
+
+
 def test_every_job_waiting_for_a_batch_that_never_comes_is_removed() -> None:
     results = stored(DEEP, 4)
     jobs = [job(batch_job_name("rsi", DEEP_REV, n), DEEP, JobOutcome.SUCCEEDED) for n in range(4)]
