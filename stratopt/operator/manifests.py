@@ -152,6 +152,9 @@ def build_run_job(
                 "spec": {
                     **pod_spec,
                     "restartPolicy": "Never",
+                    # The sandbox's pause process is PID 1, so SIGTERM (suspend, delete)
+                    # ends a worker at any moment, even before Python has set a handler.
+                    "shareProcessNamespace": True,
                     "serviceAccountName": settings.service_account,
                     "automountServiceAccountToken": True,
                     "containers": [container],

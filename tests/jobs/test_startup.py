@@ -46,6 +46,20 @@ def test_sigterm_ends_the_worker_at_once_with_its_conventional_status() -> None:
     assert done.returncode == 143
 
 
+def test_the_sigterm_handler_is_set_before_any_library_loads() -> None:
+    """A pod suspended while its worker starts stops at once only if the handler is set
+    within moments of the process's start: nothing heavy may be imported before it."""
+    code = (
+        "import sys\n"
+        "import stratopt.jobs._startup\n"
+        "print(','.join(m for m in ('pydantic', 'numpy', 'numba') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == ""
+
+
 def test_a_shard_worker_imports_no_library_it_does_not_use() -> None:
     """Start-up is most of a shard pod's life: the engine path must not pull in the
     search algorithms, scipy's heavy modules or TensorFlow (each costs tenths of a

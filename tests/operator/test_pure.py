@@ -38,6 +38,7 @@ def test_run_job_manifest() -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert pod["serviceAccountName"] == "stratopt-worker" and pod["restartPolicy"] == "Never"
+    assert pod["shareProcessNamespace"] is True  # the worker is not PID 1: SIGTERM stops it
     rule, stopped = job["spec"]["podFailurePolicy"]["rules"][:2]
     assert rule["action"] == "FailJob" and rule["onExitCodes"]["values"] == [BAD_INPUT_EXIT_CODE]
     assert stopped["action"] == "Ignore" and stopped["onExitCodes"]["values"] == [143]
