@@ -121,6 +121,9 @@ def worker_marks(
         log = core.read_namespaced_pod_log(pod, namespace)
         marks = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
         found[pod] = {"start": moment, **{m["event"]: m["at"] for m in marks if "event" in m}}
+        ready = [m for m in marks if m.get("event") in ("waiting", "first-evaluation")]
+        if ready and "cpu" in ready[0]:
+            found[pod]["cpu"] = ready[0]["cpu"]
     return found
 
 
@@ -286,6 +289,12 @@ def main() -> None:
         f"max {max(after_results):.2f} s, mean {statistics.mean(after_results):.2f} s"
     )
     print("    each: " + ", ".join(f"{gap:.2f}" for gap in after_results))
+    cpu = [m["cpu"] for m in marks.values() if "cpu" in m]
+    if cpu:
+        print(
+            f"  worker CPU time from process start to ready to evaluate, {len(cpu)} shard "
+            f"pods: median {statistics.median(cpu):.2f} s, max {max(cpu):.2f} s"
+        )
     for first, label in ((True, "the first batch's"), (False, "started ahead")):
         if delays[first]:
             print(

@@ -229,7 +229,8 @@ class Worker:
 
 
 def _mark(event: str) -> None:
-    print(json.dumps({"event": event, "at": time.time()}), flush=True)
+    """Log when ``event`` happened, and the CPU time the process had used by then."""
+    print(json.dumps({"event": event, "at": time.time(), "cpu": time.process_time()}), flush=True)
 
 
 class ProgressReport:
