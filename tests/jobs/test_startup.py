@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -46,18 +47,21 @@ def test_sigterm_ends_the_worker_at_once_with_its_conventional_status() -> None:
     assert done.returncode == 143
 
 
+def loaded_of(modules: tuple[str, ...], statements: str) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has loaded after ``statements``."""
+    probe = "import json, sys\nprint(json.dumps(sorted(m for m in {!r} if m in sys.modules)))"
+    code = f"{statements}\n{probe.format(modules)}\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    found: list[str] = json.loads(done.stdout)
+    return found
+
+
 def test_the_sigterm_handler_is_set_before_any_library_loads() -> None:
     """A pod suspended while its worker starts stops at once only if the handler is set
     within moments of the process's start: nothing heavy may be imported before it."""
-    code = (
-        "import sys\n"
-        "import stratopt.jobs._startup\n"
-        "print(','.join(m for m in ('pydantic', 'numpy', 'numba') if m in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.strip() == ""
+    assert loaded_of(("pydantic", "numpy", "numba"), "import stratopt.jobs._startup") == []
 
 
 def test_a_shard_worker_imports_no_library_it_does_not_use() -> None:
@@ -73,16 +77,8 @@ def test_a_shard_worker_imports_no_library_it_does_not_use() -> None:
         "matplotlib",
         "tensorflow",
     )
-    code = (
-        "import sys\n"
-        "import stratopt.jobs.worker\n"
-        "from stratopt.runtime.optimization import prepare\n"
-        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert done.stdout.strip() == "[]", done.stdout
+    statements = "import stratopt.jobs.worker\nfrom stratopt.runtime.optimization import prepare"
+    assert loaded_of(heavy, statements) == []
 
 
 def test_a_worker_runs_blas_on_one_thread_unless_its_environment_says_otherwise() -> None:
