@@ -579,9 +579,8 @@ def test_no_job_starts_ahead_of_a_batch_past_the_budget() -> None:
 
 def test_a_job_started_ahead_that_failed_fails_the_run() -> None:
     failure = WorkerFailure("ResultMissing", "batch 1: the input of shard 0 is missing")
-    jobs = deep_jobs(2, 2)[:1] + [
-        job(batch_job_name("rsi", DEEP_REV, 1), DEEP, JobOutcome.FAILED, failure=failure)
-    ]
+    failed = job(batch_job_name("rsi", DEEP_REV, 1), DEEP, JobOutcome.FAILED, failure=failure)
+    jobs = [*deep_jobs(2), failed]
     results = stored(DEEP, 0, started=True)
     planned = plan(snapshot(DEEP, {"phase": "Running"}, jobs, results), SETTINGS)
     assert planned.status()["phase"] == "Failed"
