@@ -471,9 +471,10 @@ class _Planner:
         before = job
         for number in range(state.batch + 1, state.batch + 1 + self.settings.batches_ahead):
             after -= len(state.pending or ())  # left after batch number - 1, sizes alike
-            short = before.created < before.completions or before.unschedulable is not None
-            if after <= 0 or before.suspended or short:
-                return  # its pods would compete with the batch before for the nodes
+            if after <= 0 or before.suspended:
+                return
+            if before.created < before.completions or before.unschedulable is not None:
+                return  # its pods would compete with the batch before's for the nodes
             found = self.snapshot.jobs.get(batch_job_name(run.name, run.revision, number))
             if found is None:
                 self.ensure(self.batch_job(spec, number, job.completions, per_input))
