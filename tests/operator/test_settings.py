@@ -16,8 +16,9 @@ def test_variables_set_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STRATOPT_RESYNC_INTERVAL", "2.5")
     monkeypatch.setenv("STRATOPT_IMAGE", "registry.example/worker:1")
     monkeypatch.setenv("STRATOPT_BACKOFF_LIMIT", "4")
+    monkeypatch.setenv("STRATOPT_BATCHES_AHEAD", "0")
     settings = OperatorSettings.from_environment()
-    assert settings.resync_interval == 2.5
+    assert settings.resync_interval == 2.5 and settings.jobs.batches_ahead == 0
     assert (settings.jobs.image, settings.jobs.backoff_limit) == ("registry.example/worker:1", 4)
 
 
@@ -29,6 +30,7 @@ def test_variables_set_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         ("STRATOPT_METRICS_PORT", "70000", "less than or equal to 65535"),
         ("STRATOPT_IMAGE_PULL_POLICY", "Sometimes", "'Always', 'IfNotPresent' or 'Never'"),
         ("STRATOPT_BACKOFF_LIMIT", "two", "valid integer"),
+        ("STRATOPT_BATCHES_AHEAD", "-1", "greater than or equal to 0"),
     ],
 )
 def test_a_bad_variable_is_named(
