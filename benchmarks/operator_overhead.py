@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -141,21 +142,29 @@ def start_up_delays(marks: dict[str, dict[str, float]], run: str) -> dict[bool, 
     return delays
 
 
+def per_batch(
+    marks: dict[str, dict[str, float]], run: str, event: str, pick: Callable[..., float]
+) -> dict[int, float]:
+    """Per batch: the ``pick`` (min or max) of the moments its pods logged ``event``."""
+    found: dict[int, float] = {}
+    for pod, mark in marks.items():
+        batch = batch_of(pod, run)
+        if batch is not None and event in mark:
+            found[batch] = pick(found.get(batch, mark[event]), mark[event])
+    return found
+
+
 def idle_gaps(
     timeline: list[tuple[float, str, str]], marks: dict[str, dict[str, float]], run: str
 ) -> list[float]:
     """Per batch boundary: the first evaluation of batch k+1 minus the end of the last
     pod of batch k, the time no shard evaluates."""
     ends: dict[int, float] = {}
-    firsts: dict[int, float] = {}
     for moment, what, pod in timeline:
         batch = batch_of(pod, run)
         if batch is not None and what == "end":
             ends[batch] = max(ends.get(batch, 0.0), moment)
-    for pod, mark in marks.items():
-        batch = batch_of(pod, run)
-        if batch is not None and "first-evaluation" in mark:
-            firsts[batch] = min(firsts.get(batch, float("inf")), mark["first-evaluation"])
+    firsts = per_batch(marks, run, "first-evaluation", min)
     return [firsts[b + 1] - ends[b] for b in sorted(ends) if b + 1 in firsts]
 
 
@@ -163,16 +172,8 @@ def result_gaps(marks: dict[str, dict[str, float]], run: str) -> list[float]:
     """Per batch boundary: the first evaluation of batch k+1 minus the moment the last
     shard result of batch k was stored: what the operator and the pods waiting for their
     inputs add between two generations, whatever a pod takes to exit."""
-    stored: dict[int, float] = {}
-    firsts: dict[int, float] = {}
-    for pod, mark in marks.items():
-        batch = batch_of(pod, run)
-        if batch is None:
-            continue
-        if "stored" in mark:
-            stored[batch] = max(stored.get(batch, 0.0), mark["stored"])
-        if "first-evaluation" in mark:
-            firsts[batch] = min(firsts.get(batch, float("inf")), mark["first-evaluation"])
+    stored = per_batch(marks, run, "stored", max)
+    firsts = per_batch(marks, run, "first-evaluation", min)
     return [firsts[b + 1] - stored[b] for b in sorted(stored) if b + 1 in firsts]
 
 

@@ -18,9 +18,9 @@ def exit_on_sigterm() -> None:
     (``protocol.STOPPED_EXIT_CODE``, which the Jobs' pod failure policy does not count as
     a failure). Results are stored per shard and written whole, so stopping mid-work
     loses only that shard. Where the worker is its container's PID 1 it would otherwise
-    ignore SIGTERM and wait out the pod's grace period; the operator's pods share their
-    process namespace, so that holds before this runs too. Imports nothing heavy, so
-    that it runs within milliseconds of the process's start."""
+    ignore SIGTERM and wait out the pod's grace period; the worker pods the operator
+    creates share their process namespace, so that holds before this runs too. Imports
+    nothing heavy, so that it runs within milliseconds of the process's start."""
 
     def stop(signum: int, frame: FrameType | None) -> None:
         os._exit(128 + signum)
