@@ -231,3 +231,31 @@ def test_the_kernel_refuses_arrays_it_would_read_past(synthetic_hourly: MarketDa
     arguments[9] = bars_total + 1
     with pytest.raises(ValueError, match="window must lie within the bars"):
         k.simulate(*arguments)
+
+
+def test_units_are_floored_exactly_as_python_floors() -> None:
+    from numba import njit
+
+    from stratopt.backtest import _kernel as k
+
+    floor_div = njit(lambda a, b: k._floor_div(a, b))
+    rng = np.random.default_rng(3)
+    budgets = rng.uniform(1.0, 1e7, 20_000)
+    costs = rng.uniform(1e-3, 1e3, 20_000)
+    # Whole quotients and their neighbours, where rounding the quotient decides the floor.
+    wholes = np.round(budgets / costs)
+    near = np.concatenate([wholes * costs, np.nextafter(wholes * costs, 0), budgets])
+    pairs = [(float(a), float(b)) for a, b in zip(near, np.tile(costs, 3), strict=True)]
+    pairs += [(0.1 * 3, 0.1), (1.0, 0.1), (-7.5, 2.5), (5.0, -2.0), (2.0**60, 3.0), (0.0, 1.0)]
+    mismatches = [(a, b) for a, b in pairs if floor_div(a, b) != a // b]
+    assert not mismatches, mismatches[:5]
+
+
+def test_a_budget_that_is_a_whole_number_of_lots_buys_all_of_them() -> None:
+    # 10000 × 0.5 / (1.25 × 1000) is exactly 4 lots; one fewer would be a silent error.
+    flat = (1.25, 1.25, 1.25, 1.25)
+    data = bars([flat, flat, flat])
+    _, result = run(
+        data, "L", lotSize=1000, params={"stop_loss": 0, "take_profit": 0, "position_size": 0.5}
+    )
+    assert result.trades.iloc[0].units == 4000
