@@ -8,6 +8,9 @@ Everything a plan needs is read back from the API, so a restarted operator carri
 :class:`RunMemory` keeps, per run, only what saves work: the ConfigMaps already read
 (each is read once, then only listed by name and version) and the distributed search's
 replay (each reconcile tells the driver only the batches that finished since the last).
+:class:`CheckedAccess` keeps, per namespace, when the workers' ServiceAccount, Role and
+RoleBinding were last found in place, so that the Job of each batch does not read them
+again.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -94,10 +98,12 @@ class _Remembered:
 class RunMemory:
     """Per run (and revision), what a reconcile keeps for the next: only work saved, never
     a decision; losing it (a restart) costs one full read. At most ``kept`` runs, the
-    least recently reconciled forgotten first; settled runs are forgotten at once."""
+    least recently reconciled forgotten first; settled runs are forgotten at once. Also
+    holds the workers' access checked per namespace, for all runs."""
 
     def __init__(self, kept: int = 256) -> None:
         self.kept = kept
+        self.access = CheckedAccess()
         self._runs: OrderedDict[RunKey, _Remembered] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -117,6 +123,33 @@ class RunMemory:
 
     def __len__(self) -> int:
         return len(self._runs)
+
+
+#: How long the workers' access in a namespace counts as checked. A search creates a Job
+#: per batch; within this time its Jobs skip the three reads, and access that was
+#: deleted meanwhile is mended at most this late (its pods wait for it, none fails).
+ACCESS_CHECK_SECONDS = 60.0
+
+
+class CheckedAccess:
+    """When the workers' access (ServiceAccount, Role, RoleBinding) of each namespace was
+    last found as this operator grants it. Shared by the reconciles of all runs."""
+
+    def __init__(
+        self, seconds: float = ACCESS_CHECK_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.seconds, self.clock = seconds, clock
+        self._checked: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def due(self, namespace: str, account: str) -> bool:
+        with self._lock:
+            checked = self._checked.get((namespace, account))
+        return checked is None or self.clock() - checked >= self.seconds
+
+    def found(self, namespace: str, account: str) -> None:
+        with self._lock:
+            self._checked[(namespace, account)] = self.clock()
 
 
 def _listed(response: Any) -> list[dict[str, Any]]:
@@ -265,7 +298,8 @@ def reconcile(
     steps = plan(snapshot, settings.jobs, remembered.replay if remembered else None)
     if remembered is not None:
         remembered.replay = steps.replay
-    return act(clients, run, steps, settings, snapshot.status.get("phase"))
+    access = memory.access if memory is not None else None
+    return act(clients, run, steps, settings, snapshot.status.get("phase"), access)
 
 
 def act(
@@ -274,11 +308,12 @@ def act(
     planned: Plan,
     settings: OperatorSettings,
     phase: str | None,
+    access: CheckedAccess | None = None,
 ) -> dict[str, Any]:
     """Apply the plan's steps (each idempotent, so a retry after a failure is safe); the
     status fields to write."""
     for step in planned.steps:
-        phase = _apply(clients, run, step, settings, phase)
+        phase = _apply(clients, run, step, settings, phase, access)
     return planned.status()
 
 
@@ -288,6 +323,7 @@ def _apply(
     step: Step,
     settings: OperatorSettings,
     phase: str | None,
+    access: CheckedAccess | None,
 ) -> str | None:
     if isinstance(step, SetStatus):
         if step.phase is not None:
@@ -298,7 +334,7 @@ def _apply(
     elif isinstance(step, Announce):
         announce(clients, run, step)
     elif isinstance(step, EnsureJob):
-        ensure_worker_rbac(clients, run.namespace, settings)
+        ensure_worker_rbac(clients, run.namespace, settings, access)
         for name in step.stale:  # earlier revisions' Jobs go, their pods with them
             _delete_job(clients, name, run.namespace)
         for config_map in step.config_maps:
@@ -377,12 +413,20 @@ def _serialize(found: Any) -> dict[str, Any]:
     return serialized
 
 
-def ensure_worker_rbac(clients: Clients, namespace: str, settings: OperatorSettings) -> None:
+def ensure_worker_rbac(
+    clients: Clients,
+    namespace: str,
+    settings: OperatorSettings,
+    access: CheckedAccess | None = None,
+) -> None:
     """The workers' ServiceAccount, Role and RoleBinding: created the first time a run's
-    Job is, then only read, and mended when they differ from what this operator grants
-    (after an upgrade). They stay in the namespace for its next runs."""
-    account, role, binding = build_worker_rbac(namespace, settings.jobs)
+    Job is, then only read (at most once per ``access`` period), and mended when they
+    differ from what this operator grants (after an upgrade). They stay in the namespace
+    for its next runs."""
     name = settings.jobs.service_account
+    if access is not None and not access.due(namespace, name):
+        return
+    account, role, binding = build_worker_rbac(namespace, settings.jobs)
     if _read(clients.core.read_namespaced_service_account, name, namespace) is None:
         _create(clients.core.create_namespaced_service_account, namespace, account)
     found = _read(clients.rbac.read_namespaced_role, name, namespace)
@@ -397,3 +441,5 @@ def ensure_worker_rbac(clients: Clients, namespace: str, settings: OperatorSetti
         clients.rbac.patch_namespaced_role_binding(
             name, namespace, {"subjects": binding["subjects"]}
         )
+    if access is not None:
+        access.found(namespace, name)

@@ -23,6 +23,7 @@ from stratopt.operator.plan import (
 from stratopt.operator.queue import RunKey
 from stratopt.operator.reconcile import (
     METADATA_ONLY,
+    CheckedAccess,
     Clients,
     RunMemory,
     _Remembered,
@@ -225,6 +226,31 @@ def test_act_creates_idempotently_removes_stale_jobs_and_collects_the_status() -
     assert kinds == ["service_account", "role", "role_binding", "job", "event"]
     assert api.patched == [("rsi-new", {"spec": {"suspend": True}})]
     assert api.created[-1][1]["reason"] == "JobCreated"
+
+
+def test_the_workers_access_is_read_once_a_period_per_namespace_not_once_a_job() -> None:
+    api = FakeApi()
+    settings = OperatorSettings()
+    moment = [0.0]
+    access = CheckedAccess(seconds=60.0, clock=lambda: moment[0])
+
+    def ensure_job(run: Run, batch: int) -> None:
+        job = {"metadata": {"name": f"{run.name}-b{batch}"}}
+        act(clients(api), run, Plan((EnsureJob(job, (), ()),)), settings, None, access)
+
+    for batch in range(5):  # one Job per batch of a search, within a minute
+        moment[0] = 10.0 * batch
+        ensure_job(RUN, batch)
+    reads = ("read_namespaced_service_account", "read_namespaced_role")
+    assert [api.calls[read] for read in reads] == [1, 1]
+    other = Run(RUN.kind, "other", "team-b", "uid-2", 1, RUN.revision, False)
+    ensure_job(other, 0)  # another namespace has access of its own to check
+    assert [api.calls[read] for read in reads] == [2, 2]
+    moment[0] = 100.0  # a period after the check: read again, mended if it was deleted
+    ensure_job(RUN, 5)
+    assert [api.calls[read] for read in reads] == [3, 3]
+    accounts = [body for kind, body in api.created if kind == "service_account"]
+    assert len(accounts) == 3  # each check found it missing here (the fake keeps nothing)
 
 
 def test_memory_forgets_a_run_whose_spec_changed_and_keeps_a_bounded_number() -> None:
