@@ -39,6 +39,14 @@ def test_every_example_is_accepted(
         assert done.returncode == 0, f"{path.name}: {done.stderr}"
 
 
+def test_weights_of_some_objectives_are_accepted(
+    control_plane: ControlPlane, crds: list[str], namespace: str
+) -> None:
+    weighted = _set(example(), "selection.weights", {"net_profit": 2, "max_drawdown": 0})
+    done = apply(control_plane, namespace, weighted, dry_run=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
 def test_explain_shows_descriptions(control_plane: ControlPlane, crds: list[str]) -> None:
     done = kubectl(control_plane, "explain", "optimizationrun.spec.parameters")
     assert "min must be less than max" not in done.stdout  # rules are not descriptions
@@ -98,6 +106,13 @@ INVALID = [
     ("backtest.strategy", _DELETE, "spec.backtest.strategy"),
     ("backtest.leverage", 0.5, "spec.backtest.leverage"),
     ("execution.mode", "fast", "spec.execution.mode"),
+    ("selection.weights", {"win_rate": 1}, "weigh only metrics listed in objectives"),
+    ("selection.weights", {"net_profit": -1}, "should be greater than or equal to 0"),
+    (
+        "selection.weights",
+        {"net_profit": 0, "max_drawdown": 0, "sharpe_ratio": 0},
+        "at least one objective must weigh more than 0",
+    ),
 ]
 
 

@@ -38,6 +38,13 @@ def _keyed_by_name(schema: dict[str, Any]) -> None:
 _METRIC_ENUM: dict[str, Any] = {"enum": list(METRIC_NAMES)}
 
 
+def _weights_schema(schema: dict[str, Any]) -> None:
+    """The API server refuses a negative weight, and bounds the map (one weight per
+    objective at most) so that the rules over it stay within CEL's cost budget."""
+    schema["additionalProperties"] = {"type": "number", "minimum": 0}
+    schema["maxProperties"] = len(METRIC_NAMES)
+
+
 def cel_rules(*rules: dict[str, str]) -> ConfigDict:
     """Model config carrying CEL rules into the generated schema."""
     validations: list[JsonValue] = [dict(rule) for rule in rules]
@@ -437,6 +444,7 @@ class Selection(ApiModel):
 
     weights: dict[str, float] = Field(
         default_factory=dict,
+        json_schema_extra=_weights_schema,
         description="Weight of each objective in the distance to the ideal point "
         "(objectives left out weigh 1; 0 ignores one), e.g. {net_profit: 2, "
         "max_drawdown: 1} for a trader who minds profit twice as much as drawdown.",
@@ -451,6 +459,18 @@ class OptimizationRunSpec(RunSpec):
             "self.algorithm.name != 'bayesian' || size(self.objectives) == 1",
             "bayesian optimizes exactly one objective",
             ".objectives",
+        ),
+        cel(
+            "!has(self.selection) || !has(self.selection.weights) || "
+            "self.selection.weights.all(k, self.objectives.exists(o, o.name == k))",
+            "selection.weights: weigh only metrics listed in objectives",
+            ".selection.weights",
+        ),
+        cel(
+            "!has(self.selection) || !has(self.selection.weights) || self.objectives.exists(o, "
+            "!(o.name in self.selection.weights) || self.selection.weights[o.name] > 0)",
+            "selection.weights: at least one objective must weigh more than 0",
+            ".selection.weights",
         ),
     )
 
