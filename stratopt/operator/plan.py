@@ -103,6 +103,7 @@ class JobView:
     active: int = 0
     completions: int = 1
     created: int = 0  # its pods that exist and have not failed: pending, running or done
+    running: int = 0  # its pods whose containers have started (ready) or are done
     batch: int | None = None  # of a batch's Job
     per_input: int = 1  # shards per input ConfigMap, of a batch's Job
     seconds: float | None = None  # from start to completion, once complete
@@ -129,6 +130,7 @@ def job_view(job: Mapping[str, Any]) -> JobView:
         int(state.get("active") or 0),
         int(spec.get("completions") or 1),
         int(state.get("active") or 0) + int(state.get("succeeded") or 0),
+        int(state.get("ready") or 0) + int(state.get("succeeded") or 0),
         int(labels["stratopt.io/batch"]) if "stratopt.io/batch" in labels else None,
         int(labels.get(SHARDS_PER_INPUT_LABEL) or 1),
         seconds,
@@ -458,11 +460,15 @@ class _Planner:
     def start_ahead(
         self, spec: OptimizationRunSpec, state: Replay, shards: list[list[Params]], job: JobView
     ) -> None:
-        """Start the Jobs of the next ``batches_ahead`` batches, each once every pod of
-        the one before it exists and fits a node: their pods load the run and compile
-        while the batches before them start and run, then wait for their inputs, so a
-        generation shorter than a pod's start-up does not wait for one. One Job a
-        reconcile; none for batches past the search's budget, none while suspended."""
+        """Start the Jobs of the next ``batches_ahead`` batches, the first once every
+        container of this batch has started, each next one once every pod of the one
+        before it exists and fits a node: their pods load the run and compile while the
+        batches before them run, then wait for their inputs, so a generation shorter
+        than a pod's start-up does not wait for one. This batch's pods start first
+        because the node's cores are what start-ups share: the first batch's start-up
+        no longer competes with those of the batches after it (later batches' pods
+        have long been running when their turn comes). One Job a reconcile; none for
+        batches past the search's budget, none while suspended."""
         if self.run.suspended:
             return
         run, driver = self.run, state.driver
@@ -475,6 +481,8 @@ class _Planner:
                 return
             if before.created < before.completions or before.unschedulable is not None:
                 return  # its pods would compete with the batch before's for the nodes
+            if before is job and before.running < before.completions:
+                return  # this batch's containers start first
             found = self.snapshot.jobs.get(batch_job_name(run.name, run.revision, number))
             if found is None:
                 self.ensure(self.batch_job(spec, number, job.completions, per_input))

@@ -511,17 +511,19 @@ def _batch_inputs(ensure: EnsureJob) -> list[list[dict[str, float]]]:
     return [shards[f"shard-{i}"] for i in range(len(shards))]
 
 
-def test_the_next_batchs_job_starts_once_every_pod_of_this_one_exists_and_fits() -> None:
+def test_the_next_batchs_job_starts_once_every_container_of_this_one_has_started() -> None:
     before = settled(plan(snapshot(DISTRIBUTED), SETTINGS))
     results = stored(DISTRIBUTED, 0, started=True)
     for short in (
         job(B0, DISTRIBUTED, created=1),
         job(B0, DISTRIBUTED, created=2, unschedulable="0/1 nodes are available"),
+        job(B0, DISTRIBUTED, created=2),  # its containers not started: their start-up first
+        job(B0, DISTRIBUTED, created=2, running=1),
     ):
         waiting = plan(snapshot(DISTRIBUTED, before, [short], results), SETTINGS)
         assert of(waiting, EnsureJob) == []  # its pods would compete with batch 0's
 
-    starting = job(B0, DISTRIBUTED, created=2, per_input=8)  # created, none ready yet
+    starting = job(B0, DISTRIBUTED, created=2, running=2, per_input=8)
     planned = plan(snapshot(DISTRIBUTED, before, [starting], results), SETTINGS)
     (ahead,) = of(planned, EnsureJob)
     assert ahead.manifest["metadata"]["name"] == B1
@@ -542,9 +544,10 @@ DEEP_REV = revision(DEEP)
 
 
 def deep_jobs(*created: int) -> list[JobView]:
-    """DEEP's batch Jobs from batch 0 on, with that many pods created each."""
+    """DEEP's batch Jobs from batch 0 on, with that many pods created each; batch 0's
+    running, the others' (started ahead) not yet."""
     return [
-        job(batch_job_name("rsi", DEEP_REV, n), DEEP, created=count)
+        job(batch_job_name("rsi", DEEP_REV, n), DEEP, created=count, running=count * (n == 0))
         for n, count in enumerate(created)
     ]
 
@@ -572,7 +575,7 @@ def test_jobs_start_as_many_batches_ahead_as_the_settings_say(
 
 def test_no_job_starts_ahead_of_a_batch_past_the_budget() -> None:
     results = stored(DEEP, 2, started=True)  # batch 2 of 4 runs: only batch 3 is left
-    jobs = [job(batch_job_name("rsi", DEEP_REV, n), DEEP, created=2) for n in (2, 3)]
+    jobs = [job(batch_job_name("rsi", DEEP_REV, n), DEEP, created=2, running=2) for n in (2, 3)]
     planned = plan(snapshot(DEEP, {}, jobs, results), JobSettings(batches_ahead=2))
     assert of(planned, EnsureJob) == []
 
@@ -602,7 +605,11 @@ def test_no_job_starts_ahead_of_a_batch_that_will_not_run_now(why: str) -> None:
     batch = 0 if why == "suspended" else 1
     rev = revision(spec)
     running = job(
-        batch_job_name("rsi", rev, batch), spec, created=2, suspended=spec is not DISTRIBUTED
+        batch_job_name("rsi", rev, batch),
+        spec,
+        created=2,
+        running=2,
+        suspended=spec is not DISTRIBUTED,
     )
     planned = plan(snapshot(spec, {}, [running], stored(spec, batch, started=True)), SETTINGS)
     assert of(planned, EnsureJob) == []
@@ -799,6 +806,7 @@ def test_job_view_reads_outcome_suspension_and_duration() -> None:
     assert (view.name, view.revision, view.outcome) == ("rsi-b0", "abc", JobOutcome.SUCCEEDED)
     assert view.seconds == 7.0 and not view.suspended
     assert (view.completions, view.created, view.batch, view.per_input) == (3, 1, 4, 16)
+    assert view.running == 2  # one ready, one done
     failed = job_view(
         {
             "metadata": {"name": "x", "labels": {}},
