@@ -460,14 +460,14 @@ class _Planner:
     def start_ahead(
         self, spec: OptimizationRunSpec, state: Replay, shards: list[list[Params]], job: JobView
     ) -> None:
-        """Start the Jobs of the next ``batches_ahead`` batches, the first once every
-        container of this batch has started, each next one once every pod of the one
-        before it exists and fits a node: their pods load the run and compile while the
-        batches before them run, then wait for their inputs, so a generation shorter
-        than a pod's start-up does not wait for one. This batch's pods start first
-        because the node's cores are what start-ups share: the first batch's start-up
-        no longer competes with those of the batches after it (later batches' pods
-        have long been running when their turn comes). One Job a reconcile; none for
+        """Start the Jobs of the next ``batches_ahead`` batches, each once every pod of
+        the one before it exists and fits a node: their pods load the run and compile
+        while the batches before them run, then wait for their inputs, so a generation
+        shorter than a pod's start-up does not wait for one. Batch 1's Job waits until
+        every container of batch 0 has started: the first batch's start-up then has the
+        node's cores to itself, not shared with those of the pods started ahead. (Later
+        batches do not wait so: each is started ahead, and waiting for its containers
+        would let a short generation outrun the pipeline.) One Job a reconcile; none for
         batches past the search's budget, none while suspended."""
         if self.run.suspended:
             return
@@ -481,8 +481,8 @@ class _Planner:
                 return
             if before.created < before.completions or before.unschedulable is not None:
                 return  # its pods would compete with the batch before's for the nodes
-            if before is job and before.running < before.completions:
-                return  # this batch's containers start first
+            if number == 1 and before.running < before.completions:
+                return  # the first batch's containers start first
             found = self.snapshot.jobs.get(batch_job_name(run.name, run.revision, number))
             if found is None:
                 self.ensure(self.batch_job(spec, number, job.completions, per_input))
