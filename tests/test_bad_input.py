@@ -442,6 +442,13 @@ DATA_CASES = [
         files={"bars.csv": bars(High=[1.0] * 300)},
     ),
     Case(
+        "close-above-high",
+        with_data("bars.csv"),
+        "spec.backtest.data.source",
+        "close outside the bar's low-high range",
+        files={"bars.csv": bars(Close=[1000.0] * 300)},
+    ),
+    Case(
         "text-prices",
         with_data("bars.csv"),
         "spec.backtest.data.source",

@@ -131,7 +131,7 @@ def validate_ohlcv(frame: pd.DataFrame, field: str = "data", min_bars: int = 2) 
     """Raise :class:`DataError` naming the first problem found, if any.
 
     Checks: numeric values, no NaN, strictly increasing unique timestamps, positive
-    prices, high >= low, and at least ``min_bars`` bars.
+    prices, low <= open, close <= high, and at least ``min_bars`` bars.
     """
     import pandas as pd
 
@@ -209,3 +209,17 @@ def check_bars(
             f"high < low at {at(row)} (high={columns['high'][row]}, "
             f"low={columns['low'][row]}); {int(inverted.sum())} bar(s) affected",
         )
+    # Stops and targets are checked against high and low, fills and marks use open and
+    # close: a bar whose open or close lies outside its range would fill or mark at
+    # prices the stops never saw.
+    for name in ("open", "close"):
+        outside = (columns[name] > columns["high"]) | (columns[name] < columns["low"])
+        if outside.any():
+            row = int(np.argmax(outside))
+            raise DataError(
+                field,
+                f"{name} outside the bar's low-high range at {at(row)} ({name}="
+                f"{columns[name][row]}, low={columns['low'][row]}, high="
+                f"{columns['high'][row]}); {int(outside.sum())} bar(s) affected: fix or drop "
+                "them",
+            )

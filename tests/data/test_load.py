@@ -93,10 +93,22 @@ def test_slicing_by_start_and_end(bars: pd.DataFrame, tmp_path: Path) -> None:
         (lambda f: f.iloc[[0, 2, 1, *range(3, len(f))]], "not sorted"),
         (lambda f: f.iloc[[0, 0, *range(1, len(f))]], "duplicate timestamp"),
         (lambda f: f.assign(low=f["high"] + 0.01), "high < low"),
+        (lambda f: f.assign(close=f["high"] * 2), "close outside the bar's low-high range"),
+        (lambda f: f.assign(open=f["low"] / 2), "open outside the bar's low-high range"),
         (lambda f: f.assign(open=-f["open"]), "non-positive price"),
         (lambda f: f.iloc[:1], "has 1 bars but at least 2"),
     ],
-    ids=["missing-column", "nan", "unsorted", "duplicate", "high-below-low", "negative", "short"],
+    ids=[
+        "missing-column",
+        "nan",
+        "unsorted",
+        "duplicate",
+        "high-below-low",
+        "close-above-high",
+        "open-below-low",
+        "negative",
+        "short",
+    ],
 )
 @pytest.mark.parametrize("load", [load_frame, load_market_data])
 def test_bad_data_is_rejected_with_a_message(

@@ -93,6 +93,7 @@ def test_a_start_with_a_utc_offset_is_refused() -> None:
         ("close", 3, np.nan, "column 'close' has 1 NaN value"),
         ("low", 5, 0.0, "non-positive price at 2015-01-05 05:00:00"),
         ("high", 7, 0.5, r"high < low at 2015-01-05 07:00:00"),
+        ("close", 9, 10.0, r"close outside the bar's low-high range at 2015-01-05 09:00:00"),
         ("timestamps", 4, "2015-01-05T01:00", "duplicate timestamp 2015-01-05 01:00:00"),
         ("timestamps", 2, "2015-01-04T00:00", "timestamps are not sorted .bar 2"),
     ],
