@@ -452,7 +452,7 @@ DATA_CASES = [
         "text-prices",
         with_data("bars.csv"),
         "spec.backtest.data.source",
-        "column 'open' is not numeric",
+        "column 'open' is not numeric: 'twelve' at 2020-01-01",
         files={"bars.csv": bars(Open=["twelve"] * 300)},
     ),
     Case(

@@ -139,7 +139,7 @@ def validate_ohlcv(frame: pd.DataFrame, field: str = "data", min_bars: int = 2) 
         raise DataError(field, f"has {len(frame)} bars but at least {min_bars} are needed")
     for name in (*REQUIRED, "volume"):
         if not pd.api.types.is_numeric_dtype(frame[name]):
-            raise DataError(field, f"column '{name}' is not numeric (dtype {frame[name].dtype})")
+            raise DataError(field, _not_numeric(frame, name))
     index = frame.index
     check_bars(
         np.asarray(pd.DatetimeIndex(index).asi8),
@@ -147,6 +147,23 @@ def validate_ohlcv(frame: pd.DataFrame, field: str = "data", min_bars: int = 2) 
         field,
         lambda row: str(index[row]),
         min_bars,
+    )
+
+
+def _not_numeric(frame: pd.DataFrame, name: str) -> str:
+    """Why column ``name`` is not numeric: its first value that is not a number."""
+    import pandas as pd
+
+    column = frame[name]
+    parsed = pd.to_numeric(column, errors="coerce")
+    bad = parsed.isna() & column.notna()
+    if not bad.any():
+        return f"column '{name}' is not numeric (dtype {column.dtype})"
+    row = int(np.argmax(bad.to_numpy()))
+    return (
+        f"column '{name}' is not numeric: {column.iloc[row]!r} at {frame.index[row]} "
+        f"({int(bad.sum())} such value(s)); write plain numbers, with '.' as the decimal "
+        "point and no thousands separators"
     )
 
 
