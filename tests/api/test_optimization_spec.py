@@ -53,6 +53,20 @@ def test_valid_spec_and_defaults() -> None:
             "spec.parameters[0]",
             "log scale needs min > 0",
         ),
+        (
+            {"parameters": [{"name": "rsi_period", "type": "int", "min": 5, "max": 20.5}]},
+            "spec.parameters[0]",
+            "type int needs whole min, max and step; got max=20.5",
+        ),
+        (
+            {
+                "parameters": [
+                    {"name": "rsi_period", "type": "int", "min": 5, "max": 20, "step": 2.5}
+                ]
+            },
+            "spec.parameters[0]",
+            "got step=2.5",
+        ),
         ({"objectives": ["profit"]}, "spec.objectives[0].name", "unknown metric 'profit'"),
         (
             {"objectives": [{"name": "sharpe_ratio", "goal": "up"}]},

@@ -86,6 +86,11 @@ INVALID = [
         "log scale needs min > 0",
     ),
     ("parameters.1", {"name": "take_profit", "type": "categorical"}, "needs values"),
+    (
+        "parameters.1",
+        {"name": "take_profit", "type": "int", "min": 40, "max": 200, "step": 2.5},
+        "type int needs whole min, max and step",
+    ),
     ("parameters.2", {"name": "stop_loss", "min": 1, "max": 2}, "Duplicate value"),
     ("objectives", [{"name": "profit"}], "spec.objectives[0].name: Unsupported value"),
     ("objectives", [{"name": "sharpe_ratio", "goal": "up"}], "spec.objectives[0].goal"),

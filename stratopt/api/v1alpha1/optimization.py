@@ -76,6 +76,12 @@ class ParameterRange(ApiModel):
             "log scale needs min > 0",
             ".log",
         ),
+        cel(
+            "!has(self.type) || self.type != 'int' || ["
+            "has(self.min) ? self.min : 0.0, has(self.max) ? self.max : 0.0, "
+            "has(self.step) ? self.step : 1.0].all(x, double(int(x)) == x)",
+            "type int needs whole min, max and step",
+        ),
     )
 
     name: str = Field(
@@ -117,6 +123,15 @@ class ParameterRange(ApiModel):
             )
         if self.log and self.min <= 0:
             raise ValueError(f"parameter '{self.name}': log scale needs min > 0")
+        if self.type is ParameterType.INT:
+            bounds = {"min": self.min, "max": self.max, "step": self.step}
+            fractional = {k: v for k, v in bounds.items() if v is not None and v != int(v)}
+            if fractional:
+                given = ", ".join(f"{k}={v:g}" for k, v in fractional.items())
+                raise ValueError(
+                    f"parameter '{self.name}': type int needs whole min, max and step; "
+                    f"got {given}"
+                )
         if self.step is not None and self.step > self.max - self.min:
             raise ValueError(f"parameter '{self.name}': step {self.step:g} exceeds the range")
         return self
