@@ -162,6 +162,11 @@ class Worker:
         task = self.task
         spec = self._search()
         backtester = prepare(spec)
+        folds = None
+        if spec.walk_forward is not None and task.batch == 0 and task.index == 0:
+            from stratopt.optimize.walkforward import fold_windows
+
+            folds = fold_windows(backtester.data.index, spec.walk_forward)  # before any work
         part = task.index // task.shards_per_input
         name = shard_input_name(task.name, task.revision, task.batch, part)
         inputs = self.store.await_config_map(task.namespace, name, 0)
@@ -183,10 +188,7 @@ class Worker:
             # when its result is stored (benchmarks/operator_overhead.py reads them).
             _mark("first-evaluation")
         metrics += [backtester.evaluate(params) for params in batch[1:]]
-        if spec.walk_forward is not None and task.batch == 0 and task.index == 0:
-            from stratopt.optimize.walkforward import fold_windows
-
-            folds = fold_windows(backtester.data.index, spec.walk_forward)
+        if folds is not None:
             self.write(plan_name(task.name, task.revision), {"folds": str(len(folds))})
         self.write(
             shard_result_name(task.name, task.revision, task.batch, task.index),

@@ -145,6 +145,12 @@ def _optimize(
     executor: Executor,
     on_batch: ProgressCallback | None,
 ) -> OptimizationOutcome:
+    folds = None
+    if spec.walk_forward is not None:
+        from stratopt.optimize.walkforward import fold_windows
+
+        # Before the search: windows that fit no fold would fail the run after it.
+        folds = fold_windows(backtester.data.index, spec.walk_forward)
     outcome = search(spec, backtester, on_batch=on_batch, executor=executor)
     executor.close()  # e.g. a process pool, idle through the diagnostics
     status = outcome.status
@@ -154,10 +160,10 @@ def _optimize(
             backtester, outcome.evaluations, status.best.parameters, known=outcome.block_returns
         )
         status.warnings += stop_out_warnings(backtester, status.best.parameters)
-    if spec.walk_forward is not None:
+    if folds is not None:
         from stratopt.runtime.walkforward import walk_forward
 
-        status.walk_forward = walk_forward(spec, backtester, executor)
+        status.walk_forward = walk_forward(spec, backtester, executor, folds)
         if len(status.walk_forward.folds) == 1:
             status.warnings.append(
                 "walk-forward made one fold: its out-of-sample result is a single test "

@@ -15,7 +15,6 @@ from stratopt.backtest import Backtester
 from stratopt.backtest.metrics import metrics_from_returns
 from stratopt.optimize.walkforward import (
     Fold,
-    fold_windows,
     parameter_stability,
     select_solution,
     stitch_returns,
@@ -88,11 +87,9 @@ def decode_fold(data: dict[str, str]) -> FoldOutcome:
 
 
 def walk_forward(
-    spec: OptimizationRunSpec, backtester: Backtester, executor: Executor
+    spec: OptimizationRunSpec, backtester: Backtester, executor: Executor, folds: list[Fold]
 ) -> WalkForwardStatus:
     """Every fold, run by ``executor``, then the stitched out-of-sample summary."""
-    assert spec.walk_forward is not None
-    folds = fold_windows(backtester.data.index, spec.walk_forward)
     return summarize_folds(spec, backtester, folds, executor.run_folds(spec, backtester, folds))
 
 

@@ -65,6 +65,14 @@ def test_anchored_step_and_fold_limit() -> None:
     assert caught.value.field == "spec.walkForward"
 
 
+def test_windows_that_fit_no_fold_fail_the_run_before_its_search() -> None:
+    batches: list[object] = []
+    too_long = spec("synthetic:gbm?bars=3000&freq=1h&seed=3", train="3y", test="1y")
+    with pytest.raises(InputError, match="no fold fits in 3000 bars"):
+        run_optimization(too_long, workers=1, on_batch=batches.append)
+    assert batches == []  # not one batch evaluated, and so none lost
+
+
 def test_bad_windows_are_rejected() -> None:
     with pytest.raises(ValueError, match=r"duration like 3y"):
         WalkForwardSpec(train="3 years", test="1y")
