@@ -9,7 +9,7 @@ batch through Kubernetes Jobs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +116,44 @@ def stop_out_warnings(backtester: Backtester, parameters: dict[str, float]) -> l
     ]
 
 
+#: Per ratio metric, what makes its denominator zero and how an evaluation's metrics
+#: show that the ratio was reported as 0 while its numerator is positive: a result as
+#: good as the ratio can measure, scored as if it were the worst.
+_RATIOS_WITHOUT_DENOMINATOR: dict[str, tuple[str, Callable[[Mapping[str, float]], bool]]] = {
+    "profit_factor": (
+        "no losing trade",
+        lambda m: m["profit_factor"] == 0 and m["num_trades"] > 0 and m["avg_trade"] > 0,
+    ),
+    "sortino_ratio": ("no losing bar", lambda m: m["sortino_ratio"] == 0 < m["sharpe_ratio"]),
+    "calmar_ratio": (
+        "no drawdown",
+        lambda m: m["calmar_ratio"] == 0 and m["max_drawdown"] == 0 and m["cagr"] > 0,
+    ),
+}
+
+
+def undefined_ratio_warnings(
+    spec: OptimizationRunSpec, evaluations: Sequence[Evaluation]
+) -> list[str]:
+    """Evaluations whose objective or constraint ratio had nothing to divide by: reported
+    as 0 (metrics stay finite), the search scores them as the worst at it."""
+    used = [o.name for o in spec.objectives] + [c.metric for c in spec.constraints]
+    found = []
+    for metric in dict.fromkeys(used):
+        if metric not in _RATIOS_WITHOUT_DENOMINATOR:
+            continue
+        reason, undefined = _RATIOS_WITHOUT_DENOMINATOR[metric]
+        count = sum(undefined(e.metrics) for e in evaluations)
+        if count:
+            found.append(
+                f"{count} of {len(evaluations)} evaluations have {reason}: their {metric} is "
+                "reported as 0, which scores them as the worst, not the best; keep such "
+                "solutions out with minTrades or a num_trades constraint, or weigh another "
+                "objective"
+            )
+    return found
+
+
 def run_optimization(
     spec: OptimizationRunSpec,
     *,
@@ -155,6 +193,7 @@ def _optimize(
     executor.close()  # e.g. a process pool, idle through the diagnostics
     status = outcome.status
     status.warnings += quote_warnings(spec, backtester)
+    status.warnings += undefined_ratio_warnings(spec, outcome.evaluations)
     if status.best is not None:
         status.diagnostics = diagnose(
             backtester, outcome.evaluations, status.best.parameters, known=outcome.block_returns
