@@ -377,22 +377,6 @@ DATA_CASES = [
         files={"bars.csv": bars(Date=[*bars()["Date"][:3], "soon", *bars()["Date"][4:]])},
     ),
     Case(
-        "mixed-offsets",
-        with_data("bars.csv"),
-        "spec.backtest.data.source",
-        "mixes UTC offsets",
-        files={
-            "bars.csv": bars(
-                Date=[
-                    f"2020-01-{d:02d}T00:00:00{'+01:00' if d < 15 else '+02:00'}"
-                    for d in range(1, 29)
-                ]
-                * 10
-                + ["2020-02-01T00:00:00+01:00"] * 20
-            )
-        },
-    ),
-    Case(
         "numbers-for-dates",
         with_data("bars.csv"),
         "spec.backtest.data.source",

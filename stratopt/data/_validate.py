@@ -86,8 +86,8 @@ _DATE_EXAMPLE = "write them like 2024-01-31 or 2024-01-31 09:30:00+00:00"
 
 
 def _timestamps(values: pd.Index, column: str | None, field: str) -> pd.DatetimeIndex:
-    """``values`` as timestamps, or an error naming the cause: numbers, a value that is
-    no date, or UTC offsets that differ."""
+    """``values`` as timestamps (in UTC when their UTC offsets differ), or an error naming
+    the cause: numbers, or a value that is no date."""
     import pandas as pd
 
     where = f"column '{column}'" if column else "the index"
@@ -104,12 +104,10 @@ def _timestamps(values: pd.Index, column: str | None, field: str) -> pd.Datetime
         except (ValueError, TypeError) as exc:
             failure = exc
         if "Mixed timezones" in str(failure):
-            offsets = sorted({str(v)[-6:] for v in values if str(v)[-6:-5] in "+-"})
-            raise DataError(
-                field,
-                f"{where} mixes UTC offsets ({', '.join(offsets[:3])}); convert the "
-                "timestamps to UTC or give them one offset",
-            ) from failure
+            # Every value has an offset (pandas refuses offsets mixed with none another
+            # way), e.g. local time across a daylight-saving change: they are instants,
+            # and in UTC they keep their order and spacing.
+            return pd.DatetimeIndex(pd.to_datetime(values, utc=True))
         for row, value in enumerate(values):
             if pd.isna(pd.to_datetime(value, errors="coerce")):
                 raise DataError(

@@ -183,3 +183,22 @@ def test_missing_file_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="file not found") as caught:
         load_frame(DataSpec(source=str(tmp_path / "absent.csv")))
     assert str(caught.value).startswith("spec.backtest.data.source:")
+
+
+@pytest.mark.parametrize("load", [load_frame, load_market_data])
+def test_local_time_across_a_daylight_saving_change_loads_as_utc(
+    tmp_path: Path, load: object
+) -> None:
+    # New York's clocks move on 2024-03-10: the offsets go from -05:00 to -04:00.
+    frame = synthesize_ohlcv("synthetic:gbm?bars=300&freq=1h&seed=5&start=2024-03-05")
+    utc = frame.tz_localize("UTC")
+    local = utc.tz_convert("America/New_York")
+    offsets = {str(t)[-6:] for t in local.index}
+    assert offsets == {"-05:00", "-04:00"}
+    path = _csv(local, tmp_path / "new-york.csv")
+    assert callable(load)
+    loaded = load(DataSpec(source=str(path)))
+    index = loaded.index
+    assert str(index.tz) == "UTC"
+    np.testing.assert_array_equal(index.asi8, utc.index.asi8)  # the same instants, in order
+    np.testing.assert_array_equal(np.asarray(loaded.close), frame["close"].to_numpy())
