@@ -129,8 +129,7 @@ class ParameterRange(ApiModel):
             if fractional:
                 given = ", ".join(f"{k}={v:g}" for k, v in fractional.items())
                 raise ValueError(
-                    f"parameter '{self.name}': type int needs whole min, max and step; "
-                    f"got {given}"
+                    f"parameter '{self.name}': type int needs whole min, max and step; got {given}"
                 )
         if self.step is not None and self.step > self.max - self.min:
             raise ValueError(f"parameter '{self.name}': step {self.step:g} exceeds the range")
