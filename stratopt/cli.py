@@ -109,6 +109,9 @@ def backtest(file: str, assignments: tuple[str, ...], output: str) -> None:
     spec = parse_model(BacktestSpec, document["spec"].get("backtest"), "spec.backtest")
     backtester = Backtester(spec)
     parameters = backtester.parameters(parse_assignments(assignments), "--set")
+    unaffordable = backtester.unaffordable_lot(parameters["position_size"])
+    if unaffordable:
+        click.echo(f"warning: {unaffordable}", err=True)
     report = {
         "strategy": spec.strategy.name,
         "parameters": parameters,

@@ -916,3 +916,13 @@ def test_fx_defaults_on_an_index_are_called_out(tmp_path: Path) -> None:
     warnings = yaml.safe_load(result.stdout)["warnings"]
     assert not any(w.startswith("spec.backtest.data.pipSize") for w in warnings), warnings
     assert any(w.startswith("spec.backtest.data.tickSize: not set") for w in warnings), warnings
+
+
+def test_a_budget_that_buys_no_lot_is_named_by_run_and_backtest(tmp_path: Path) -> None:
+    document = optimization(spec__backtest__capital=1000, spec__backtest__lotSize=100000)
+    for command, args in (("run", ("-o", "json")), ("backtest", ())):
+        case = Case(f"no-lot-{command}", document, "", "", args=args, command=command)
+        result = invoke(case, tmp_path)
+        assert result.exit_code == 0, result.output
+        assert "no trade can open: capital 1,000 × leverage" in result.output, result.output
+        assert "lower lotSize" in result.output

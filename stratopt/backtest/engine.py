@@ -124,6 +124,24 @@ class Backtester:
         merged: dict[str, object] = {**self.base_parameters, **overrides}
         return resolve_parameters(self.strategy, merged, field)
 
+    def unaffordable_lot(self, position_size: float) -> str | None:
+        """Why no entry can fill at ``position_size``, if so: a trade's budget (capital ×
+        leverage × position size) buys whole lots, and one lot costs more than that even
+        at the data's lowest open, on the cheaper side of the spread."""
+        spec = self.spec
+        budget = spec.capital * spec.leverage * position_size
+        lowest = float(np.min(self.data.open))
+        unit = lowest + lowest * spec.costs.commission - self._cost_offset
+        if budget >= unit * spec.lot_size:
+            return None
+        return (
+            f"no trade can open: capital {spec.capital:,.0f} × leverage {spec.leverage:g} × "
+            f"position_size {position_size:g} is {budget:,.2f}, and one lot of "
+            f"{spec.lot_size:g} units costs at least {unit * spec.lot_size:,.2f} (at the "
+            f"lowest open, {lowest:.6g}); raise capital, leverage or position_size, or "
+            "lower lotSize"
+        )
+
     def check_enough_bars(self, params: Mapping[str, float], bars: int | None = None) -> None:
         """Raise :class:`DataError` when the data is shorter than the strategy's warm-up."""
         needed = self.strategy.warmup(params) + 2

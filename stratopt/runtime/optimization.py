@@ -99,6 +99,16 @@ def quote_warnings(spec: OptimizationRunSpec, backtester: Backtester) -> list[st
     return found
 
 
+def sizing_warnings(spec: OptimizationRunSpec, backtester: Backtester) -> list[str]:
+    """No lot affordable even at the largest position size searched: not one trade."""
+    largest = backtester.base_parameters["position_size"]
+    for searched in spec.parameters:
+        if searched.name == "position_size":
+            largest = max(searched.values) if searched.values else float(searched.max or 0)
+    unaffordable = backtester.unaffordable_lot(largest)
+    return [unaffordable] if unaffordable else []
+
+
 def stop_out_warnings(backtester: Backtester, parameters: dict[str, float]) -> list[str]:
     """Most of the best solution's trades stopping out on their entry bar means stops
     tighter than a bar's range: the result is mostly noise."""
@@ -192,6 +202,7 @@ def _optimize(
     outcome = search(spec, backtester, on_batch=on_batch, executor=executor)
     executor.close()  # e.g. a process pool, idle through the diagnostics
     status = outcome.status
+    status.warnings += sizing_warnings(spec, backtester)
     status.warnings += quote_warnings(spec, backtester)
     status.warnings += undefined_ratio_warnings(spec, outcome.evaluations)
     if status.best is not None:

@@ -259,3 +259,17 @@ def test_a_budget_that_is_a_whole_number_of_lots_buys_all_of_them() -> None:
         data, "L", lotSize=1000, params={"stop_loss": 0, "take_profit": 0, "position_size": 0.5}
     )
     assert result.trades.iloc[0].units == 4000
+
+
+def test_a_budget_that_buys_no_lot_is_named_before_it_trades_nothing() -> None:
+    flat = (1.25, 1.25, 1.25, 1.25)
+    data = bars([flat, flat, flat])
+    params = {"stop_loss": 0, "take_profit": 0, "position_size": 0.5}
+    # 10,000 × 0.5 buys exactly four lots of 1,000 at 1.25, and no lot of 5,000.
+    affordable, _ = run(data, "L", lotSize=1000, params=params)
+    assert affordable.unaffordable_lot(0.5) is None
+    backtester, result = run(data, "L", lotSize=5000, params=params)
+    assert result.metrics["num_trades"] == 0
+    reason = backtester.unaffordable_lot(0.5)
+    assert reason is not None and "position_size 0.5 is 5,000.00" in reason
+    assert "one lot of 5000 units costs at least 6,250.00" in reason
