@@ -127,10 +127,11 @@ class Backtester:
     def unaffordable_lot(self, position_size: float) -> str | None:
         """Why no entry can fill at ``position_size``, if so: a trade's budget (capital ×
         leverage × position size) buys whole lots, and one lot costs more than that even
-        at the data's lowest open, on the cheaper side of the spread."""
+        at the data's lowest open or close (fills take one or the other), on the cheaper
+        side of the spread."""
         spec = self.spec
         budget = spec.capital * spec.leverage * position_size
-        lowest = float(np.min(self.data.open))
+        lowest = float(min(np.min(self.data.open), np.min(self.data.close)))
         unit = lowest + lowest * spec.costs.commission - self._cost_offset
         if budget >= unit * spec.lot_size:
             return None
@@ -138,7 +139,7 @@ class Backtester:
             f"no trade can open: capital {spec.capital:,.0f} × leverage {spec.leverage:g} × "
             f"position_size {position_size:g} is {budget:,.2f}, and one lot of "
             f"{spec.lot_size:g} units costs at least {unit * spec.lot_size:,.2f} (at the "
-            f"lowest open, {lowest:.6g}); raise capital, leverage or position_size, or "
+            f"lowest price, {lowest:.6g}); raise capital, leverage or position_size, or "
             "lower lotSize"
         )
 
