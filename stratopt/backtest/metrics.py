@@ -9,6 +9,7 @@ trade — are reported as 0.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -22,6 +23,7 @@ __all__ = [
     "default_goal",
     "metrics_from_returns",
     "metrics_from_stats",
+    "undefined_ratio",
 ]
 
 
@@ -62,6 +64,30 @@ def metrics_from_stats(
         "exposure": _ratio(float(stats[k.S_BARS_IN_MARKET]), float(bars)) * 100.0,
     }
     return {name: (value if math.isfinite(value) else 0.0) for name, value in values.items()}
+
+
+#: Per ratio metric: what makes its denominator zero, and how a result's metrics show
+#: that it was reported as 0 for that reason while its numerator is positive.
+_WITHOUT_DENOMINATOR: dict[str, tuple[str, Callable[[Mapping[str, float]], bool]]] = {
+    "profit_factor": (
+        "no losing trade",
+        lambda m: m["profit_factor"] == 0 and m["num_trades"] > 0 and m["avg_trade"] > 0,
+    ),
+    "sortino_ratio": ("no losing bar", lambda m: m["sortino_ratio"] == 0 < m["sharpe_ratio"]),
+    "calmar_ratio": (
+        "no drawdown",
+        lambda m: m["calmar_ratio"] == 0 and m["max_drawdown"] == 0 and m["cagr"] > 0,
+    ),
+}
+
+
+def undefined_ratio(metric: str, metrics: Mapping[str, float]) -> str | None:
+    """Why ``metric`` reads 0 in ``metrics`` although the result is as good as the ratio
+    can measure (its denominator is zero, its numerator positive); None otherwise."""
+    found = _WITHOUT_DENOMINATOR.get(metric)
+    if found is None or not found[1](metrics):
+        return None
+    return found[0]
 
 
 def metrics_from_returns(

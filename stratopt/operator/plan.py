@@ -121,16 +121,17 @@ def job_view(job: Mapping[str, Any]) -> JobView:
         started = datetime.fromisoformat(state["startTime"])
         seconds = (datetime.fromisoformat(state["completionTime"]) - started).total_seconds()
     labels = meta.get("labels") or {}
+    active, succeeded = int(state.get("active") or 0), int(state.get("succeeded") or 0)
     return JobView(
         meta["name"],
         labels.get("stratopt.io/revision", ""),
         JobOutcome(outcome),
         reason,
         bool(spec.get("suspend")),
-        int(state.get("active") or 0),
+        active,
         int(spec.get("completions") or 1),
-        int(state.get("active") or 0) + int(state.get("succeeded") or 0),
-        int(state.get("ready") or 0) + int(state.get("succeeded") or 0),
+        active + succeeded,
+        int(state.get("ready") or 0) + succeeded,
         int(labels["stratopt.io/batch"]) if "stratopt.io/batch" in labels else None,
         int(labels.get(SHARDS_PER_INPUT_LABEL) or 1),
         seconds,

@@ -9,7 +9,7 @@ batch through Kubernetes Jobs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec, OptimizationRunStatus
 from stratopt.backtest import Backtester
+from stratopt.backtest.metrics import undefined_ratio
 from stratopt.data import MarketData
 from stratopt.optimize import (
     DRIVERS,
@@ -126,22 +127,6 @@ def stop_out_warnings(backtester: Backtester, parameters: dict[str, float]) -> l
     ]
 
 
-#: Per ratio metric, what makes its denominator zero and how an evaluation's metrics
-#: show that the ratio was reported as 0 while its numerator is positive: a result as
-#: good as the ratio can measure, scored as if it were the worst.
-_RATIOS_WITHOUT_DENOMINATOR: dict[str, tuple[str, Callable[[Mapping[str, float]], bool]]] = {
-    "profit_factor": (
-        "no losing trade",
-        lambda m: m["profit_factor"] == 0 and m["num_trades"] > 0 and m["avg_trade"] > 0,
-    ),
-    "sortino_ratio": ("no losing bar", lambda m: m["sortino_ratio"] == 0 < m["sharpe_ratio"]),
-    "calmar_ratio": (
-        "no drawdown",
-        lambda m: m["calmar_ratio"] == 0 and m["max_drawdown"] == 0 and m["cagr"] > 0,
-    ),
-}
-
-
 def undefined_ratio_warnings(
     spec: OptimizationRunSpec, evaluations: Sequence[Evaluation]
 ) -> list[str]:
@@ -150,16 +135,13 @@ def undefined_ratio_warnings(
     used = [o.name for o in spec.objectives] + [c.metric for c in spec.constraints]
     found = []
     for metric in dict.fromkeys(used):
-        if metric not in _RATIOS_WITHOUT_DENOMINATOR:
-            continue
-        reason, undefined = _RATIOS_WITHOUT_DENOMINATOR[metric]
-        count = sum(undefined(e.metrics) for e in evaluations)
-        if count:
+        reasons = [r for e in evaluations if (r := undefined_ratio(metric, e.metrics))]
+        if reasons:
             found.append(
-                f"{count} of {len(evaluations)} evaluations have {reason}: their {metric} is "
-                "reported as 0, which scores them as the worst, not the best; keep such "
-                "solutions out with minTrades or a num_trades constraint, or weigh another "
-                "objective"
+                f"{len(reasons)} of {len(evaluations)} evaluations have {reasons[0]}: their "
+                f"{metric} is reported as 0, which scores them as the worst, not the best; "
+                "keep such solutions out with minTrades or a num_trades constraint, or weigh "
+                "another objective"
             )
     return found
 
