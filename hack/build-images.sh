@@ -25,6 +25,8 @@ cleanup() {
     kill "$DOCKERD_PID" 2>/dev/null || true
     # Wait for it to exit, so that a next run does not find it half stopped.
     for _ in $(seq 60); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.5; done
+    # dockerd bind-mounts the host's network namespace here and leaves it on exit.
+    if mountpoint -q /run/docker/netns/default; then umount /run/docker/netns/default; fi
   fi
 }
 trap cleanup EXIT
