@@ -104,19 +104,21 @@ def backtest(file: str, assignments: tuple[str, ...], output: str) -> None:
     from stratopt.api import parse_model, read_document
     from stratopt.api.v1alpha1 import BacktestSpec
     from stratopt.backtest import Backtester
+    from stratopt.runtime.checks import backtest_warnings
 
     document = read_document(file)
     spec = parse_model(BacktestSpec, document["spec"].get("backtest"), "spec.backtest")
     backtester = Backtester(spec)
     parameters = backtester.parameters(parse_assignments(assignments), "--set")
-    unaffordable = backtester.unaffordable_lot(parameters["position_size"])
-    if unaffordable:
-        click.echo(f"warning: {unaffordable}", err=True)
+    warnings = backtest_warnings(backtester, parameters)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     report = {
         "strategy": spec.strategy.name,
         "parameters": parameters,
         "bars": len(backtester.data),
         "metrics": backtester.evaluate(parameters),
+        "warnings": warnings,
     }
     emit(report, output, _print_backtest)
 
@@ -172,7 +174,12 @@ def run(files: tuple[str, ...], output: str, workers: int | None, out_dir: str |
     from pathlib import Path
 
     from stratopt.api import read_documents
-    from stratopt.api.documents import analysis_of, in_dependency_order, name_of
+    from stratopt.api.documents import (
+        analysis_of,
+        analysis_skill_warning,
+        in_dependency_order,
+        name_of,
+    )
     from stratopt.api.documents import with_analysis_features as resolved
     from stratopt.api.kinds import kind_of
 
@@ -190,17 +197,22 @@ def run(files: tuple[str, ...], output: str, workers: int | None, out_dir: str |
     for folder in folders:
         if folder is not None:
             _check_writable(folder)  # before the run, so that no finished result is lost
-    top_features: dict[str, list[str]] = {}
+    analyses: dict[str, dict[str, Any]] = {}
     listed = []
     for document, folder in zip(documents, folders, strict=True):
         kind = kind_of(document)
         wanted = analysis_of(document)
         if wanted is not None:
-            document = {**document, "spec": resolved(document["spec"], top_features[wanted])}
+            top = analyses[wanted].get("topFeatures") or []
+            document = {**document, "spec": resolved(document["spec"], top)}
         status, show = RUNNERS[kind](document, workers, folder)
+        if wanted is not None and (unskilled := analysis_skill_warning(wanted, analyses[wanted])):
+            status["warnings"] = [unskilled, *status.get("warnings", [])]
+        for warning in status.get("warnings", []):
+            click.echo(f"warning: {warning}", err=True)
         name = name_of(document)
         if kind == "FeatureAnalysis" and name is not None:
-            top_features[name] = list(status.get("topFeatures") or [])
+            analyses[name] = status
         if folder is not None:
             # What `stratopt report` needs beside the status: the kind and the spec.
             (Path(folder) / "resource.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
@@ -253,8 +265,6 @@ def _run_optimization(document: dict[str, Any], workers: int | None, out_dir: st
     status = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
     if out_dir is not None:
         write_optimization(out_dir, spec, outcome)
-    for warning in outcome.status.warnings:
-        click.echo(f"warning: {warning}", err=True)
     return status, lambda _: print_optimization(spec, outcome.status)
 
 

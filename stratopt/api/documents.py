@@ -65,3 +65,19 @@ def with_analysis_features(spec: Mapping[str, Any], top_features: Sequence[str])
     ``topFeatures``: what a worker pod and ``stratopt run`` both train on."""
     resolved = {key: value for key, value in spec.items() if key != "fromFeatureAnalysis"}
     return {**resolved, "features": [str(name) for name in top_features]}
+
+
+def analysis_skill_warning(name: str, analysis_status: Mapping[str, Any]) -> str | None:
+    """The warning a ForecastRun fed from FeatureAnalysis ``name`` carries when that
+    analysis's model did not beat its baseline."""
+    from stratopt.api.v1alpha1.features import NO_SKILL
+
+    score, baseline = analysis_status.get("modelScore"), analysis_status.get("baselineScore")
+    said = any(str(w).startswith(NO_SKILL) for w in analysis_status.get("warnings") or [])
+    if score is None or baseline is None or (score > baseline and not said):
+        return None
+    return (
+        f"{FIELD}: FeatureAnalysis {name!r} has no skill (its "
+        f"{analysis_status.get('scoreMetric')} of {score:.3f} against the baseline's "
+        f"{baseline:.3f}): these features were ranked on noise"
+    )

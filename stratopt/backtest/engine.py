@@ -161,15 +161,20 @@ class Backtester:
         return value
 
     def _signals(self, params: Mapping[str, float]) -> Signals:
+        return self.signals_on(self.data, params)
+
+    def signals_on(self, data: MarketData, params: Mapping[str, float]) -> Signals:
+        """The strategy's signals for ``params`` on ``data`` (these bars or a slice of
+        them), checked, uncached: what the probes compare."""
         try:
-            produced = self.strategy.signals(self.data, params)
+            produced = self.strategy.signals(data, params)
         except StratoptError:
             raise
         except Exception as exc:
             raise InputError(
                 STRATEGY_FIELD, user_code_failure(self.spec.strategy.name, exc)
             ) from exc
-        return checked_signals(produced, len(self.data), self.spec.strategy.name)
+        return checked_signals(produced, len(data), self.spec.strategy.name)
 
     def _simulate(
         self,

@@ -25,6 +25,7 @@ from sklearn.metrics import r2_score, roc_auc_score
 from sklearn.model_selection import TimeSeriesSplit
 
 from stratopt.api.v1alpha1.features import (
+    NO_SKILL,
     FeatureAnalysisSpec,
     FeatureAnalysisStatus,
     FeatureImportance,
@@ -168,7 +169,7 @@ def analyze_features(spec: FeatureAnalysisSpec, data: MarketData) -> FeatureAnal
         )
         for rank, i in enumerate(order, start=1)
     ]
-    return FeatureAnalysisStatus(
+    status = FeatureAnalysisStatus(
         phase="Succeeded",
         features=features,
         top_features=[f.name for f in features[: spec.top_k]],
@@ -178,3 +179,32 @@ def analyze_features(spec: FeatureAnalysisSpec, data: MarketData) -> FeatureAnal
         n_samples=len(dataset.y),
         n_features=len(dataset.names),
     )
+    status.warnings = skill_warnings(status, ranker.scores_ - ranker.baseline_scores_)
+    return status
+
+
+def skill_warnings(status: FeatureAnalysisStatus, margins: np.ndarray) -> list[str]:
+    """A model whose margin over its baseline is not significant across folds (a
+    one-sided t-test at 95%) ranks noise; so do importances no larger than their own
+    spread."""
+    from scipy.stats import t
+
+    found = []
+    folds = len(margins)
+    noise = float(margins.std(ddof=1) / np.sqrt(folds)) if folds > 1 else 0.0
+    needed = float(t.ppf(0.95, folds - 1)) * noise if folds > 1 else 0.0
+    if float(margins.mean()) <= needed:
+        found.append(
+            f"{NO_SKILL}: its out-of-sample {status.score_metric} of {status.model_score:.3f} "
+            f"does not beat the baseline's {status.baseline_score:.3f} by more than chance "
+            f"across its {folds} folds would ({needed:.3f}), so its ranking ranks noise; do "
+            "not trade or forecast on its topFeatures (try another target, horizon or features)"
+        )
+    top = set(status.top_features)
+    vague = [f.name for f in status.features if f.name in top and f.importance <= f.std]
+    if vague:
+        found.append(
+            f"topFeatures {', '.join(vague)}: importance no larger than its spread across "
+            "folds and repeats, indistinguishable from none"
+        )
+    return found

@@ -130,19 +130,27 @@ class Worker:
         """The whole run here; its status into the result ConfigMap."""
         task = self.task
         if task.kind == "ForecastRun":
-            status = execute(task.kind, self.resolve_analysis(self.body["spec"]))
+            spec, unskilled = self.resolve_analysis(self.body["spec"])
+            status = execute(task.kind, spec)
+            if unskilled is not None:
+                status["warnings"] = [unskilled, *status.get("warnings", [])]
         else:
             status = execute(task.kind, self.body["spec"], ProgressReport(self))
         self.write(result_name(task.name, task.revision), {"status.json": json.dumps(status)})
 
-    def resolve_analysis(self, spec: dict[str, Any]) -> dict[str, Any]:
+    def resolve_analysis(self, spec: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """A ForecastRun spec whose ``fromFeatureAnalysis`` (the name of a FeatureAnalysis
-        in the same namespace) is replaced by that analysis's topFeatures."""
-        from stratopt.api.documents import FIELD, with_analysis_features
+        in the same namespace) is replaced by that analysis's topFeatures, and a warning
+        when that analysis has no skill."""
+        from stratopt.api.documents import (
+            FIELD,
+            analysis_skill_warning,
+            with_analysis_features,
+        )
 
         name = spec.get("fromFeatureAnalysis")
         if not name:
-            return spec
+            return spec, None
         namespace = self.task.namespace
         try:
             analysis = self.store.resource("FeatureAnalysis", namespace, name)
@@ -150,10 +158,11 @@ class Worker:
             if exc.status == 404:
                 raise InputError(FIELD, f"no FeatureAnalysis {name!r} in {namespace}") from exc
             raise
-        top = (analysis.get("status") or {}).get("topFeatures")
+        status = analysis.get("status") or {}
+        top = status.get("topFeatures")
         if not top:
             raise InputError(FIELD, f"FeatureAnalysis {name!r} has no topFeatures")
-        return with_analysis_features(spec, top)
+        return with_analysis_features(spec, top), analysis_skill_warning(name, status)
 
     def evaluate(self) -> None:
         """Evaluate this pod's shard of one batch; store its metrics in order."""
@@ -163,10 +172,15 @@ class Worker:
         spec = self._search()
         backtester = prepare(spec)
         folds = None
-        if spec.walk_forward is not None and task.batch == 0 and task.index == 0:
-            from stratopt.optimize.walkforward import fold_windows
+        if task.batch == 0 and task.index == 0:
+            # What fails the run fails it before any work: look-ahead, windows that fit no fold.
+            from stratopt.runtime.checks import probe_parameter_sets, probe_strategy
 
-            folds = fold_windows(backtester.data.index, spec.walk_forward)  # before any work
+            probe_strategy(backtester, probe_parameter_sets(spec, backtester))
+            if spec.walk_forward is not None:
+                from stratopt.optimize.walkforward import fold_windows
+
+                folds = fold_windows(backtester.data.index, spec.walk_forward)
         part = task.index // task.shards_per_input
         name = shard_input_name(task.name, task.revision, task.batch, part)
         inputs = self.store.await_config_map(task.namespace, name, 0)

@@ -174,8 +174,17 @@ def succeeded(
     conditions = set_condition(
         status.get("conditions", []), "Reconciling", "False", "Completed", "", now
     )
+    warnings = result.get("warnings") or []
     conditions = set_condition(
-        conditions, "Succeeded", "True", "Completed", "the run finished", now
+        conditions,
+        "Succeeded",
+        "True",
+        "CompletedWithWarnings" if warnings else "Completed",
+        f"the run finished with {len(warnings)} warning{'s' if len(warnings) > 1 else ''}: "
+        f"{warnings[0]}"
+        if warnings
+        else "the run finished",
+        now,
     )
     # One condition true at either end: `kubectl wait --for=condition=Finished`.
     conditions = set_condition(conditions, "Finished", "True", "Succeeded", "the run finished", now)

@@ -151,6 +151,91 @@ def spread(spec: OptimizationRunSpec, front: Sequence[Solution], limit: int) -> 
     return sorted(shown, key=lambda s: s.rank or 0)
 
 
+#: Fewer trades than this are too few for their mean result to say more than their luck:
+#: the standard error of a mean falls with the square root of the count, and by 30 the
+#: mean of trade results is close enough to normal for a t-test to mean what it says.
+MEANINGFUL_TRADES = 30
+#: A float parameter this close to a bound, as a share of its range, sits on the bound.
+BOUND_TOLERANCE = 0.01
+
+
+def choose_picks(solutions: Sequence[Solution]) -> Picks:
+    """Three picks on a front in trade-off order: the least drawdown among the solutions
+    that make money, the rank-1 trade-off, the most profit. A front where nothing makes
+    money gets its least drawdown as the conservative pick, and a note that says so."""
+    profitable = [s for s in solutions if s.metrics["net_profit"] > 0]
+    note = None
+    if not profitable:
+        note = "no solution on the front makes money"
+    return Picks(
+        conservative=min(
+            profitable or solutions, key=lambda s: (s.metrics["max_drawdown"], s.rank or 0)
+        ),
+        balanced=solutions[0],
+        aggressive=max(solutions, key=lambda s: (s.metrics["net_profit"], -(s.rank or 0))),
+        note=note,
+    )
+
+
+def bound_flags(spec: OptimizationRunSpec, parameters: dict[str, float]) -> list[str]:
+    """The searched parameters that sit on a bound of their range: the range likely cuts
+    off better values."""
+    found = []
+    for searched in spec.parameters:
+        value = parameters.get(searched.name)
+        if value is None or searched.min is None or searched.max is None:
+            continue
+        margin = (searched.max - searched.min) * BOUND_TOLERANCE
+        for side, bound, near in (
+            ("lower", searched.min, value <= searched.min + margin),
+            ("upper", searched.max, value >= searched.max - margin),
+        ):
+            if near:
+                found.append(
+                    f"{searched.name} = {value:g} sits on the {side} bound of its range "
+                    f"({bound:g}): widen the range past {bound:g}"
+                )
+    return found
+
+
+def solution_flags(spec: OptimizationRunSpec, solution: Solution) -> list[str]:
+    """What makes ``solution`` hard to trust, if anything."""
+    metrics = solution.metrics
+    flags = []
+    if metrics["net_profit"] <= 0:
+        flags.append(f"loses money: net_profit {metrics['net_profit']:,.2f}")
+    if (few := too_few_trades(metrics)) is not None:
+        flags.append(f"{few} cannot tell skill from luck")
+    return flags + bound_flags(spec, solution.parameters)
+
+
+def too_few_trades(metrics: dict[str, float]) -> str | None:
+    trades = int(metrics["num_trades"])
+    if trades >= MEANINGFUL_TRADES:
+        return None
+    return f"rests on {trades} trade{'s' if trades != 1 else ''}: fewer than {MEANINGFUL_TRADES}"
+
+
+def front_warnings(
+    spec: OptimizationRunSpec, solutions: Sequence[Solution], best: Solution
+) -> list[str]:
+    """A front that loses everywhere, and a best on the edge of its search space."""
+    found = []
+    if all(s.metrics["net_profit"] <= 0 for s in solutions):
+        top = max(s.metrics["net_profit"] for s in solutions)
+        found.append(
+            f"no solution on the front makes money (the most profitable nets {top:,.2f}): "
+            "the strategy has no edge on this data with these ranges and costs"
+        )
+    for flag in bound_flags(spec, best.parameters):
+        found.append(f"best: {flag}")
+    if (few := too_few_trades(best.metrics)) is not None:
+        found.append(
+            f"best: {few}, its metrics are mostly luck; use more data or ranges that trade more"
+        )
+    return found
+
+
 def summarize(
     spec: OptimizationRunSpec,
     evaluations: Sequence[Evaluation],
@@ -203,11 +288,12 @@ def summarize(
     best = solutions[0]
     status.best = best
     status.best_summary = " ".join(f"{name}={value:.4g}" for name, value in best.objectives.items())
-    status.picks = Picks(
-        conservative=min(solutions, key=lambda s: (s.metrics["max_drawdown"], s.rank or 0)),
-        balanced=best,
-        aggressive=max(solutions, key=lambda s: (s.metrics["net_profit"], -(s.rank or 0))),
-    )
+    status.picks = choose_picks(solutions)
+    for solution in status.pareto_front:
+        solution.flags = solution_flags(spec, solution)
+    for solution in (best, *status.picks.chosen()):
+        solution.flags = solution_flags(spec, solution)
+    status.warnings += front_warnings(spec, solutions, best)
     if len(spec.objectives) == 1:
         status.best_parameters = dict(best.parameters)
         status.best_objective_value = best.objectives[spec.objectives[0].name]

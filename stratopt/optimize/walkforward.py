@@ -19,14 +19,20 @@ from stratopt.api.v1alpha1 import (
 from stratopt.api.v1alpha1.optimization import Goal, ParameterSpread
 from stratopt.errors import InputError
 
+#: A last test window shorter than this share of a full one is too short to mean
+#: anything: it is dropped, with a warning naming the dates left untested.
+SHORTEST_LAST_TEST = 0.2
+
 
 @dataclass(frozen=True)
 class Fold:
-    """Bar index ranges (start inclusive, end exclusive) of one fold."""
+    """Bar index ranges (start inclusive, end exclusive) of one fold; ``partial`` when the
+    data ends before its test window does."""
 
     number: int
     train: tuple[int, int]
     test: tuple[int, int]
+    partial: bool = False
 
 
 def _offset(window: str) -> pd.DateOffset:
@@ -52,6 +58,14 @@ def _advance(index: pd.DatetimeIndex, start: int, window: str | int) -> int:
     return int(index.searchsorted(index[start] + _offset(window), side="left"))
 
 
+def _ends_past_the_data(index: pd.DatetimeIndex, start: int, window: str | int) -> bool:
+    """Whether the window from ``start`` ends more than a bar after the data's last bar."""
+    if isinstance(window, int):
+        return start + window > len(index)
+    spacing = index[-1] - index[-2] if len(index) > 1 else pd.Timedelta(0)
+    return bool(index[start] + _offset(window) > index[-1] + spacing)
+
+
 def _retreat(index: pd.DatetimeIndex, end: int, window: str | int) -> int:
     """The position ``window`` before ``end``, not before the first bar."""
     if isinstance(window, int):
@@ -60,7 +74,10 @@ def _retreat(index: pd.DatetimeIndex, end: int, window: str | int) -> int:
 
 
 def fold_windows(index: pd.DatetimeIndex, spec: WalkForwardSpec) -> list[Fold]:
-    """Every fold that fits the data; the last test window may be up to 20% short.
+    """Every fold that fits the data, tested to its last bar: the data's most recent
+    bars are the ones a trader cares about most. The last test window may be shorter
+    than the others (``partial``); one under :data:`SHORTEST_LAST_TEST` of a full window
+    is dropped (:func:`untested_tail` tells which bars that leaves).
 
     Test windows are stepped forward and each training window is measured back from its
     test window's first bar, so with the default step the test windows tile the data
@@ -78,10 +95,15 @@ def fold_windows(index: pd.DatetimeIndex, spec: WalkForwardSpec) -> list[Fold]:
         test_end = min(_advance(index, test_start, spec.test), bars)
         length = test_end - test_start
         full_test = full_test or length
-        if length < max(2, 0.8 * full_test):
+        partial = _ends_past_the_data(index, test_start, spec.test)
+        if partial and length < max(2, SHORTEST_LAST_TEST * full_test):
             break
         train_start = 0 if spec.anchored else _retreat(index, test_start, spec.train)
-        folds.append(Fold(len(folds) + 1, (train_start, test_start), (test_start, test_end)))
+        folds.append(
+            Fold(len(folds) + 1, (train_start, test_start), (test_start, test_end), partial)
+        )
+        if test_end == bars:
+            break  # the data is tested to its end: a later window would test less of it
         test_start = _advance(index, test_start, step)
     if not folds:
         raise InputError(
@@ -90,8 +112,22 @@ def fold_windows(index: pd.DatetimeIndex, spec: WalkForwardSpec) -> list[Fold]:
             f"{spec.train!r} and test {spec.test!r}; use shorter windows or more data",
         )
     if spec.folds is not None:
-        folds = [Fold(i + 1, f.train, f.test) for i, f in enumerate(folds[-spec.folds :])]
+        folds = [
+            Fold(i + 1, f.train, f.test, f.partial) for i, f in enumerate(folds[-spec.folds :])
+        ]
     return folds
+
+
+def untested_tail(index: pd.DatetimeIndex, folds: Sequence[Fold]) -> str | None:
+    """A warning naming the last bars no test window covers, if any."""
+    end = max(f.test[1] for f in folds)
+    if end >= len(index):
+        return None
+    return (
+        f"walk-forward leaves {len(index) - end} bars untested, {index[end]:%Y-%m-%d %H:%M} "
+        f"to {index[-1]:%Y-%m-%d %H:%M}: too short for a test window; use a shorter test "
+        "or step to test the most recent data"
+    )
 
 
 def select_solution(spec: OptimizationRunSpec, status: OptimizationRunStatus) -> Solution:

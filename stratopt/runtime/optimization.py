@@ -28,6 +28,15 @@ from stratopt.optimize import (
     summarize,
 )
 from stratopt.optimize.results import BatchProgress, ProgressCallback
+from stratopt.runtime.checks import (
+    largest_position_size,
+    probe_parameter_sets,
+    probe_strategy,
+    quote_warnings,
+    sizing_warnings,
+    smallest_values,
+    stop_out_warnings,
+)
 from stratopt.runtime.diagnostics import diagnose
 from stratopt.runtime.local import LocalExecutor
 
@@ -57,74 +66,6 @@ def prepare(spec: OptimizationRunSpec, data: MarketData | None = None) -> Backte
 def upper_corner(spec: OptimizationRunSpec) -> dict[str, Any]:
     """Every searched parameter at its largest value: the longest lookback tried."""
     return {r.name: (r.max if r.values is None else max(r.values)) for r in spec.parameters}
-
-
-#: Prices above this are no FX quote: a stock, an index, a future.
-FX_PRICE_CEILING = 20.0
-
-
-def quote_warnings(spec: OptimizationRunSpec, backtester: Backtester) -> list[str]:
-    """Stop and target distances that the instrument's quoting makes meaningless."""
-    data, backtest = backtester.data, spec.backtest
-    found = []
-    median = float(np.median(data.close))
-    pips = backtest.stop_unit.value == "pips"
-    given = backtest.data.model_fields_set
-    if pips and "pip_size" not in given and median > FX_PRICE_CEILING:
-        found.append(
-            f"spec.backtest.data.pipSize: the default 0.0001 is an FX pip, but prices are "
-            f"around {median:,.4g}; for a stock or an index set pipSize: 1 (stops in points) "
-            "or 0.01 (in cents), or use stopUnit: percent"
-        )
-    if "pip_size" in given and "tick_size" not in given and data.pip_size >= 0.01:
-        found.append(
-            f"spec.backtest.data.tickSize: not set, so levels round to a tenth of pipSize "
-            f"({data.tick_size:g}); give the instrument's tick (0.01 for most stocks)"
-        )
-    if not pips:
-        return found
-    searched = {r.name: r.min for r in spec.parameters if r.min is not None}
-    for name in ("stop_loss", "take_profit"):
-        smallest = searched.get(name, backtester.base_parameters[name])
-        distance = smallest * data.pip_size
-        if 0 < distance < data.tick_size:
-            found.append(
-                f"{name} of {smallest:g} pips is {distance:.3g}, under one tick "
-                f"({data.tick_size:g}): its level rounds onto the fill price"
-            )
-        elif 0 < smallest <= backtest.costs.spread / 2:
-            found.append(
-                f"{name} of {smallest:g} pips lies inside half the spread "
-                f"({backtest.costs.spread:g} pips): it is hit by the costs alone"
-            )
-    return found
-
-
-def sizing_warnings(spec: OptimizationRunSpec, backtester: Backtester) -> list[str]:
-    """No lot affordable even at the largest position size searched: not one trade."""
-    largest = backtester.base_parameters["position_size"]
-    for searched in spec.parameters:
-        if searched.name == "position_size":
-            largest = max(searched.values) if searched.values else float(searched.max or 0)
-    unaffordable = backtester.unaffordable_lot(largest)
-    return [unaffordable] if unaffordable else []
-
-
-def stop_out_warnings(backtester: Backtester, parameters: dict[str, float]) -> list[str]:
-    """Most of the best solution's trades stopping out on their entry bar means stops
-    tighter than a bar's range: the result is mostly noise."""
-    _, trades = backtester.record(parameters)
-    if len(trades.pnl) < 10:
-        return []
-    same_bar = float(
-        ((trades.exit_reason == "stop_loss") & (trades.exit_bar == trades.entry_bar)).mean()
-    )
-    if same_bar <= 0.5:
-        return []
-    return [
-        f"{same_bar:.0%} of the best solution's trades stop out on their entry bar: stops "
-        "tighter than one bar's range; check pipSize and the stop_loss range"
-    ]
 
 
 def undefined_ratio_warnings(
@@ -161,12 +102,15 @@ def run_optimization(
     same code path, so the same spec gives the same status with any executor.
     """
     backtester = prepare(spec, data)
+    probed = probe_strategy(backtester, probe_parameter_sets(spec, backtester))
     with contextlib.ExitStack() as owned:
         if executor is None:
             executor = owned.enter_context(
                 LocalExecutor(backtester, workers or spec.execution.workers)
             )
-        return _optimize(spec, backtester, executor, on_batch)
+        outcome = _optimize(spec, backtester, executor, on_batch)
+    outcome.status.warnings[:0] = probed
+    return outcome
 
 
 def _optimize(
@@ -177,15 +121,15 @@ def _optimize(
 ) -> OptimizationOutcome:
     folds = None
     if spec.walk_forward is not None:
-        from stratopt.optimize.walkforward import fold_windows
+        from stratopt.optimize.walkforward import fold_windows, untested_tail
 
         # Before the search: windows that fit no fold would fail the run after it.
         folds = fold_windows(backtester.data.index, spec.walk_forward)
     outcome = search(spec, backtester, on_batch=on_batch, executor=executor)
     executor.close()  # e.g. a process pool, idle through the diagnostics
     status = outcome.status
-    status.warnings += sizing_warnings(spec, backtester)
-    status.warnings += quote_warnings(spec, backtester)
+    status.warnings += sizing_warnings(backtester, largest_position_size(spec, backtester))
+    status.warnings += quote_warnings(backtester, smallest_values(spec))
     status.warnings += undefined_ratio_warnings(spec, outcome.evaluations)
     if status.best is not None:
         status.diagnostics = diagnose(
@@ -196,6 +140,8 @@ def _optimize(
         from stratopt.runtime.walkforward import walk_forward
 
         status.walk_forward = walk_forward(spec, backtester, executor, folds)
+        if (tail := untested_tail(backtester.data.index, folds)) is not None:
+            status.warnings.append(tail)
         if len(status.walk_forward.folds) == 1:
             status.warnings.append(
                 "walk-forward made one fold: its out-of-sample result is a single test "

@@ -62,6 +62,7 @@ def run_fold(spec: OptimizationRunSpec, backtester: Backtester, fold: Fold) -> F
         parameters=chosen.parameters,
         in_sample=in_sample,
         out_of_sample=test.metrics,
+        partial=fold.partial or None,
     )
     return FoldOutcome(result, test.equity.to_numpy(), trades.pnl.to_numpy(), held)
 

@@ -68,6 +68,10 @@ def test_planted_feature_ranks_first_and_beats_the_baseline() -> None:
     assert status.top_features[0] == "volume_ratio_20"
     assert status.score_metric == "roc_auc" and status.baseline_score == pytest.approx(0.5)
     assert status.model_score is not None and status.model_score > status.baseline_score + 0.05
+    assert not any(w.startswith("the model has no skill") for w in status.warnings)
+    # The planted feature stands out; the rest of the top five are noise, and said to be.
+    (vague,) = status.warnings
+    assert vague.startswith("topFeatures ") and "volume_ratio_20" not in vague
 
 
 def test_planted_feature_found_for_returns_too() -> None:
@@ -85,6 +89,8 @@ def test_random_walk_scores_near_the_baseline() -> None:
     assert abs(status.model_score - 0.5) < 0.03, "a random walk must not look predictable"
     # No feature stands out from its own fold-to-fold noise.
     assert all(f.importance < 3 * f.std + 1e-3 for f in status.features), status.features
+    # And the analysis says so rather than publishing a ranking of noise.
+    assert status.warnings and status.warnings[0].startswith("the model has no skill: its ")
 
 
 def test_same_seed_same_ranking() -> None:

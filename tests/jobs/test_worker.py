@@ -208,6 +208,24 @@ def test_a_distributed_search_stepped_through_its_pods_ends_as_the_same_search_h
     )
 
 
+def test_the_first_shard_of_a_look_ahead_strategy_fails_the_run_before_evaluating() -> None:
+    spec = _search(
+        algorithm={"name": "random", "random": {"samples": 6}},
+        execution={"mode": "distributed", "shardSize": 2},
+        parameters=[{"name": "lookback", "type": "int", "min": 2, "max": 9}],
+    )
+    spec["backtest"]["strategy"] = {"name": "tests.user_strategies.dishonest:PeeksAhead"}
+    store = MemoryStore()
+    task = store.add("OptimizationRun", "peek", spec)
+    first = Task(Step.EVALUATE, "OptimizationRun", "peek", NAMESPACE, task.revision, input_wait=0)
+
+    failure = work(store, first)
+
+    assert failure is not None and failure.reason == "LookAhead"
+    assert failure.field == "spec.backtest.strategy.name"
+    assert shard_result_name("peek", task.revision, 0, 0) not in store.config_maps
+
+
 def _stepped_random_search() -> tuple[MemoryStore, Task]:
     """A distributed random search of 6 in shards of 2, every shard evaluated."""
     spec = _search(
@@ -391,11 +409,25 @@ def test_a_forecast_reads_its_analysis_top_features_by_name() -> None:
     task = store.add("ForecastRun", "fc", {"fromFeatureAnalysis": "ranks", "horizon": 3})
     worker = Worker(store, task, store.resources[("ForecastRun", "fc")])
 
-    resolved = worker.resolve_analysis({"fromFeatureAnalysis": "ranks", "horizon": 3})
+    resolved, unskilled = worker.resolve_analysis({"fromFeatureAnalysis": "ranks", "horizon": 3})
 
     assert "fromFeatureAnalysis" not in resolved
     assert resolved["features"] == ["rsi_14", "atr_14"]
     assert resolved["horizon"] == 3
+    assert unskilled is None
+
+
+def test_a_forecast_from_an_analysis_without_skill_is_warned() -> None:
+    store = MemoryStore()
+    analysis = {"topFeatures": ["rsi_14"], "modelScore": 0.476, "baselineScore": 0.5}
+    store.add("FeatureAnalysis", "ranks", {}, status={**analysis, "scoreMetric": "roc_auc"})
+    task = store.add("ForecastRun", "fc", {"fromFeatureAnalysis": "ranks", "horizon": 3})
+    worker = Worker(store, task, store.resources[("ForecastRun", "fc")])
+
+    _, unskilled = worker.resolve_analysis({"fromFeatureAnalysis": "ranks", "horizon": 3})
+
+    assert unskilled is not None
+    assert "'ranks' has no skill" in unskilled and "0.476" in unskilled
 
 
 def test_progress_is_written_at_the_first_batch_then_at_most_every_few_seconds() -> None:

@@ -1,5 +1,6 @@
-"""Honest fronts: solutions equal in every objective are one row that counts them, and
-configurations that never trade are not offered while others do."""
+"""Honest fronts: solutions equal in every objective are one row that counts them,
+configurations that never trade are not offered while others do, picks make money, and
+what makes a solution hard to trust is said."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ SPEC: dict[str, Any] = {
 }
 
 
-def evaluation(stop: float, profit: float, drawdown: float, trades: int = 10) -> Evaluation:
+def evaluation(stop: float, profit: float, drawdown: float, trades: int = 40) -> Evaluation:
     metrics = {"net_profit": profit, "max_drawdown": drawdown, "num_trades": float(trades)}
     return Evaluation({"stop_loss": stop}, metrics)
 
@@ -52,6 +53,54 @@ def test_configurations_that_never_trade_are_not_offered_unless_asked() -> None:
     assert {s.parameters["stop_loss"] for s in everything.pareto_front} == {10, 99}
     alone = front([idle])  # nothing trades: offered, and the run says so
     assert alone.pareto_front and alone.warnings[0].startswith("no evaluation traded")
+
+
+def test_the_conservative_pick_is_the_least_drawdown_that_makes_money() -> None:
+    status = front(
+        [
+            evaluation(10, -347.0, 1.0),  # the least drawdown of all, but it loses
+            evaluation(20, 1400.0, 2.7),
+            evaluation(30, 6200.0, 13.0),
+        ]
+    )
+    assert status.picks is not None and status.picks.conservative is not None
+    assert status.picks.conservative.parameters["stop_loss"] == 20
+    assert status.picks.note is None
+    assert not any("makes money" in w for w in status.warnings)
+    losing = next(s for s in status.pareto_front if s.parameters["stop_loss"] == 10)
+    assert losing.flags[0] == "loses money: net_profit -347.00"
+
+
+def test_a_front_that_loses_everywhere_says_so() -> None:
+    status = front([evaluation(10, -5362.0, 1.0), evaluation(20, -3453.0, 2.0)])
+    assert status.picks is not None and status.picks.conservative is not None
+    assert status.picks.note == "no solution on the front makes money"
+    assert status.picks.conservative.parameters["stop_loss"] == 10
+    assert any(
+        w.startswith("no solution on the front makes money (the most profitable nets -3,453.00)")
+        for w in status.warnings
+    )
+
+
+def test_a_best_on_a_bound_of_its_range_is_flagged_with_the_bound() -> None:
+    on_bound = front([evaluation(100, 500.0, 2.0), evaluation(40, 100.0, 3.0)])
+    assert on_bound.best is not None
+    assert on_bound.best.flags == [
+        "stop_loss = 100 sits on the upper bound of its range (100): widen the range past 100"
+    ]
+    assert "best: stop_loss = 100 sits on the upper bound" in " ".join(on_bound.warnings)
+    inside = front([evaluation(50, 500.0, 2.0)])
+    assert inside.best is not None and inside.best.flags == []
+    assert not any("bound" in w for w in inside.warnings)
+
+
+def test_a_pick_resting_on_too_few_trades_is_flagged() -> None:
+    status = front([evaluation(50, 90.0, 1.0, trades=1)])  # nothing reaches minTrades
+    assert status.best is not None
+    assert status.best.flags == ["rests on 1 trade: fewer than 30 cannot tell skill from luck"]
+    assert any(
+        w.startswith("best: rests on 1 trade: fewer than 30, its metrics") for w in status.warnings
+    )
 
 
 def straight_front(members: int) -> list[Evaluation]:

@@ -13,7 +13,7 @@ from stratopt.api.v1alpha1 import OptimizationRunSpec, WalkForwardSpec
 from stratopt.backtest import Backtester
 from stratopt.data import MarketData, synthesize_ohlcv
 from stratopt.errors import InputError
-from stratopt.optimize.walkforward import fold_windows
+from stratopt.optimize.walkforward import fold_windows, untested_tail
 from stratopt.runtime import run_optimization
 from stratopt.runtime.walkforward import run_fold
 
@@ -65,6 +65,26 @@ def test_anchored_step_and_fold_limit() -> None:
     assert caught.value.field == "spec.walkForward"
 
 
+def test_the_last_test_window_reaches_the_end_of_the_data() -> None:
+    daily = pd.bdate_range("1999-01-01", "2018-12-31")
+    folds = fold_windows(daily, WalkForwardSpec(train="5y", test="2y"))
+    assert folds[-1].test[1] == len(daily), "the most recent bars are tested"
+    assert folds[-1].partial and not any(f.partial for f in folds[:-1])
+    assert daily[folds[-1].test[0]].year == 2018
+    assert untested_tail(daily, folds) is None
+    whole = fold_windows(index(10000), WalkForwardSpec(train=4000, test=3000))
+    assert [(f.test, f.partial) for f in whole] == [((4000, 7000), False), ((7000, 10000), False)]
+
+
+def test_a_last_window_too_short_to_mean_anything_is_dropped_and_named() -> None:
+    bars = index(10000)
+    folds = fold_windows(bars, WalkForwardSpec(train=4000, test=2900))
+    assert [f.test for f in folds] == [(4000, 6900), (6900, 9800)]  # 200 bars left: 7%
+    warning = untested_tail(bars, folds)
+    assert warning is not None
+    assert warning.startswith(f"walk-forward leaves 200 bars untested, {bars[9800]:%Y-%m-%d}")
+
+
 def test_windows_that_fit_no_fold_fail_the_run_before_its_search() -> None:
     batches: list[object] = []
     too_long = spec("synthetic:gbm?bars=3000&freq=1h&seed=3", train="3y", test="1y")
@@ -100,7 +120,8 @@ def test_same_seed_same_folds() -> None:
     run = spec("synthetic:walk?bars=9000&seed=2")
     first = run_optimization(run, workers=2).status.walk_forward
     second = run_optimization(run, workers=1).status.walk_forward
-    assert first == second and first is not None and len(first.folds) == 2
+    assert first == second and first is not None and len(first.folds) == 3
+    assert [f.partial for f in first.folds] == [None, None, True]  # 8000-9000 tested too
 
 
 def wide_random_search(source: str, seed: int = 5) -> OptimizationRunSpec:

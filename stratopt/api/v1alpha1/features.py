@@ -140,6 +140,11 @@ class FeatureImportance(ApiModel):
     rank: int = Field(description="1 = most important.")
 
 
+#: How the warning about an analysis without skill begins, so that a forecast fed from
+#: the analysis can tell.
+NO_SKILL = "the model has no skill"
+
+
 class FeatureAnalysisStatus(RunStatus):
     """The ranking and how well the model predicts, written by the operator."""
 

@@ -524,10 +524,11 @@ class OptimizationRunSpec(RunSpec):
         default_factory=ExecutionSpec, description="Workers and cluster execution."
     )
     min_trades: int = Field(
-        default=1,
+        default=30,
         ge=0,
         description="Solutions with fewer trades are not offered (front, best, picks) "
-        "unless no evaluation has as many; 0 offers them all.",
+        "unless no evaluation has as many; 0 offers them all. The default, 30, is the "
+        "fewest trades whose mean result says more than their luck.",
     )
     selection: Selection = Field(
         default_factory=Selection,
@@ -636,16 +637,30 @@ class Solution(ApiModel):
         description="Parameter sets on the front with these objective values (to 6 "
         "significant digits); the one shown is the first of them in trade-off order.",
     )
+    flags: list[str] = Field(
+        default_factory=list,
+        description="Why to distrust this solution, if anything: it loses money, rests "
+        "on too few trades, or sits on a bound of a searched range.",
+    )
 
 
 class Picks(ApiModel):
     """Three choices on the front for three temperaments."""
 
     conservative: Solution | None = Field(
-        default=None, description="Lowest drawdown (or the best value of the risk objective)."
+        default=None,
+        description="Lowest drawdown among the solutions that make money (net_profit > 0); "
+        "the lowest drawdown of all when none does (see note).",
     )
     balanced: Solution | None = Field(default=None, description="The rank-1 trade-off (knee).")
     aggressive: Solution | None = Field(default=None, description="Highest profit.")
+    note: str | None = Field(
+        default=None, description="Set when no solution on the front makes money."
+    )
+
+    def chosen(self) -> list[Solution]:
+        """The picks that are set."""
+        return [s for s in (self.conservative, self.balanced, self.aggressive) if s is not None]
 
 
 class Diagnostics(ApiModel):
@@ -688,6 +703,11 @@ class FoldResult(ApiModel):
     parameters: dict[str, float] = Field(description="Parameters chosen in sample.")
     in_sample: dict[str, float] = Field(description="Their metrics on the training window.")
     out_of_sample: dict[str, float] = Field(description="Their metrics on the test window.")
+    partial: bool | None = Field(
+        default=None,
+        description="True when the data ends before this test window does: the last "
+        "fold tests the data to its end, on a shorter window.",
+    )
 
 
 class ParameterSpread(ApiModel):
@@ -759,13 +779,6 @@ class OptimizationRunStatus(RunStatus):
     )
     walk_forward: WalkForwardStatus | None = Field(
         default=None, description="Walk-forward folds and summary."
-    )
-    warnings: list[str] = Field(
-        default_factory=list,
-        description="Degenerate answers, said out loud: no evaluation traded, no "
-        "evaluation met the constraints, a walk-forward of one fold; and quoting traps: FX "
-        "pip defaults on an index or stock, stops under one tick or inside the spread, an "
-        "unset tickSize, most trades stopping out on their entry bar.",
     )
 
 

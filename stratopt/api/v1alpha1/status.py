@@ -50,3 +50,11 @@ class RunStatus(ApiModel):
     )
     start_time: str | None = Field(default=None, description="When the run started (RFC 3339).")
     completion_time: str | None = Field(default=None, description="When it finished.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the run found wrong with its own answer, said out loud: "
+        "look-ahead and warm-up, picks that lose money or rest on few trades, a best on "
+        "a bound of its range, fragile picks, fills at a bar's extremes, a model without "
+        "skill, data left untested, and quoting traps (FX pip defaults on an index, "
+        "stops under a tick). The README lists every check and what to do about it.",
+    )

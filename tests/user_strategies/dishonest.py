@@ -1,0 +1,42 @@
+"""User strategies that are wrong in ways their results cannot show: the probes' cases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from stratopt.backtest import indicators
+from stratopt.backtest.strategies import Parameter, Signals
+from stratopt.data import MarketData
+
+
+class PeeksAhead:
+    """Buys when the next bar closes higher: reads the next bar's close."""
+
+    name = "peeks_ahead"
+    parameters = (Parameter("lookback", "int", 5, 2, 50, "Unused."),)
+
+    def warmup(self, params: Mapping[str, float]) -> int:
+        return 1
+
+    def signals(self, data: MarketData, params: Mapping[str, float]) -> Signals:
+        following = np.append(data.close[1:], data.close[-1])  # shift(-1)
+        rising = following > data.close
+        return Signals(rising, ~rising, ~rising, rising)
+
+
+class LongMemory:
+    """Trades the side of a 100-bar average but declares a warm-up of 5 bars."""
+
+    name = "long_memory"
+    parameters = (Parameter("lookback", "int", 100, 50, 200, "Average's lookback."),)
+
+    def warmup(self, params: Mapping[str, float]) -> int:
+        return 5
+
+    def signals(self, data: MarketData, params: Mapping[str, float]) -> Signals:
+        average = indicators.sma(data.close, int(params["lookback"]))
+        with np.errstate(invalid="ignore"):
+            above, below = data.close > average, data.close < average
+        return Signals(above, below, below, above)
