@@ -11,12 +11,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stratopt.api.v1alpha1 import OptimizationRunSpec
+from stratopt.api.v1alpha1 import Goal, OptimizationRunSpec
+from stratopt.api.v1alpha1.optimization import Robustness
 from stratopt.backtest import Backtester
 from stratopt.backtest.engine import STRATEGY_FIELD
 from stratopt.backtest.probes import find_lookahead, find_short_warmup
 from stratopt.errors import InputError
+from stratopt.optimize.results import too_few_trades
 from stratopt.optimize.space import SearchSpace
+from stratopt.runtime.robustness import (
+    extreme_fill_profit_share,
+    robustness_warnings,
+    with_one_more_tick,
+)
 
 #: Parameter sets drawn from the search space for the probes, besides the spec's own.
 PROBE_SAMPLES = 2
@@ -185,4 +192,17 @@ def backtest_warnings(backtester: Backtester, parameters: dict[str, float]) -> l
     found += sizing_warnings(backtester, parameters["position_size"])
     found += quote_warnings(backtester, parameters)
     found += stop_out_warnings(backtester, parameters, "this backtest")
-    return found
+    metrics = backtester.evaluate(parameters)
+    if (few := too_few_trades(metrics)) is not None:
+        found.append(f"this backtest {few}: its metrics cannot tell skill from luck")
+    harsher, tick = with_one_more_tick(backtester)
+    robustness = Robustness(
+        parameters=parameters,
+        extra_slippage=tick,
+        friction=harsher.evaluate(parameters),
+        objective="net_profit",
+        value=metrics["net_profit"],
+        neighbours=0,
+        extreme_fill_profit_share=extreme_fill_profit_share(backtester, parameters),
+    )
+    return found + robustness_warnings("this backtest", robustness, metrics, Goal.MAXIMIZE)

@@ -39,6 +39,7 @@ from stratopt.runtime.checks import (
 )
 from stratopt.runtime.diagnostics import diagnose
 from stratopt.runtime.local import LocalExecutor
+from stratopt.runtime.robustness import pick_robustness
 
 if TYPE_CHECKING:
     from stratopt.runtime.executor import Executor
@@ -136,6 +137,9 @@ def _optimize(
             backtester, outcome.evaluations, status.best.parameters, known=outcome.block_returns
         )
         status.warnings += stop_out_warnings(backtester, status.best.parameters)
+    if status.picks is not None:
+        status.robustness, fragile = pick_robustness(spec, backtester, status.picks)
+        status.warnings += fragile
     if folds is not None:
         from stratopt.runtime.walkforward import walk_forward
 

@@ -692,6 +692,36 @@ class Diagnostics(ApiModel):
     pbo_blocks: int | None = Field(default=None, description="Time blocks of the CSCV split.")
 
 
+class Robustness(ApiModel):
+    """How a pick holds up when the world is a little less kind than its backtest."""
+
+    parameters: dict[str, float] = Field(description="The pick's parameters.")
+    extra_slippage: float = Field(
+        description="Slippage added per fill for `friction`, in pips: one tick."
+    )
+    friction: dict[str, float] = Field(
+        description="Every metric again with that much more slippage on each fill."
+    )
+    objective: str = Field(description="The first objective, judged over the neighbourhood.")
+    value: float = Field(description="The pick's own value of that objective.")
+    neighbours: int = Field(
+        description="Neighbouring parameter sets evaluated: each searched parameter "
+        "moved one small step (its step, or 2.5% of its range) either way."
+    )
+    neighbourhood_median: float | None = Field(
+        default=None, description="Median of the objective over the neighbours."
+    )
+    neighbourhood_worst: float | None = Field(
+        default=None, description="Worst value of the objective over the neighbours."
+    )
+    extreme_fill_profit_share: float = Field(
+        description="Share of the net profit made by trades filled at a bar's extreme: "
+        "entered at an open equal to the bar's low (long) or high (short), or stopped out "
+        "on their entry bar (0 when they lose; above 1 when they make more than all trades "
+        "together). Near or above 1, the profit is an artifact of how OHLC bars are made."
+    )
+
+
 class FoldResult(ApiModel):
     """One walk-forward fold."""
 
@@ -776,6 +806,11 @@ class OptimizationRunStatus(RunStatus):
     )
     diagnostics: Diagnostics | None = Field(
         default=None, description="Overfitting diagnostics of the best solution and the search."
+    )
+    robustness: dict[str, Robustness] = Field(
+        default_factory=dict,
+        description="Each pick (conservative, balanced, aggressive) re-run with one more "
+        "tick of slippage and at neighbouring parameters.",
     )
     walk_forward: WalkForwardStatus | None = Field(
         default=None, description="Walk-forward folds and summary."

@@ -1,0 +1,191 @@
+"""How each pick holds up: one more tick of slippage, neighbouring parameters, and how
+much of its profit comes from fills at a bar's extreme.
+
+A backtest's best is the luckiest point of a noisy surface, measured with exactly the
+costs the spec assumed. A pick worth trading keeps most of its profit when fills are a
+tick worse, sits on a plateau rather than a peak, and does not earn its profit from
+entries at the very low (or high) of a bar, which daily OHLC data makes look possible:
+many index bars open at their low, and before about 2006 most opened at the previous
+close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from stratopt.api.v1alpha1 import (
+    FillConvention,
+    Goal,
+    OptimizationRunSpec,
+    ParameterRange,
+    ParameterType,
+    Picks,
+    Solution,
+)
+from stratopt.api.v1alpha1.optimization import Robustness
+from stratopt.backtest import Backtester
+from stratopt.errors import InputError
+
+#: A neighbour moves one parameter by this share of its range (at least one whole step
+#: for an integer), when the range gives no step of its own.
+NEIGHBOUR_SHARE = 0.025
+#: A pick whose net profit falls below this share of its own under one more tick of
+#: slippage has an edge smaller than the uncertainty of its costs.
+FRICTION_KEEPS = 0.5
+#: A neighbourhood whose median objective keeps less than this share of the pick's own
+#: is a cliff, not a plateau.
+PLATEAU_KEEPS = 0.5
+#: Past this share of net profit from fills at a bar's extreme, the profit is an artifact.
+EXTREME_SHARE = 0.5
+
+
+def with_one_more_tick(backtester: Backtester) -> tuple[Backtester, float]:
+    """The same backtest with one more tick of slippage on every fill (on the same data,
+    so its cached signals are reused), and that tick in pips."""
+    spec, data = backtester.spec, backtester.data
+    tick = data.tick_size / data.pip_size
+    costs = spec.costs.model_copy(update={"slippage": spec.costs.slippage + tick})
+    return Backtester(spec.model_copy(update={"costs": costs}), data), tick
+
+
+def neighbours(
+    ranges: Sequence[ParameterRange], parameters: dict[str, float]
+) -> list[dict[str, float]]:
+    """``parameters`` with each searched parameter moved one small step down and up,
+    within its range; categorical parameters stay."""
+    found = []
+    for searched in ranges:
+        if searched.type is ParameterType.CATEGORICAL or searched.name not in parameters:
+            continue
+        assert searched.min is not None and searched.max is not None
+        step = searched.step or (searched.max - searched.min) * NEIGHBOUR_SHARE
+        if searched.type is ParameterType.INT:
+            step = max(1.0, float(round(step)))
+        value = parameters[searched.name]
+        for moved in (value - step, value + step):
+            moved = min(max(moved, searched.min), searched.max)
+            if moved != value:
+                found.append({**parameters, searched.name: moved})
+    return found
+
+
+def extreme_fill_profit_share(backtester: Backtester, parameters: dict[str, float]) -> float:
+    """Share of the net profit made by trades entered at an open equal to the bar's low
+    (long) or high (short), or stopped out on their entry bar: 0 without net profit or
+    when such trades lose, above 1 when they make more than all trades together."""
+    _, trades = backtester.record(parameters)
+    total = float(trades.pnl.sum())
+    if total <= 0 or not len(trades.pnl):
+        return 0.0
+    data = backtester.data
+    bars = trades.entry_bar
+    extreme = trades.exit_bar == trades.entry_bar
+    extreme &= trades.exit_reason == "stop_loss"
+    if backtester.spec.fill is FillConvention.NEXT_OPEN:
+        at_low = data.open[bars] == data.low[bars]
+        at_high = data.open[bars] == data.high[bars]
+        extreme |= np.where(trades.long, at_low, at_high)
+    return max(0.0, float(trades.pnl[extreme].sum() / total))  # such fills may lose too
+
+
+def measure(
+    spec: OptimizationRunSpec,
+    backtester: Backtester,
+    parameters: dict[str, float],
+    harsher: tuple[Backtester, float],
+) -> Robustness:
+    """The robustness of one parameter set."""
+    objective = spec.objectives[0]
+    values = []
+    for neighbour in neighbours(spec.parameters, parameters):
+        try:
+            values.append(backtester.evaluate(neighbour)[objective.name])
+        except InputError:
+            continue  # a combination the strategy refuses is no neighbour
+    worst = None
+    if values:
+        worst = min(values) if objective.direction is Goal.MAXIMIZE else max(values)
+    costlier, tick = harsher
+    return Robustness(
+        parameters=dict(parameters),
+        extra_slippage=tick,
+        friction=costlier.evaluate(parameters),
+        objective=objective.name,
+        value=backtester.evaluate(parameters)[objective.name],
+        neighbours=len(values),
+        neighbourhood_median=float(np.median(values)) if values else None,
+        neighbourhood_worst=worst,
+        extreme_fill_profit_share=extreme_fill_profit_share(backtester, parameters),
+    )
+
+
+def robustness_warnings(
+    who: str, robustness: Robustness, metrics: dict[str, float], goal: Goal
+) -> list[str]:
+    """What to change about a parameter set that does not hold up; ``who`` names it."""
+    found = []
+    profit = metrics["net_profit"]
+    if profit > 0 and robustness.friction["net_profit"] < FRICTION_KEEPS * profit:
+        found.append(
+            f"{who}: one more tick of slippage per fill takes its net profit "
+            f"from {profit:,.2f} to {robustness.friction['net_profit']:,.2f}; its edge is "
+            "within the uncertainty of its costs: set costs to what you really pay, and "
+            "prefer a pick that trades less often"
+        )
+    median, own = robustness.neighbourhood_median, robustness.value
+    if median is not None and own > 0:
+        cliff = (
+            median < PLATEAU_KEEPS * own if goal is Goal.MAXIMIZE else median > own / PLATEAU_KEEPS
+        )
+        if cliff:
+            found.append(
+                f"{who}: at neighbouring parameters its {robustness.objective} "
+                f"has a median of {median:,.4g} (worst {robustness.neighbourhood_worst:,.4g}) "
+                f"against its own {own:,.4g}: a cliff, not a plateau, so a small change loses "
+                "most of it; prefer a pick whose neighbours do as well"
+            )
+    share = robustness.extreme_fill_profit_share
+    if profit > 0 and share > EXTREME_SHARE:
+        found.append(
+            f"{who}: {share:.0%} of its net profit comes from trades filled "
+            "at a bar's extreme (entered at an open equal to the bar's low or high, or "
+            "stopped out on their entry bar), which bars of open, high, low and close make "
+            "look possible but no order gets; raise the floor of the stop_loss range, use "
+            "stopUnit: percent with a realistic minimum, or fill: close"
+        )
+    return found
+
+
+def pick_robustness(
+    spec: OptimizationRunSpec, backtester: Backtester, picks: Picks
+) -> tuple[dict[str, Robustness], list[str]]:
+    """The robustness of each pick, by the pick's name, and the warnings it gives; a
+    parameter set chosen by several picks is measured once."""
+    harsher = with_one_more_tick(backtester)
+    measured: dict[tuple[float, ...], Robustness] = {}
+    found: dict[str, Robustness] = {}
+    warnings: list[str] = []
+    named: list[tuple[str, Solution | None]] = [
+        ("balanced", picks.balanced),
+        ("conservative", picks.conservative),
+        ("aggressive", picks.aggressive),
+    ]
+    for pick, solution in named:
+        if solution is None:
+            continue
+        key = tuple(solution.parameters.values())
+        fresh = key not in measured
+        if fresh:
+            measured[key] = measure(spec, backtester, solution.parameters, harsher)
+        found[pick] = measured[key]
+        if fresh:
+            shown = ", ".join(f"{k}={v:g}" for k, v in solution.parameters.items())
+            warnings += robustness_warnings(
+                f"{pick} pick ({shown})",
+                measured[key],
+                solution.metrics,
+                spec.objectives[0].direction,
+            )
+    return found, warnings
