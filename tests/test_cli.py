@@ -127,3 +127,36 @@ def test_a_run_keeps_blas_on_one_thread_unless_its_environment_says_otherwise() 
         )
         assert done.returncode == 0, done.stderr
         assert done.stderr.strip().splitlines()[-1] == expected, done.stderr
+
+
+def test_a_backtest_checks_itself_as_a_run_does(tmp_path: Path) -> None:
+    index = tmp_path / "index.yaml"
+    index.write_text(
+        "spec:\n  backtest:\n"
+        "    data: {source: 'synthetic:gbm?bars=3000&freq=1d&seed=4&price=2000'}\n"
+        "    strategy: {name: ema_crossover}\n"
+    )
+    done = stratopt("backtest", str(index), "-o", "json")
+    assert done.returncode == 0, done.stderr
+    # FX defaults on an index-like price: said on the terminal and in the report alike.
+    report = json.loads(done.stdout)
+    assert report["warnings"] and report["warnings"][0].startswith(
+        "spec.backtest.data.pipSize: the default 0.0001 is an FX pip, but prices are around"
+    )
+    assert f"warning: {report['warnings'][0]}" in done.stderr
+
+
+def test_a_backtest_of_a_combination_the_strategy_refuses_is_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    ema = tmp_path / "ema.yaml"
+    ema.write_text(
+        "spec:\n  backtest:\n    data: {source: 'synthetic:gbm?bars=2000&seed=4'}\n"
+        "    strategy: {name: ema_crossover}\n"
+    )
+    done = stratopt("backtest", str(ema), "--set", "fast_period=30", "--set", "slow_period=20")
+    assert done.returncode == 2
+    assert (
+        "spec.backtest.strategy.parameters.fast_period: must be below slow_period; got 30 >= 20"
+        in done.stderr
+    )

@@ -15,8 +15,14 @@ import numpy as np
 
 from stratopt.api.v1alpha1 import BacktestSpec, FillConvention, StopUnit
 from stratopt.backtest import _kernel as k
-from stratopt.backtest.metrics import metrics_from_stats
-from stratopt.backtest.strategies import Signals, Strategy, get_strategy, resolve_parameters
+from stratopt.backtest.metrics import infeasible_metrics, metrics_from_stats
+from stratopt.backtest.strategies import (
+    InvalidParameters,
+    Signals,
+    Strategy,
+    get_strategy,
+    resolve_parameters,
+)
 from stratopt.backtest.strategies._base import signal_key
 from stratopt.backtest.strategies._registry import user_code_failure
 from stratopt.data import MarketData, load_market_data
@@ -243,6 +249,29 @@ class Backtester:
         start, end = self._window(window)
         stats = self._simulate(params, start, end, _EMPTY_EQUITY, _EMPTY_TRADES)
         return self._metrics(stats, start, end)
+
+    def evaluate_candidate(
+        self, overrides: Mapping[str, object] | None = None, window: tuple[int, int] | None = None
+    ) -> dict[str, float]:
+        """:meth:`evaluate` as a search needs it: a combination the strategy refuses
+        (:class:`InvalidParameters`) is an infeasible evaluation, not the end of the run."""
+        try:
+            return self.evaluate(overrides, window)
+        except InvalidParameters:
+            return infeasible_metrics()
+
+    def evaluate_candidate_blocks(
+        self,
+        overrides: Mapping[str, object] | None,
+        window: tuple[int, int] | None,
+        blocks: int,
+    ) -> tuple[dict[str, float], np.ndarray]:
+        """:meth:`evaluate_blocks` as a search needs it (see :meth:`evaluate_candidate`);
+        an infeasible evaluation's blocks hold no returns."""
+        try:
+            return self.evaluate_blocks(overrides, window, blocks)
+        except InvalidParameters:
+            return infeasible_metrics(), np.zeros((blocks, 3))
 
     def evaluate_blocks(
         self,

@@ -17,14 +17,26 @@ from stratopt.api.metrics import METRIC_NAMES, METRICS, Goal, default_goal
 from stratopt.backtest import _kernel as k
 
 __all__ = [
+    "INFEASIBLE",
     "METRICS",
     "METRIC_NAMES",
     "Goal",
     "default_goal",
+    "infeasible_metrics",
     "metrics_from_returns",
     "metrics_from_stats",
     "undefined_ratio",
 ]
+
+
+#: The metric that marks an evaluation of a parameter combination its strategy refused
+#: (1): not a backtest, and never on a front while anything else is feasible.
+INFEASIBLE = "infeasible"
+
+
+def infeasible_metrics() -> dict[str, float]:
+    """What an evaluation the strategy refused reports: every metric 0, marked."""
+    return {**dict.fromkeys(METRIC_NAMES, 0.0), INFEASIBLE: 1.0}
 
 
 def _ratio(numerator: float, denominator: float) -> float:

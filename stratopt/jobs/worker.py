@@ -186,7 +186,7 @@ class Worker:
         inputs = self.store.await_config_map(task.namespace, name, 0)
         if inputs is None:
             # Started ahead of its batch: compile while the batch before runs, then wait.
-            backtester.evaluate(upper_corner(spec))
+            backtester.evaluate_candidate(upper_corner(spec))
             _mark("waiting")
             inputs = self.store.await_config_map(task.namespace, name, task.input_wait)
         key = f"shard-{task.index}"
@@ -196,12 +196,12 @@ class Worker:
                 + (f", waited {task.input_wait:g} s)" if inputs is None else ")")
             )
         batch = json.loads(inputs[key])
-        metrics = [backtester.evaluate(params) for params in batch[:1]]
+        metrics = [backtester.evaluate_candidate(params) for params in batch[:1]]
         if batch:
             # These marks time the pod's start-up, when a batch's evaluation begins and
             # when its result is stored (benchmarks/operator_overhead.py reads them).
             _mark("first-evaluation")
-        metrics += [backtester.evaluate(params) for params in batch[1:]]
+        metrics += [backtester.evaluate_candidate(params) for params in batch[1:]]
         if folds is not None:
             self.write(plan_name(task.name, task.revision), {"folds": str(len(folds))})
         self.write(

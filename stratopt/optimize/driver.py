@@ -12,16 +12,19 @@ Subclasses fill in :meth:`_setup`, :meth:`_ask` and :meth:`_tell`; the public
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
-from stratopt.errors import StratoptError
+from stratopt.errors import InputError, StratoptError
 from stratopt.optimize.objectives import minimized, violations
 from stratopt.optimize.space import Params, SearchSpace
+
+#: Doublings of a sample drawn to find enough points that keep the parameter constraints.
+SAMPLE_DOUBLINGS = 8
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,10 @@ class Driver(ABC):
     def planned_evaluations(self) -> int:
         """Evaluations the search will make at most."""
 
+    def notes(self) -> list[str]:
+        """What the search wants said in the run's warnings, if anything."""
+        return []
+
     def progress(self) -> dict[str, Any]:
         """Algorithm-specific progress fields (e.g. the generation)."""
         return {}
@@ -157,3 +164,31 @@ class Driver(ABC):
     def violation_matrix(self, batch: Sequence[Evaluation]) -> np.ndarray:
         """Constraint violations of ``batch`` (0 = satisfied), one column each."""
         return violations(self.spec, batch)
+
+    def allowed(self, params: Params) -> bool:
+        """Whether ``params`` keep the spec's parameter constraints."""
+        return self.spec.parameter_violation(params) == 0
+
+    def allowed_sample(self, draw: Callable[[int], list[Params]], count: int) -> list[Params]:
+        """The first ``count`` points of ``draw(n)`` that keep the parameter constraints,
+        drawing twice as many each time until enough do (fewer when even
+        :data:`SAMPLE_DOUBLINGS` doublings leave too few).
+
+        Raises:
+            InputError: no point drawn keeps them, naming ``spec.parameterConstraints``.
+        """
+        if not self.spec.parameter_relations or count == 0:
+            return draw(count)
+        drawn = count
+        for _ in range(SAMPLE_DOUBLINGS):
+            kept = [p for p in draw(drawn) if self.allowed(p)]
+            if len(kept) >= count:
+                return kept[:count]
+            drawn *= 2
+        if not kept:
+            raise InputError(
+                "spec.parameterConstraints",
+                f"none of {drawn // 2} points drawn from the parameter ranges keeps "
+                f"{self.spec.parameter_constraints}; widen the ranges or loosen the constraints",
+            )
+        return kept

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stratopt.api.v1alpha1 import Goal, OptimizationRunSpec
+from stratopt.backtest.metrics import INFEASIBLE
 
 if TYPE_CHECKING:
     from stratopt.optimize.driver import Evaluation
@@ -20,10 +21,25 @@ def minimized(spec: OptimizationRunSpec, evaluations: Sequence[Evaluation]) -> n
     return np.asarray(values.reshape(len(evaluations), len(signs)) * signs)
 
 
+def constraint_columns(spec: OptimizationRunSpec) -> int:
+    """Columns of :func:`violations`."""
+    return len(spec.constraints) + len(spec.parameter_relations) + 1
+
+
 def violations(spec: OptimizationRunSpec, evaluations: Sequence[Evaluation]) -> np.ndarray:
-    """How far each evaluation is outside each constraint (0 = satisfied), one column each."""
-    values = [[c.violation(e.metrics) for c in spec.constraints] for e in evaluations]
-    return np.array(values, dtype=float).reshape(len(evaluations), len(spec.constraints))
+    """How far each evaluation is outside each constraint (0 = satisfied), one column
+    each: the metric constraints, the parameter constraints, and a last column that is 1
+    for a parameter combination the strategy refused (an infeasible evaluation)."""
+    columns = constraint_columns(spec)
+    values = [
+        [
+            *(c.violation(e.metrics) for c in spec.constraints),
+            *(r.violation(e.parameters) for r in spec.parameter_relations),
+            e.metrics.get(INFEASIBLE, 0.0),
+        ]
+        for e in evaluations
+    ]
+    return np.array(values, dtype=float).reshape(len(evaluations), columns)
 
 
 def feasible_mask(spec: OptimizationRunSpec, evaluations: Sequence[Evaluation]) -> np.ndarray:

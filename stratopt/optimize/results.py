@@ -19,8 +19,9 @@ from stratopt.api.v1alpha1 import (
     Progress,
     Solution,
 )
+from stratopt.backtest.metrics import INFEASIBLE
 from stratopt.optimize.driver import Evaluation
-from stratopt.optimize.objectives import feasible_mask, minimized
+from stratopt.optimize.objectives import feasible_mask, minimized, violations
 from stratopt.optimize.pareto import (
     RunningFront,
     non_dominated,
@@ -258,11 +259,16 @@ def summarize(
             "no evaluation traded: the strategy never opened a position with any parameters "
             "searched; check its parameters, the data, and pipSize/tickSize"
         )
+    refused = sum(1 for e in candidates if e.metrics.get(INFEASIBLE))
+    if refused:
+        warnings.append(
+            f"{refused} of {len(candidates)} parameter sets evaluated are combinations the "
+            "strategy refuses: counted as infeasible and kept off the front; "
+            "spec.parameterConstraints (e.g. 'fast_period < slow_period') skips them"
+        )
     if len(feasible) == 0 and candidates:
         # Nothing satisfies the constraints: report the least violating solutions instead.
-        violation = np.array(
-            [sum(c.violation(e.metrics) for c in spec.constraints) for e in candidates]
-        )
+        violation = violations(spec, candidates).sum(axis=1)
         feasible = np.flatnonzero(violation == violation.min())
         warnings.append(
             "no evaluation met every constraint; the front holds the least violating ones"

@@ -41,7 +41,7 @@ def _evaluate_all(
 ) -> list[Outcome]:
     bars = (window[1] - window[0]) if window is not None else len(backtester.data)
     blocks = min(RETURN_BLOCKS, bars)
-    return [backtester.evaluate_blocks(params, window, blocks) for params in chunk]
+    return [backtester.evaluate_candidate_blocks(params, window, blocks) for params in chunk]
 
 
 def _evaluate_chunk(

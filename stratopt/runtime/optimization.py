@@ -17,7 +17,7 @@ import numpy as np
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec, OptimizationRunStatus
 from stratopt.backtest import Backtester
-from stratopt.backtest.metrics import undefined_ratio
+from stratopt.backtest.metrics import INFEASIBLE, undefined_ratio
 from stratopt.data import MarketData
 from stratopt.optimize import (
     DRIVERS,
@@ -133,8 +133,9 @@ def _optimize(
     status.warnings += quote_warnings(backtester, smallest_values(spec))
     status.warnings += undefined_ratio_warnings(spec, outcome.evaluations)
     if status.best is not None:
+        backtests = [e for e in outcome.evaluations if not e.metrics.get(INFEASIBLE)]
         status.diagnostics = diagnose(
-            backtester, outcome.evaluations, status.best.parameters, known=outcome.block_returns
+            backtester, backtests, status.best.parameters, known=outcome.block_returns
         )
         status.warnings += stop_out_warnings(backtester, status.best.parameters)
     if status.picks is not None:
@@ -191,6 +192,7 @@ def search(
                     )
                 )
     evaluations = driver.evaluations
+    notes = driver.notes()
     status = summarize(
         spec,
         evaluations,
@@ -199,6 +201,7 @@ def search(
         history=tracker.history,
         generation=driver.progress().get("generation"),
     )
+    status.warnings[:0] = notes
     return OptimizationOutcome(
         status=status, evaluations=evaluations, block_returns=executor.block_returns
     )

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, JsonValue, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    JsonValue,
+    field_validator,
+    model_validator,
+)
 
 from stratopt.api._base import ApiModel, first_repeated
 from stratopt.api._resource import CrdInfo, Resource, condition_column
@@ -186,6 +194,62 @@ class Constraint(ApiModel):
         actual = metrics[self.metric]
         gap = self.value - actual if self.op == ">=" else actual - self.value
         return max(gap, 0.0)
+
+
+_NUMBER = r"[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+_TERM = rf"(?:(?:{_NUMBER})\s*\*\s*)?[A-Za-z_][A-Za-z0-9_]*(?:\s*[+-]\s*{_NUMBER})?|-?{_NUMBER}"
+#: ``fast_period < slow_period``, ``2 * fast_period <= slow_period``,
+#: ``take_profit >= stop_loss + 10``: a comparison of two linear terms.
+PARAMETER_CONSTRAINT = rf"^\s*({_TERM})\s*(<=|>=|<|>)\s*({_TERM})\s*$"
+_PARAMETER_TERM = re.compile(
+    rf"^(?:({_NUMBER})\s*\*\s*)?([A-Za-z_][A-Za-z0-9_]*)(?:\s*([+-])\s*({_NUMBER}))?$"
+)
+
+
+@dataclass(frozen=True)
+class ParameterRelation:
+    """A parsed parameter constraint: ``scale * name + offset`` on either side."""
+
+    text: str
+    left: tuple[float, str | None, float]
+    op: str
+    right: tuple[float, str | None, float]
+
+    @classmethod
+    def parse(cls, text: str) -> ParameterRelation:
+        match = re.match(PARAMETER_CONSTRAINT, text)
+        if match is None:
+            raise ValueError(
+                f"{text!r} must compare two parameters, e.g. 'fast_period < slow_period' or "
+                "'take_profit >= 2 * stop_loss' (ops <, <=, >, >=; terms: number * name + number)"
+            )
+        return cls(text.strip(), _term(match[1]), match[2], _term(match[3]))
+
+    @property
+    def names(self) -> list[str]:
+        return [n for _, n, _ in (self.left, self.right) if n is not None]
+
+    def violation(self, parameters: dict[str, float]) -> float:
+        """How far ``parameters`` are from satisfying the relation (0 when they do); a
+        strict relation met with equality is violated by the smallest amount."""
+        left, right = _value(self.left, parameters), _value(self.right, parameters)
+        gap = left - right if self.op in ("<", "<=") else right - left
+        if self.op in ("<", ">") and gap >= 0:
+            return max(gap, 1e-12)
+        return max(gap, 0.0)
+
+
+def _term(text: str) -> tuple[float, str | None, float]:
+    match = _PARAMETER_TERM.match(text.strip())
+    if match is None:
+        return 0.0, None, float(text)
+    offset = float(match[4] or 0) * (-1 if match[3] == "-" else 1)
+    return float(match[1] or 1), match[2], offset
+
+
+def _value(term: tuple[float, str | None, float], parameters: dict[str, float]) -> float:
+    scale, name, offset = term
+    return offset if name is None else scale * parameters[name] + offset
 
 
 class EarlyStop(ApiModel):
@@ -523,6 +587,17 @@ class OptimizationRunSpec(RunSpec):
     execution: ExecutionSpec = Field(
         default_factory=ExecutionSpec, description="Workers and cluster execution."
     )
+    parameter_constraints: list[str] = Field(
+        default_factory=list,
+        max_length=32,
+        json_schema_extra={
+            "items": {"type": "string", "maxLength": 200, "pattern": PARAMETER_CONSTRAINT}
+        },
+        description="Relations the searched parameters must keep, e.g. 'fast_period < "
+        "slow_period' or 'take_profit >= 2 * stop_loss': random, Sobol and LHS samples and "
+        "Bayesian proposals never break them, the grid skips the combinations that do, and "
+        "NSGA-II counts them as infeasible.",
+    )
     min_trades: int = Field(
         default=30,
         ge=0,
@@ -540,6 +615,15 @@ class OptimizationRunSpec(RunSpec):
     def _objective_shorthand(cls, value: object) -> object:
         if isinstance(value, list):
             return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("parameter_constraints")
+    @classmethod
+    def _parameter_relations(cls, value: list[str]) -> list[str]:
+        for text in value:
+            if len(text) > 200:
+                raise ValueError(f"{text[:40]!r}…: at most 200 characters")
+            ParameterRelation.parse(text)
         return value
 
     @field_validator("constraints", mode="before")
@@ -560,6 +644,15 @@ class OptimizationRunSpec(RunSpec):
             else:
                 parsed.append(item)
         return parsed
+
+    @cached_property
+    def parameter_relations(self) -> list[ParameterRelation]:
+        """``parameter_constraints``, parsed."""
+        return [ParameterRelation.parse(text) for text in self.parameter_constraints]
+
+    def parameter_violation(self, parameters: dict[str, float]) -> float:
+        """How far ``parameters`` break the parameter constraints (0 when they keep them)."""
+        return sum(r.violation(parameters) for r in self.parameter_relations)
 
     def objective_weights(self) -> list[float]:
         """The selection weight of each objective, in the objectives' order."""
@@ -582,6 +675,14 @@ class OptimizationRunSpec(RunSpec):
                 raise ValueError(
                     f"selection.weights.{name}: must be a finite number of at least 0; got {weight}"
                 )
+        searched = [p.name for p in self.parameters]
+        for index, text in enumerate(self.parameter_constraints):
+            for name in ParameterRelation.parse(text).names:
+                if name not in searched:
+                    raise ValueError(
+                        f"parameterConstraints[{index}]: {name!r} is not a searched "
+                        f"parameter; relate only parameters listed in parameters: {searched}"
+                    )
         if not any(self.objective_weights()):
             raise ValueError("selection.weights: at least one objective must weigh more than 0")
         if self.walk_forward is not None:

@@ -2,6 +2,7 @@
 
 from stratopt.backtest.strategies._base import (
     RISK_PARAMETERS,
+    InvalidParameters,
     Parameter,
     Signals,
     Strategy,
@@ -14,6 +15,7 @@ __all__ = [
     "RISK_PARAMETERS",
     "DonchianBreakout",
     "EmaCrossover",
+    "InvalidParameters",
     "Parameter",
     "RsiReversion",
     "Signals",

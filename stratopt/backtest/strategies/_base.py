@@ -26,6 +26,15 @@ if TYPE_CHECKING:
 BoolArray = npt.NDArray[np.bool_]
 
 
+class InvalidParameters(InputError):
+    """A parameter combination the strategy cannot trade, such as a fast average slower
+    than its slow one. A strategy raises it from ``signals()``: inside a search the
+    combination is an infeasible evaluation, counted and reported; a single backtest of
+    it is an error."""
+
+    reason = "InvalidParameters"
+
+
 @dataclass(frozen=True)
 class Parameter:
     """A strategy parameter: its type, default and the bounds a search may use."""

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stratopt.backtest import indicators
-from stratopt.backtest.strategies._base import Parameter, Signals
-from stratopt.errors import InputError
+from stratopt.backtest.strategies._base import InvalidParameters, Parameter, Signals
 
 if TYPE_CHECKING:
     from stratopt.data import MarketData
@@ -76,9 +75,11 @@ class EmaCrossover:
     def signals(self, data: MarketData, params: Mapping[str, float]) -> Signals:
         fast_period, slow_period = int(params["fast_period"]), int(params["slow_period"])
         if fast_period >= slow_period:
-            raise InputError(
+            raise InvalidParameters(
                 "spec.backtest.strategy.parameters.fast_period",
-                f"must be below slow_period; got {fast_period} >= {slow_period}",
+                f"must be below slow_period; got {fast_period} >= {slow_period} (in a "
+                "search, parameterConstraints: ['fast_period < slow_period'] skips such "
+                "combinations)",
             )
         fast = _cached_indicator(
             data, ("ema", fast_period), lambda: indicators.ema(data.close, fast_period)

@@ -61,8 +61,11 @@ class BayesianDriver(Driver):
         # rounding of normalized coordinates draws an integer range's ends half as often.
         from scipy.stats import qmc
 
-        sampler = qmc.LatinHypercube(self.space.dimensions, seed=self.seed)
-        self._design = self.space.from_unit(sampler.random(initial)) if initial else []
+        def draw(count: int) -> list[Params]:
+            sampler = qmc.LatinHypercube(self.space.dimensions, seed=self.seed)
+            return self.space.from_unit(sampler.random(count))
+
+        self._design = self.allowed_sample(draw, initial) if initial else []
         random_state = np.random.RandomState(self.seed)
         # A backtest is deterministic: a fixed jitter instead of a learned noise term,
         # which smooths over the narrow optima of a Sharpe surface. One restart of the
@@ -83,6 +86,7 @@ class BayesianDriver(Driver):
             n_initial_points=0,
             random_state=random_state,
             acq_optimizer_kwargs={"n_restarts_optimizer": 2, "n_points": 2000},
+            space_constraint=self._keeps_relations if self.spec.parameter_relations else None,
         )
         self._asked: list[list[float]] = []
 
@@ -110,6 +114,10 @@ class BayesianDriver(Driver):
             )
         self._asked = [list(p) for p in points]
         return [self.space.decode(self._point(p)) for p in points]
+
+    def _keeps_relations(self, values: list[float]) -> bool:
+        """Whether a point skopt considers keeps the parameter constraints."""
+        return self.allowed(self.space.decode(self._point(list(values))))
 
     def _skopt_point(self, params: Params) -> list[float]:
         return [

@@ -33,6 +33,9 @@ class EnsembleDriver(Driver):
     def planned_evaluations(self) -> int:
         return sum(m.planned_evaluations for m in self.members)
 
+    def notes(self) -> list[str]:
+        return [note for member in self.members for note in member.notes()]
+
     def _ask(self) -> list[Params]:
         while self._current < len(self.members):
             batch = self.members[self._current].ask()

@@ -16,7 +16,10 @@ class GridDriver(Driver):
         if self.budget is not None:
             # As many points per axis as the budget allows.
             steps = max(2, int(self.budget ** (1.0 / self.space.dimensions)))
-        self.points = self.space.grid(steps)
+        every = self.space.grid(steps)
+        self.points = [p for p in every if self.allowed(p)]
+        #: Combinations left out because they break spec.parameterConstraints.
+        self.skipped = len(every) - len(self.points)
         if self.budget is not None:
             self.points = self.points[: self.budget]
 
@@ -29,3 +32,12 @@ class GridDriver(Driver):
 
     def _tell(self, batch: list[Evaluation]) -> None:
         """Nothing to learn: the grid is fixed."""
+
+    def notes(self) -> list[str]:
+        if not self.skipped:
+            return []
+        total = self.skipped + len(self.points)
+        return [
+            f"grid: {self.skipped} of {total} combinations break spec.parameterConstraints "
+            "and were skipped"
+        ]

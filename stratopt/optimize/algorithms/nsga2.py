@@ -17,6 +17,7 @@ from pymoo.problems.static import StaticProblem
 
 from stratopt.api.v1alpha1 import Nsga2Settings
 from stratopt.optimize.driver import Driver, Evaluation
+from stratopt.optimize.objectives import constraint_columns
 from stratopt.optimize.pareto import RunningFront, objective_key
 from stratopt.optimize.space import Params, SearchSpace
 
@@ -80,7 +81,7 @@ class Nsga2Driver(Driver):
         self.problem = Problem(
             n_var=space.dimensions,
             n_obj=len(self.spec.objectives),
-            n_ieq_constr=len(self.spec.constraints),
+            n_ieq_constr=constraint_columns(self.spec),
             xl=space.lower - half_cell,
             xu=space.upper + half_cell,
         )
@@ -114,9 +115,7 @@ class Nsga2Driver(Driver):
     def _tell(self, batch: list[Evaluation]) -> None:
         objectives = self.objective_matrix(batch)
         violations = self.violation_matrix(batch)
-        static = StaticProblem(
-            self.problem, F=objectives, G=violations if violations.shape[1] else None
-        )
+        static = StaticProblem(self.problem, F=objectives, G=violations)
         Evaluator().eval(static, self._population)
         self.algorithm.tell(infills=self._population)
         self.generation += 1

@@ -17,19 +17,23 @@ class RandomDriver(Driver):
         settings: RandomSettings = self.spec.algorithm.random or RandomSettings()
         self.samples = self.budget if self.budget is not None else settings.samples
         dimensions = self.space.dimensions
-        if settings.sampler == "sobol":
-            unit = scrambled_sobol(dimensions, self.samples, self.seed)
-        elif settings.sampler == "lhs":
-            from scipy.stats import qmc  # most of a second to import: only LHS pays it
 
-            unit = qmc.LatinHypercube(dimensions, seed=self.seed).random(self.samples)
-        else:
-            unit = np.random.default_rng(self.seed).random((self.samples, dimensions))
-        self.points = self.space.from_unit(unit)
+        def draw(count: int) -> list[Params]:
+            if settings.sampler == "sobol":
+                unit = scrambled_sobol(dimensions, count, self.seed)
+            elif settings.sampler == "lhs":
+                from scipy.stats import qmc  # most of a second to import: only LHS pays it
+
+                unit = qmc.LatinHypercube(dimensions, seed=self.seed).random(count)
+            else:
+                unit = np.random.default_rng(self.seed).random((count, dimensions))
+            return self.space.from_unit(unit)
+
+        self.points = self.allowed_sample(draw, self.samples)
 
     @property
     def planned_evaluations(self) -> int:
-        return self.samples
+        return len(self.points)
 
     def _ask(self) -> list[Params]:
         return [] if self.history else list(self.points)
