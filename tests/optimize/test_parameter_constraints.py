@@ -77,7 +77,8 @@ def test_the_grid_skips_and_counts_the_combinations_that_break_a_relation() -> N
         2 * e.parameters["fast_period"] <= e.parameters["slow_period"] for e in kept
     )
     assert outcome.status.warnings[0] == (
-        f"grid: {25 - len(kept)} of 25 combinations break spec.parameterConstraints and were skipped"
+        f"grid: {25 - len(kept)} of 25 combinations break spec.parameterConstraints "
+        "and were skipped"
     )
     assert outcome.status.progress.evaluations_total == len(kept)
 
