@@ -124,12 +124,12 @@ def backtest(file: str, assignments: tuple[str, ...], output: str) -> None:
 
 
 def _print_backtest(report: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from stratopt.backtest.metrics import METRICS
+    from stratopt.reporting import terminal
 
-    console = Console()
+    console = terminal()
     parameters = ", ".join(f"{k}={v:g}" for k, v in report["parameters"].items())
     console.print(f"[bold]{report['strategy']}[/bold] on {report['bars']} bars: {parameters}")
     table = Table("metric", "value", "unit")
@@ -208,8 +208,6 @@ def run(files: tuple[str, ...], output: str, workers: int | None, out_dir: str |
         status, show = RUNNERS[kind](document, workers, folder)
         if wanted is not None and (unskilled := analysis_skill_warning(wanted, analyses[wanted])):
             status["warnings"] = [unskilled, *status.get("warnings", [])]
-        for warning in status.get("warnings", []):
-            click.echo(f"warning: {warning}", err=True)
         name = name_of(document)
         if kind == "FeatureAnalysis" and name is not None:
             analyses[name] = status
@@ -223,6 +221,9 @@ def run(files: tuple[str, ...], output: str, workers: int | None, out_dir: str |
             show(status)
         else:
             listed.append({"kind": kind, "metadata": {"name": name}, "status": status})
+        # After the result, so that what to distrust about it is the last thing shown.
+        for warning in status.get("warnings", []):
+            click.echo(f"warning: {warning}", err=True)
     if several and output != "table":
         emit({"items": listed}, output, lambda _: None)
 

@@ -144,6 +144,18 @@ def build_report(source: ReportSource) -> str:
     from plotly.offline import get_plotlyjs
 
     sections = SECTIONS[source.kind](source)
+    warnings = source.status.get("warnings") or []
+    if warnings:
+        items = "".join(f"<li>{html.escape(str(w))}</li>" for w in warnings)
+        sections.insert(
+            0,
+            (
+                "Warnings",
+                f"{len(warnings)} thing{'s' if len(warnings) > 1 else ''} to know before "
+                "trusting this result:",
+                f"<ul class='warnings'>{items}</ul>",
+            ),
+        )
     body = "\n".join(
         f"<section><h2>{html.escape(title)}</h2>{_paragraphs(text)}{figure or ''}</section>"
         for title, text, figure in sections
@@ -152,7 +164,9 @@ def build_report(source: ReportSource) -> str:
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
         f"<title>{html.escape(source.kind)} {html.escape(source.name)}</title>"
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
-        "section{margin-bottom:2em}</style>"
+        "section{margin-bottom:2em}table.picks{border-collapse:collapse}"
+        "table.picks td,table.picks th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
+        "ul.warnings{background:#fff4e5;border-left:4px solid #f0a030;padding:.5em 2em}</style>"
         f"<script>{get_plotlyjs()}</script></head><body>"
         f"<h1>{html.escape(source.kind)} {html.escape(source.name)}</h1>\n{body}</body></html>"
     )
@@ -190,6 +204,8 @@ def _optimization_sections(source: ReportSource) -> list[Section]:
     sections: list[Section] = []
     if objectives:
         sections.append(("Pareto front", _front_text(status), _html(_front_figure(source))))
+    if _picks(status):
+        sections.append(("Picks", _picks_text(status), _picks_table(status)))
     if evaluations is not None and len(evaluations):
         parameters = [c for c in evaluations.columns if c in _parameter_names(source)]
         columns = [*parameters, *[o for o in objectives if o not in parameters]]
@@ -208,7 +224,9 @@ def _optimization_sections(source: ReportSource) -> list[Section]:
         )
         importance = _importance(evaluations, parameters, objectives[0])
         if importance is not None:
-            figure = go.Figure(go.Bar(x=list(importance.values()), y=list(importance)))
+            figure = go.Figure(
+                go.Bar(x=list(importance.values()), y=list(importance), orientation="h")
+            )
             figure.update_layout(xaxis_title=f"importance for {objectives[0]}")
             sections.append(
                 (
@@ -260,8 +278,50 @@ def _optimization_sections(source: ReportSource) -> list[Section]:
         sections.append(("Walk-forward folds", _walk_text(walk), _html(figure)))
     diagnostics = status.get("diagnostics")
     if diagnostics:
-        sections.append(("Overfitting diagnostics", _diagnostics_text(diagnostics), None))
+        profitable = any(s["metrics"]["net_profit"] > 0 for s in front)
+        sections.append(
+            ("Overfitting diagnostics", _diagnostics_text(diagnostics, profitable), None)
+        )
     return sections
+
+
+#: The metrics of each pick in the picks table.
+PICK_METRICS = ("net_profit", "max_drawdown", "sharpe_ratio", "num_trades", "win_rate")
+
+
+def _picks_text(status: dict[str, Any]) -> str:
+    text = (
+        "Conservative: the least drawdown among the solutions that make money; balanced: "
+        "the rank-1 trade-off; aggressive: the most profit. Robustness re-runs each pick "
+        "with one more tick of slippage per fill and at neighbouring parameters."
+    )
+    note = (status.get("picks") or {}).get("note")
+    return f"{text}\n{note[0].upper()}{note[1:]}." if note else text
+
+
+def _picks_table(status: dict[str, Any]) -> str:
+    """Every pick with its parameters, metrics, robustness and flags, as a table."""
+    picks = _picks(status)
+    robustness = status.get("robustness") or {}
+    names = list(next(iter(picks.values()))["parameters"])
+    headers = ["pick", *names, *PICK_METRICS, "one more tick", "neighbours median", "flags"]
+    rows = []
+    for label, pick in picks.items():
+        found = robustness.get(label, {})
+        objective = found.get("objective", "")
+        median = found.get("neighbourhoodMedian")
+        cells = [
+            label,
+            *(f"{pick['parameters'][n]:.6g}" for n in names),
+            *(f"{pick['metrics'].get(m, 0):,.4g}" for m in PICK_METRICS),
+            f"{objective} {found['friction'][objective]:,.4g}" if found else "",
+            f"{objective} {median:,.4g}" if median is not None else "",
+            "; ".join(pick.get("flags", [])),
+        ]
+        rows.append("".join(f"<td>{html.escape(c)}</td>" for c in cells))
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(f"<tr>{row}</tr>" for row in rows)
+    return f"<table class='picks'><tr>{head}</tr>{body}</table>"
 
 
 def _parameter_names(source: ReportSource) -> list[str]:
@@ -324,7 +384,7 @@ def _front_figure(source: ReportSource) -> Any:
             hovertemplate="%{text}<extra></extra>",
         )
     )
-    for label, pick in (source.status.get("picks") or {}).items():
+    for label, pick in _picks(source.status).items():
         figure.add_trace(
             go.Scatter(
                 x=[pick["metrics"][x]],
@@ -358,7 +418,7 @@ def _importance(
 
 def _equity_figure(source: ReportSource) -> str | None:
     """The picks' equity curves, re-run from the spec (None without one)."""
-    picks = source.status.get("picks")
+    picks = _picks(source.status)
     if source.spec is None or not picks:
         return None
     import plotly.graph_objects as go
@@ -380,13 +440,26 @@ def _equity_figure(source: ReportSource) -> str | None:
 
 
 def _walk_text(walk: dict[str, Any]) -> str:
-    summary = walk["summary"]
-    parts = [f"{len(walk['folds'])} folds; stitched out of sample:"]
-    parts += [f"{k} {v:.4g}" for k, v in summary.items() if isinstance(v, (int, float))][:6]
-    return " ".join(parts)
+    folds, summary = walk["folds"], walk["summary"]
+    partial = " (the last one partial: the data ends inside it)" if folds[-1].get("partial") else ""
+    shown = ["net_profit", "cagr", "max_drawdown", "sharpe_ratio", "num_trades"]
+    metrics = ", ".join(
+        f"{k} {summary['metrics'][k]:,.4g}" for k in shown if k in summary.get("metrics", {})
+    )
+    return (
+        f"{len(folds)} folds{partial}, tested from {folds[0]['testStart'][:10]} to "
+        f"{folds[-1]['testEnd'][:10]}. Stitched out of sample: {metrics}; efficiency "
+        f"{summary.get('efficiency', 0):.3g} (out-of-sample CAGR over the mean in-sample CAGR)."
+    )
 
 
-def _diagnostics_text(diagnostics: dict[str, Any]) -> str:
+def _picks(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The picks that are set, by name."""
+    picks = status.get("picks") or {}
+    return {k: picks[k] for k in ("conservative", "balanced", "aggressive") if picks.get(k)}
+
+
+def _diagnostics_text(diagnostics: dict[str, Any], profitable: bool) -> str:
     lines = []
     dsr = diagnostics.get("deflatedSharpe")
     if dsr is not None:
@@ -406,7 +479,13 @@ def _diagnostics_text(diagnostics: dict[str, Any]) -> str:
             + (
                 "Selection is mostly overfitting."
                 if pbo > 0.5
-                else "Selection carries over out of sample."
+                else "Selection carries over out of sample"
+                + (
+                    ", but nothing on the front makes money: PBO judges the ranking, "
+                    "not profitability."
+                    if not profitable
+                    else "."
+                )
             )
         )
     return "\n".join(lines)

@@ -139,12 +139,10 @@ def _table(
 
 def print_optimization(spec: OptimizationRunSpec, status: OptimizationRunStatus) -> None:
     """The front (or best point), the picks and the progress, as tables."""
-    from rich.console import Console
-
     from stratopt.api.v1alpha1 import Goal
     from stratopt.optimize.results import spread
 
-    console = Console()
+    console = terminal()
     names = [r.name for r in spec.parameters]
     objectives = [o.name for o in spec.objectives]
     progress = status.progress
@@ -184,6 +182,93 @@ def print_optimization(spec: OptimizationRunSpec, status: OptimizationRunStatus)
                 ]
             )
         console.print(_table(console, "Picks", ["pick", *names, *metrics], rows))
+    if status.robustness:
+        _print_robustness(console, status)
+    if status.walk_forward is not None:
+        _print_walk_forward(console, status)
+    if status.diagnostics is not None:
+        _print_diagnostics(console, status)
+
+
+def _print_robustness(console: Any, status: OptimizationRunStatus) -> None:
+    """Each pick under one more tick of slippage and at neighbouring parameters."""
+    rows = []
+    same: dict[tuple[float, ...], list[str]] = {}
+    for pick, found in status.robustness.items():
+        same.setdefault(tuple(found.parameters.values()), []).append(pick)
+    for picks in same.values():
+        found = status.robustness[picks[0]]
+        median, worst = found.neighbourhood_median, found.neighbourhood_worst
+        rows.append(
+            [
+                " = ".join(picks),
+                _number(found.value),
+                _number(found.friction[found.objective]),
+                "" if median is None else _number(median),
+                "" if worst is None else _number(worst),
+                f"{found.extreme_fill_profit_share:.0%}",
+            ]
+        )
+    first = next(iter(status.robustness.values())).objective
+    console.print(
+        _table(
+            console,
+            f"Robustness of {first}",
+            [
+                "pick",
+                "own",
+                "one_more_tick",
+                "neighbours_median",
+                "neighbours_worst",
+                "profit_at_bar_extremes",
+            ],
+            rows,
+        )
+    )
+
+
+def _print_walk_forward(console: Any, status: OptimizationRunStatus) -> None:
+    """The stitched out-of-sample result of the folds."""
+    assert status.walk_forward is not None
+    folds = status.walk_forward.folds
+    summary = status.walk_forward.summary
+    partial = " (the last one partial)" if folds and folds[-1].partial else ""
+    shown = ["net_profit", "cagr", "max_drawdown", "sharpe_ratio", "num_trades"]
+    rows = [[name, _number(summary.metrics[name])] for name in shown if name in summary.metrics]
+    rows.append(["efficiency", _number(summary.efficiency)])
+    console.print(
+        f"Walk-forward: {len(folds)} folds{partial}, out of sample {folds[0].test_start[:10]} "
+        f"to {folds[-1].test_end[:10]}"
+    )
+    console.print(_table(console, "", ["metric", "value"], rows))
+
+
+def _print_diagnostics(console: Any, status: OptimizationRunStatus) -> None:
+    """How much of the best result could be luck."""
+    found = status.diagnostics
+    assert found is not None
+    verdict = "significant" if found.deflated_sharpe > 0.95 else "not significant"
+    line = (
+        f"deflated Sharpe {found.deflated_sharpe:.2f} ({verdict}: Sharpe {found.sharpe:.3g} "
+        f"against {found.expected_max_sharpe:.3g} expected of the best of {found.trials} "
+        "unskilled trials)"
+    )
+    if found.pbo is not None:
+        line += f"; probability of backtest overfitting {found.pbo:.2f}"
+    console.print(line)
+
+
+#: Width of output that goes to a file or a pipe: no table is cut to a terminal's.
+PIPE_WIDTH = 400
+
+
+def terminal() -> Any:
+    """A console for standard output; one that is not a terminal (a file, a CI log) is
+    as wide as the tables need rather than cut to 80 columns."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=PIPE_WIDTH)
 
 
 def _output_directory(directory: str, status: BaseModel) -> Path:
@@ -264,9 +349,7 @@ def plot_pareto(path: Path, outcome: OptimizationOutcome) -> None:
 
 def print_features(status: FeatureAnalysisStatus) -> None:
     """The ranking and the scores."""
-    from rich.console import Console
-
-    console = Console()
+    console = terminal()
     console.print(
         f"model {status.score_metric} {status.model_score:.4f} vs baseline "
         f"{status.baseline_score:.4f} on {status.n_samples} samples, "
@@ -313,9 +396,7 @@ def write_features(
 
 def print_forecast(status: ForecastRunStatus) -> None:
     """The forecast table and the test-part metrics."""
-    from rich.console import Console
-
-    console = Console()
+    console = terminal()
     metrics = status.metrics
     assert metrics is not None
     width = "" if metrics.interval_width is None else f", width {_number(metrics.interval_width)}"

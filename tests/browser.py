@@ -34,6 +34,11 @@ MEASURE = """
       traces: chart.data.length,
       svgShapes: chart.querySelectorAll('svg path, svg circle, svg rect').length,
       canvases: [...chart.querySelectorAll('canvas')].filter(c => c.width > 0).length,
+      bars: [...chart.querySelectorAll('.barlayer .point path')].map(bar => {
+        const drawn = bar.getBoundingClientRect();
+        return {width: drawn.width, height: drawn.height};
+      }),
+      values: chart.data.map(trace => trace.orientation === 'h' ? trace.x : trace.y),
     })),
   };
 }))()
@@ -43,7 +48,7 @@ MEASURE = """
 @dataclass
 class Section:
     title: str
-    charts: list[dict[str, int]]
+    charts: list[dict[str, Any]]
     screenshot: Path
 
 

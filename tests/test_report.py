@@ -3,6 +3,7 @@ into every chart, and clear errors for what is not a finished run."""
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -69,14 +70,47 @@ def test_a_browser_without_a_network_draws_every_chart_without_an_error(
     picks = status["picks"]
     assert isinstance(picks, dict)
     # every evaluation, the front, one trace per pick; hypervolume and best; each pick
+    warned = ["Warnings"] if status["warnings"] else []
+    assert [section.title for section in page.sections][: len(warned) + 1] == [
+        *warned,
+        "Pareto front",
+    ], "warnings come first"
     assert charts == {
+        **dict.fromkeys(warned, []),
         "Pareto front": [2 + len(picks)],
+        "Picks": [],
         "Every evaluation": [1],
         "Parameter importance": [1],
         "Optimization history": [2],
         "Equity of the picks": [len(picks)],
         "Overfitting diagnostics": [],
     }
+    # The importance chart as a person sees it: one bar a parameter, lengths in the
+    # order of the values, the least important still visible.
+    (importance,) = next(s for s in page.sections if s.title == "Parameter importance").charts
+    (values,) = importance["values"]
+    lengths = [bar["width"] for bar in importance["bars"]]
+    assert len(lengths) == len(values) == 2
+    assert min(lengths) >= 2, f"a bar is invisible: {lengths}"
+    assert sorted(range(2), key=lengths.__getitem__) == sorted(range(2), key=values.__getitem__)
+    assert all(bar["height"] > 5 for bar in importance["bars"]), "bars, not lines"
+
+
+def test_the_picks_table_shows_every_pick_with_its_robustness_and_flags(
+    report: tuple[Path, dict[str, object]],
+) -> None:
+    path, status = report
+    page = path.read_text()
+    table = page.split("<table class='picks'>")[1].split("</table>")[0]
+    picks, robustness = status["picks"], status["robustness"]
+    assert isinstance(picks, dict) and isinstance(robustness, dict)
+    for label in ("conservative", "balanced", "aggressive"):
+        row = table.split(f"<td>{label}</td>")[1].split("</tr>")[0]
+        assert f"<td>{picks[label]['metrics']['net_profit']:,.4g}</td>" in row
+        friction = robustness[label]["friction"]["net_profit"]
+        assert f"<td>net_profit {friction:,.4g}</td>" in row
+    for warning in status["warnings"]:
+        assert html.escape(warning) in page
 
 
 def test_a_source_that_is_no_run_is_refused_by_name(tmp_path: Path) -> None:
