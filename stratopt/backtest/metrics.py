@@ -18,6 +18,7 @@ from stratopt.backtest import _kernel as k
 
 __all__ = [
     "INFEASIBLE",
+    "MEANINGFUL_TRADES",
     "METRICS",
     "METRIC_NAMES",
     "Goal",
@@ -25,6 +26,7 @@ __all__ = [
     "infeasible_metrics",
     "metrics_from_returns",
     "metrics_from_stats",
+    "too_few_trades",
     "undefined_ratio",
 ]
 
@@ -37,6 +39,20 @@ INFEASIBLE = "infeasible"
 def infeasible_metrics() -> dict[str, float]:
     """What an evaluation the strategy refused reports: every metric 0, marked."""
     return {**dict.fromkeys(METRIC_NAMES, 0.0), INFEASIBLE: 1.0}
+
+
+#: Fewer trades than this are too few for their mean result to say more than their luck:
+#: the standard error of a mean falls with the square root of the count, and by 30 the
+#: mean of trade results is close enough to normal for a t-test to mean what it says.
+MEANINGFUL_TRADES = 30
+
+
+def too_few_trades(metrics: Mapping[str, float]) -> str | None:
+    """Why ``metrics`` rest on too few trades to mean anything, if they do."""
+    trades = int(metrics["num_trades"])
+    if trades >= MEANINGFUL_TRADES:
+        return None
+    return f"rests on {trades} trade{'s' if trades != 1 else ''}: fewer than {MEANINGFUL_TRADES}"
 
 
 def _ratio(numerator: float, denominator: float) -> float:

@@ -19,7 +19,7 @@ from stratopt.api.v1alpha1 import (
     Progress,
     Solution,
 )
-from stratopt.backtest.metrics import INFEASIBLE
+from stratopt.backtest.metrics import INFEASIBLE, too_few_trades
 from stratopt.optimize.driver import Evaluation
 from stratopt.optimize.objectives import feasible_mask, minimized, violations
 from stratopt.optimize.pareto import (
@@ -152,10 +152,6 @@ def spread(spec: OptimizationRunSpec, front: Sequence[Solution], limit: int) -> 
     return sorted(shown, key=lambda s: s.rank or 0)
 
 
-#: Fewer trades than this are too few for their mean result to say more than their luck:
-#: the standard error of a mean falls with the square root of the count, and by 30 the
-#: mean of trade results is close enough to normal for a t-test to mean what it says.
-MEANINGFUL_TRADES = 30
 #: A float parameter this close to a bound, as a share of its range, sits on the bound.
 BOUND_TOLERANCE = 0.01
 
@@ -208,13 +204,6 @@ def solution_flags(spec: OptimizationRunSpec, solution: Solution) -> list[str]:
     if (few := too_few_trades(metrics)) is not None:
         flags.append(f"{few} cannot tell skill from luck")
     return flags + bound_flags(spec, solution.parameters)
-
-
-def too_few_trades(metrics: dict[str, float]) -> str | None:
-    trades = int(metrics["num_trades"])
-    if trades >= MEANINGFUL_TRADES:
-        return None
-    return f"rests on {trades} trade{'s' if trades != 1 else ''}: fewer than {MEANINGFUL_TRADES}"
 
 
 def front_warnings(

@@ -15,10 +15,9 @@ from stratopt.api.v1alpha1 import Goal, OptimizationRunSpec
 from stratopt.api.v1alpha1.optimization import Robustness
 from stratopt.backtest import Backtester
 from stratopt.backtest.engine import STRATEGY_FIELD
+from stratopt.backtest.metrics import too_few_trades
 from stratopt.backtest.probes import find_lookahead, find_short_warmup
 from stratopt.errors import InputError
-from stratopt.optimize.results import too_few_trades
-from stratopt.optimize.space import SearchSpace
 from stratopt.runtime.robustness import (
     extreme_fill_profit_share,
     robustness_warnings,
@@ -45,6 +44,8 @@ def probe_parameter_sets(
     chosen = [dict(backtester.base_parameters)]
     if spec is None:
         return _valid(backtester, chosen)
+    from stratopt.optimize.space import SearchSpace  # a single backtest needs no search
+
     space = SearchSpace(spec.parameters)
     rng = np.random.default_rng(spec.seed)
     candidates = [
