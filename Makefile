@@ -57,6 +57,7 @@ benchmark: $(BENCH_INSTALLED)
 	$(BIN)/python benchmarks/seed_scenarios.py
 	$(BIN)/python benchmarks/bayesian.py
 	$(BIN)/python benchmarks/nsga2.py
+	$(BIN)/python benchmarks/real_data_checks.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -264,11 +265,14 @@ PIPE_WIDTH = 400
 
 def terminal() -> Any:
     """A console for standard output; one that is not a terminal (a file, a CI log) is
-    as wide as the tables need rather than cut to 80 columns."""
+    as wide as the tables need rather than cut to 80 columns, unless COLUMNS says how
+    wide."""
     from rich.console import Console
 
     console = Console()
-    return console if console.is_terminal else Console(width=PIPE_WIDTH)
+    if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+        return console
+    return Console(width=PIPE_WIDTH)
 
 
 def _output_directory(directory: str, status: BaseModel) -> Path:

@@ -160,3 +160,33 @@ def test_a_backtest_of_a_combination_the_strategy_refuses_is_a_clear_error(
         "spec.backtest.strategy.parameters.fast_period: must be below slow_period; got 30 >= 20"
         in done.stderr
     )
+
+
+def test_output_to_a_pipe_is_not_cut_to_80_columns(tmp_path: Path) -> None:
+    run = tmp_path / "wide.yaml"
+    run.write_text(
+        "kind: OptimizationRun\nspec:\n  seed: 2\n  backtest:\n"
+        "    data: {source: 'synthetic:gbm?bars=3000&freq=1h&seed=4&reversion=0.05'}\n"
+        "    strategy: {name: rsi_reversion}\n"
+        "  parameters:\n"
+        "    - {name: stop_loss, min: 20, max: 80}\n"
+        "    - {name: take_profit, min: 20, max: 120}\n"
+        "    - {name: position_size, min: 0.01, max: 0.05}\n"
+        "  objectives: [net_profit, max_drawdown, sharpe_ratio]\n"
+        "  algorithm: {name: random, random: {samples: 30}}\n"
+        "  minTrades: 0\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    done = subprocess.run(
+        [sys.executable, "-m", "stratopt.cli", "run", str(run)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=environment,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "…" not in done.stdout, "a table cell was cut"
+    widest = max(len(line.rstrip()) for line in done.stdout.splitlines())
+    assert widest > 80, "the front's table is wider than a terminal's 80 columns"
+    assert "position_size" in done.stdout and "sharpe_ratio" in done.stdout

@@ -53,10 +53,13 @@ def expected_sections(document: dict[str, Any], status: dict[str, Any]) -> list[
     evaluations, equity the picks of a front."""
     warned = ["Warnings"] if status.get("warnings") else []
     if document["kind"] != "OptimizationRun":
-        return warned + {
-            "FeatureAnalysis": ["Feature importance"],
-            "ForecastRun": ["Forecast", "The test part"],
-        }[document["kind"]]
+        return (
+            warned
+            + {
+                "FeatureAnalysis": ["Feature importance"],
+                "ForecastRun": ["Forecast", "The test part"],
+            }[document["kind"]]
+        )
     sections = [*warned, "Pareto front"]
     if "picks" in status:
         sections.append("Picks")

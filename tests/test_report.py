@@ -76,7 +76,7 @@ def test_a_browser_without_a_network_draws_every_chart_without_an_error(
         "Pareto front",
     ], "warnings come first"
     assert charts == {
-        **dict.fromkeys(warned, []),
+        **{key: [] for key in warned},
         "Pareto front": [2 + len(picks)],
         "Picks": [],
         "Every evaluation": [1],

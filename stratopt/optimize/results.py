@@ -190,7 +190,8 @@ def bound_flags(spec: OptimizationRunSpec, parameters: dict[str, float]) -> list
             if near:
                 found.append(
                     f"{searched.name} = {value:g} sits on the {side} bound of its range "
-                    f"({bound:g}): widen the range past {bound:g}"
+                    f"({bound:g}): widen the range past {bound:g} where the parameter allows, "
+                    "else distrust a best that the edge of its range produced"
                 )
     return found
 
@@ -248,7 +249,12 @@ def summarize(
             "no evaluation traded: the strategy never opened a position with any parameters "
             "searched; check its parameters, the data, and pipSize/tickSize"
         )
-    refused = sum(1 for e in candidates if e.metrics.get(INFEASIBLE))
+    # Refused combinations that a parameter constraint already rules out are expected.
+    refused = sum(
+        1
+        for e in candidates
+        if e.metrics.get(INFEASIBLE) and spec.parameter_violation(e.parameters) == 0
+    )
     if refused:
         warnings.append(
             f"{refused} of {len(candidates)} parameter sets evaluated are combinations the "

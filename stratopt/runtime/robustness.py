@@ -23,6 +23,7 @@ from stratopt.api.v1alpha1 import (
     ParameterType,
     Picks,
     Solution,
+    StopUnit,
 )
 from stratopt.api.v1alpha1.optimization import Robustness
 from stratopt.backtest import Backtester
@@ -72,22 +73,29 @@ def neighbours(
 
 
 def extreme_fill_profit_share(backtester: Backtester, parameters: dict[str, float]) -> float:
-    """Share of the net profit made by trades entered at an open equal to the bar's low
-    (long) or high (short), or stopped out on their entry bar: 0 without net profit or
-    when such trades lose, above 1 when they make more than all trades together."""
+    """Share of the net profit made by trades that survived their entry bar only because
+    they were filled at its extreme: entered at an open equal to the bar's low (long) or
+    high (short) with a stop closer than the bar's range, which any other open would
+    likely have hit. 0 without net profit or when such trades lose; above 1 when they
+    make more than all trades together."""
     _, trades = backtester.record(parameters)
     total = float(trades.pnl.sum())
-    if total <= 0 or not len(trades.pnl):
+    if total <= 0 or not len(trades.pnl) or backtester.spec.fill is not FillConvention.NEXT_OPEN:
         return 0.0
+    full = backtester.parameters(parameters)
+    if full["stop_loss"] <= 0:
+        return 0.0  # no stop: an entry at the bar's extreme is just a good fill
     data = backtester.data
     bars = trades.entry_bar
-    extreme = trades.exit_bar == trades.entry_bar
-    extreme &= trades.exit_reason == "stop_loss"
-    if backtester.spec.fill is FillConvention.NEXT_OPEN:
-        at_low = data.open[bars] == data.low[bars]
-        at_high = data.open[bars] == data.high[bars]
-        extreme |= np.where(trades.long, at_low, at_high)
-    return max(0.0, float(trades.pnl[extreme].sum() / total))  # such fills may lose too
+    opens = data.open[bars]
+    if backtester.spec.stop_unit is StopUnit.PERCENT:
+        distance = opens * full["stop_loss"] / 100
+    else:
+        distance = np.full(len(bars), full["stop_loss"] * data.pip_size)
+    at_extreme = np.where(trades.long, opens == data.low[bars], opens == data.high[bars])
+    inside_the_bar = distance < data.high[bars] - data.low[bars]
+    lucky = at_extreme & inside_the_bar
+    return max(0.0, float(trades.pnl[lucky].sum() / total))
 
 
 def measure(
@@ -149,11 +157,12 @@ def robustness_warnings(
     share = robustness.extreme_fill_profit_share
     if profit > 0 and share > EXTREME_SHARE:
         found.append(
-            f"{who}: {share:.0%} of its net profit comes from trades filled "
-            "at a bar's extreme (entered at an open equal to the bar's low or high, or "
-            "stopped out on their entry bar), which bars of open, high, low and close make "
-            "look possible but no order gets; raise the floor of the stop_loss range, use "
-            "stopUnit: percent with a realistic minimum, or fill: close"
+            f"{who}: {share:.0%} of its net profit comes from trades that survived their "
+            "entry bar only because they were filled at its extreme (an open equal to the "
+            "bar's low or high, with a stop inside the bar's range), which bars of open, "
+            "high, low and close make look possible but no order reliably gets; raise the "
+            "floor of the stop_loss range, use stopUnit: percent with a realistic minimum, "
+            "or fill: close"
         )
     return found
 

@@ -86,7 +86,9 @@ def test_a_best_on_a_bound_of_its_range_is_flagged_with_the_bound() -> None:
     on_bound = front([evaluation(100, 500.0, 2.0), evaluation(40, 100.0, 3.0)])
     assert on_bound.best is not None
     assert on_bound.best.flags == [
-        "stop_loss = 100 sits on the upper bound of its range (100): widen the range past 100"
+        "stop_loss = 100 sits on the upper bound of its range (100): widen the range past "
+        "100 where the parameter allows, else distrust a best that the edge of its range "
+        "produced"
     ]
     assert "best: stop_loss = 100 sits on the upper bound" in " ".join(on_bound.warnings)
     inside = front([evaluation(50, 500.0, 2.0)])

@@ -816,10 +816,11 @@ class Robustness(ApiModel):
         default=None, description="Worst value of the objective over the neighbours."
     )
     extreme_fill_profit_share: float = Field(
-        description="Share of the net profit made by trades filled at a bar's extreme: "
-        "entered at an open equal to the bar's low (long) or high (short), or stopped out "
-        "on their entry bar (0 when they lose; above 1 when they make more than all trades "
-        "together). Near or above 1, the profit is an artifact of how OHLC bars are made."
+        description="Share of the net profit made by trades that survived their entry bar "
+        "only because they were filled at its extreme: entered at an open equal to the "
+        "bar's low (long) or high (short) with a stop inside the bar's range (0 when they "
+        "lose; above 1 when they make more than all trades together). Near or above 1, the "
+        "profit is an artifact of how OHLC bars are made."
     )
 
 
