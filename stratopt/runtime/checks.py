@@ -19,7 +19,7 @@ from stratopt.backtest.metrics import too_few_trades
 from stratopt.backtest.probes import find_lookahead, find_short_warmup
 from stratopt.errors import InputError
 from stratopt.runtime.robustness import (
-    extreme_fill_profit_share,
+    extreme_fills,
     robustness_warnings,
     with_one_more_tick,
 )
@@ -197,6 +197,7 @@ def backtest_warnings(backtester: Backtester, parameters: dict[str, float]) -> l
     if (few := too_few_trades(metrics)) is not None:
         found.append(f"this backtest {few}: its metrics cannot tell skill from luck")
     harsher, tick = with_one_more_tick(backtester)
+    profit_share, trade_share = extreme_fills(backtester, parameters)
     robustness = Robustness(
         parameters=parameters,
         extra_slippage=tick,
@@ -204,6 +205,7 @@ def backtest_warnings(backtester: Backtester, parameters: dict[str, float]) -> l
         objective="net_profit",
         value=metrics["net_profit"],
         neighbours=0,
-        extreme_fill_profit_share=extreme_fill_profit_share(backtester, parameters),
+        extreme_fill_profit_share=profit_share,
+        extreme_fill_trade_share=trade_share,
     )
     return found + robustness_warnings("this backtest", robustness, metrics, Goal.MAXIMIZE)

@@ -38,7 +38,8 @@ FRICTION_KEEPS = 0.5
 #: A neighbourhood whose median objective keeps less than this share of the pick's own
 #: is a cliff, not a plateau.
 PLATEAU_KEEPS = 0.5
-#: Past this share of net profit from fills at a bar's extreme, the profit is an artifact.
+#: Past this share of net profit, made by more than this share of the trades that
+#: survived their entry bar, fills at a bar's extreme make the profit an artifact.
 EXTREME_SHARE = 0.5
 
 
@@ -72,19 +73,21 @@ def neighbours(
     return found
 
 
-def extreme_fill_profit_share(backtester: Backtester, parameters: dict[str, float]) -> float:
-    """Share of the net profit made by trades that survived their entry bar only because
-    they were filled at its extreme: entered at an open equal to the bar's low (long) or
-    high (short) with a stop closer than the bar's range, which any other open would
-    likely have hit. 0 without net profit or when such trades lose; above 1 when they
-    make more than all trades together."""
+def extreme_fills(backtester: Backtester, parameters: dict[str, float]) -> tuple[float, float]:
+    """How much rests on trades that survived their entry bar only because they were
+    filled at its extreme: entered at an open equal to the bar's low (long) or high
+    (short) with a stop closer than the bar's range, which any other open would likely
+    have hit. Returns their share of the net profit (0 without net profit or when they
+    lose; above 1 when they make more than all trades together) and their share of the
+    trades that survived their entry bar."""
     _, trades = backtester.record(parameters)
-    total = float(trades.pnl.sum())
-    if total <= 0 or not len(trades.pnl) or backtester.spec.fill is not FillConvention.NEXT_OPEN:
-        return 0.0
     full = backtester.parameters(parameters)
-    if full["stop_loss"] <= 0:
-        return 0.0  # no stop: an entry at the bar's extreme is just a good fill
+    if (
+        not len(trades.pnl)
+        or full["stop_loss"] <= 0  # no stop: an entry at the bar's extreme is a good fill
+        or backtester.spec.fill is not FillConvention.NEXT_OPEN
+    ):
+        return 0.0, 0.0
     data = backtester.data
     bars = trades.entry_bar
     opens = data.open[bars]
@@ -93,9 +96,11 @@ def extreme_fill_profit_share(backtester: Backtester, parameters: dict[str, floa
     else:
         distance = np.full(len(bars), full["stop_loss"] * data.pip_size)
     at_extreme = np.where(trades.long, opens == data.low[bars], opens == data.high[bars])
-    inside_the_bar = distance < data.high[bars] - data.low[bars]
-    lucky = at_extreme & inside_the_bar
-    return max(0.0, float(trades.pnl[lucky].sum() / total))
+    lucky = at_extreme & (distance < data.high[bars] - data.low[bars])
+    survived = ~((trades.exit_reason == "stop_loss") & (trades.exit_bar == bars))
+    total = float(trades.pnl.sum())
+    profit = max(0.0, float(trades.pnl[lucky].sum() / total)) if total > 0 else 0.0
+    return profit, float(lucky.sum() / max(1, survived.sum()))
 
 
 def measure(
@@ -116,6 +121,7 @@ def measure(
     if values:
         worst = min(values) if objective.direction is Goal.MAXIMIZE else max(values)
     costlier, tick = harsher
+    profit_share, trade_share = extreme_fills(backtester, parameters)
     return Robustness(
         parameters=dict(parameters),
         extra_slippage=tick,
@@ -125,7 +131,8 @@ def measure(
         neighbours=len(values),
         neighbourhood_median=float(np.median(values)) if values else None,
         neighbourhood_worst=worst,
-        extreme_fill_profit_share=extreme_fill_profit_share(backtester, parameters),
+        extreme_fill_profit_share=profit_share,
+        extreme_fill_trade_share=trade_share,
     )
 
 
@@ -155,9 +162,10 @@ def robustness_warnings(
                 "most of it; prefer a pick whose neighbours do as well"
             )
     share = robustness.extreme_fill_profit_share
-    if profit > 0 and share > EXTREME_SHARE:
+    if profit > 0 and share > EXTREME_SHARE and robustness.extreme_fill_trade_share > EXTREME_SHARE:
         found.append(
-            f"{who}: {share:.0%} of its net profit comes from trades that survived their "
+            f"{who}: {share:.0%} of its net profit comes from the "
+            f"{robustness.extreme_fill_trade_share:.0%} of its trades that survived their "
             "entry bar only because they were filled at its extreme (an open equal to the "
             "bar's low or high, with a stop inside the bar's range), which bars of open, "
             "high, low and close make look possible but no order reliably gets; raise the "

@@ -15,7 +15,7 @@ from stratopt.backtest import Backtester
 from stratopt.data import MarketData, synthesize_ohlcv
 from stratopt.runtime import run_optimization
 from stratopt.runtime.robustness import (
-    extreme_fill_profit_share,
+    extreme_fills,
     neighbours,
     robustness_warnings,
     with_one_more_tick,
@@ -57,12 +57,13 @@ def backtester(data: MarketData, **changes: Any) -> Backtester:
 def test_profit_from_stops_tighter_than_a_bar_on_bars_that_open_at_their_extreme() -> None:
     planted = backtester(index_like(0.3))
     tiny_stop = {"stop_loss": 0.0015, "take_profit": 0, "position_size": 1}
-    share = extreme_fill_profit_share(planted, tiny_stop)
-    assert share > 0.9, share  # the trades that survive their entry bar opened at its extreme
+    profit, trades = extreme_fills(planted, tiny_stop)
+    assert profit > 0.9, profit  # the trades that survive their entry bar opened at its extreme
+    assert trades > 0.9, trades
     clean = backtester(index_like(0.0))
-    assert extreme_fill_profit_share(clean, tiny_stop) == 0, "no bar opens at its extreme"
+    assert extreme_fills(clean, tiny_stop) == (0, 0), "no bar opens at its extreme"
     # Wide stops: an entry at the bar's low is a good fill, not what the trade rests on.
-    assert extreme_fill_profit_share(planted, {**tiny_stop, "stop_loss": 50}) == 0
+    assert extreme_fills(planted, {**tiny_stop, "stop_loss": 50}) == (0, 0)
 
 
 def test_one_more_tick_costs_every_fill_a_tick() -> None:
@@ -96,6 +97,7 @@ def test_neighbours_move_one_parameter_one_step_within_its_range() -> None:
 
 
 def robustness(value: float, median: float, friction_profit: float, share: float) -> Robustness:
+    """A measured robustness whose extreme fills carry ``share`` of profit and trades."""
     return Robustness(
         parameters={"stop_loss": 30.0},
         extra_slippage=0.1,
@@ -106,6 +108,7 @@ def robustness(value: float, median: float, friction_profit: float, share: float
         neighbourhood_median=median,
         neighbourhood_worst=median - 10,
         extreme_fill_profit_share=share,
+        extreme_fill_trade_share=share,
     )
 
 
@@ -121,7 +124,7 @@ def test_a_fragile_pick_is_named_with_what_to_change() -> None:
         "profit from 1,000.00 to 200.00"
     )
     assert "a cliff, not a plateau" in cliff and "median of 100" in cliff
-    assert "80% of its net profit comes from trades that survived their entry bar" in extreme
+    assert "80% of its net profit comes from the 80% of its trades that survived" in extreme
     assert "fill: close" in extreme
 
 

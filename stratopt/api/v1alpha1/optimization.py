@@ -822,6 +822,10 @@ class Robustness(ApiModel):
         "lose; above 1 when they make more than all trades together). Near or above 1, the "
         "profit is an artifact of how OHLC bars are made."
     )
+    extreme_fill_trade_share: float = Field(
+        default=0.0,
+        description="Those trades' share of all the trades that survived their entry bar.",
+    )
 
 
 class FoldResult(ApiModel):
