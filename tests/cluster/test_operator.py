@@ -113,9 +113,14 @@ def test_optimization_run_matches_the_local_run(
     expected = local.model_dump(mode="json", by_alias=True, exclude_none=True)
     assert status["paretoFront"] == expected["paretoFront"]
     assert status["best"] == expected["best"] and status["progress"] == expected["progress"]
+    assert status["robustness"] == expected["robustness"]
+    assert status.get("warnings", []) == expected.get("warnings", [])
     assert status["observedGeneration"] == body["metadata"]["generation"]
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["Succeeded"]["status"] == "True"
+    warned = bool(expected.get("warnings"))
+    reason = "CompletedWithWarnings" if warned else "Completed"
+    assert conditions["Succeeded"]["reason"] == reason
     assert conditions["Reconciling"]["status"] == "False"
     wait = kubectl(
         control_plane,
@@ -187,6 +192,29 @@ def test_feature_analysis_and_gpu_forecast(
     container = pods[0].spec.containers[0]
     assert container.resources.limits == {"nvidia.com/gpu": "1"}
     assert container.image == images["gpuWorker"]
+    # An analysis of a market without an edge says that its model has no skill: in its
+    # status, its Succeeded condition's reason and a Warning Event.
+    noise = reduced("feature-analysis")
+    noise["metadata"]["name"] = "noise-features"
+    noise["spec"]["data"]["source"] = "synthetic:walk?bars=6000&freq=1h&seed=9"
+    apply(control_plane, namespace, noise)
+    unskilled = finished(api, namespace, "featureanalyses", "noise-features")["status"]
+    assert unskilled["phase"] == "Succeeded"
+    assert unskilled["warnings"][0].startswith("the model has no skill: its out-of-sample")
+    succeeded = next(c for c in unskilled["conditions"] if c["type"] == "Succeeded")
+    assert succeeded["reason"] == "CompletedWithWarnings"
+    assert "the model has no skill" in succeeded["message"]
+
+    def warned() -> bool:
+        events = client.CoreV1Api(api).list_namespaced_event(
+            namespace, field_selector="involvedObject.name=noise-features"
+        )
+        return any(
+            e.type == "Warning" and "the model has no skill" in (e.message or "")
+            for e in events.items
+        )
+
+    wait_for(warned, "a Warning Event saying the analysis has no skill", 30)
 
 
 def test_gpu_forecast_no_node_can_take_stays_pending_and_says_why(
@@ -261,8 +289,10 @@ def _assert_one_job_per_batch(api: client.ApiClient, namespace: str, name: str) 
 
 
 def _assert_same_result(status: dict[str, Any], expected: dict[str, Any]) -> None:
-    for key in ("paretoFront", "best", "picks", "progress", "diagnostics"):
+    for key in ("paretoFront", "best", "picks", "progress", "diagnostics", "robustness"):
         assert status[key] == expected[key], key
+    # The run's checks of its own answer say the same on the cluster as here.
+    assert status.get("warnings", []) == expected.get("warnings", [])
 
 
 def test_distributed_run_uses_indexed_jobs_per_generation_and_matches_local(
