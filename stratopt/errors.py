@@ -7,6 +7,17 @@ The command line prints them and exits non-zero; the operator turns them into a
 
 from __future__ import annotations
 
+#: Longest field path and message an error carries: whatever a value holds, a message
+#: stays one that a terminal line, a condition and an Event can show.
+FIELD_LIMIT = 300
+MESSAGE_LIMIT = 1500
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` printable and at most ``limit`` characters."""
+    text = "".join(c if c.isprintable() or c == "\n" else "?" for c in str(text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class StratoptError(Exception):
     """Base class of stratopt's own errors."""
@@ -25,9 +36,9 @@ class InputError(StratoptError):
     reason = "InvalidInput"
 
     def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
+        self.field = bounded(field, FIELD_LIMIT)
+        self.message = bounded(message, MESSAGE_LIMIT)
+        super().__init__(f"{self.field}: {self.message}")
 
     def __reduce__(self) -> tuple[type[InputError], tuple[str, str]]:
         # Errors raised in worker processes come back whole, as in one process.

@@ -59,6 +59,30 @@ class JobSettings(BaseSettings):
     )
     cpu_request: str = Field(default="1", description="CPU request of a worker pod.")
     memory_request: str = Field(default="1Gi", description="Memory request of a worker pod.")
+    data_schemes: str = Field(
+        default="s3,gs,gcs,az,abfs,https,file",
+        description="URL schemes a run's data.source may use in worker pods, "
+        "comma-separated (file: a local file under data_paths).",
+    )
+    data_hosts: str = Field(
+        default="",
+        description="Hosts, host suffixes (.example.com) or URL prefixes (s3://bucket/) "
+        "network sources may name, comma-separated; empty allows any public host. "
+        "Loopback, link-local and private addresses are refused whatever this says.",
+    )
+    data_paths: str = Field(
+        default="/data",
+        description="Folders worker pods may read local data files from (where data "
+        "volumes are mounted), comma-separated; empty allows none.",
+    )
+
+    def data_policy_environment(self) -> list[dict[str, str]]:
+        """The variables that give worker pods the data-source policy."""
+        return [
+            {"name": "STRATOPT_DATA_SCHEMES", "value": self.data_schemes},
+            {"name": "STRATOPT_DATA_HOSTS", "value": self.data_hosts},
+            {"name": "STRATOPT_DATA_PATHS", "value": self.data_paths},
+        ]
 
 
 class OperatorSettings(BaseSettings):

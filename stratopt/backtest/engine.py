@@ -24,7 +24,7 @@ from stratopt.backtest.strategies import (
     resolve_parameters,
 )
 from stratopt.backtest.strategies._base import signal_key
-from stratopt.backtest.strategies._registry import user_code_failure
+from stratopt.backtest.strategies._registry import USER_FAILURES, user_code_failure
 from stratopt.data import MarketData, load_market_data
 from stratopt.errors import DataError, InputError, StratoptError
 
@@ -151,7 +151,7 @@ class Backtester:
 
     def check_enough_bars(self, params: Mapping[str, float], bars: int | None = None) -> None:
         """Raise :class:`DataError` when the data is shorter than the strategy's warm-up."""
-        needed = self.strategy.warmup(params) + 2
+        needed = self.warmup(params) + 2
         have = len(self.data) if bars is None else bars
         if have < needed:
             raise DataError(
@@ -159,6 +159,23 @@ class Backtester:
                 f"has {have} bars but strategy '{self.strategy.name}' needs at least {needed} "
                 "with these parameters; use more data or shorter lookbacks",
             )
+
+    def warmup(self, params: Mapping[str, float]) -> int:
+        """The strategy's warm-up for ``params``: a whole number of bars, checked."""
+        name = self.spec.strategy.name
+        try:
+            bars = self.strategy.warmup(params)
+        except StratoptError:
+            raise
+        except (Exception, *USER_FAILURES) as exc:
+            raise InputError(STRATEGY_FIELD, user_code_failure(name, exc, " in warmup()")) from exc
+        if isinstance(bars, bool) or not isinstance(bars, int | np.integer) or bars < 0:
+            raise InputError(
+                STRATEGY_FIELD,
+                f"strategy `{name}`: warmup() must return a whole number of bars, at least 0; "
+                f"got {type(bars).__name__}",
+            )
+        return int(bars)
 
     def signals(self, params: Mapping[str, float]) -> Signals:
         """The strategy's signals for ``params``, checked and cached on the data."""
@@ -176,7 +193,7 @@ class Backtester:
             produced = self.strategy.signals(data, params)
         except StratoptError:
             raise
-        except Exception as exc:
+        except (Exception, *USER_FAILURES) as exc:
             raise InputError(
                 STRATEGY_FIELD, user_code_failure(self.spec.strategy.name, exc)
             ) from exc

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stratopt.backtest.strategies import Signals, Strategy
+from stratopt.backtest.strategies import Signals
 from stratopt.data import MarketData
 
 #: Checked signals of a parameter set on any slice of the data.
 SignalsFn = Callable[[MarketData, Mapping[str, float]], Signals]
+#: The strategy's checked warm-up of a parameter set.
+WarmupFn = Callable[[Mapping[str, float]], int]
 
 #: Cut points per parameter set: a look-ahead of one bar changes a boolean signal at the
 #: bar before a cut only when that bar's decision flips, so several cuts are probed.
@@ -59,7 +61,7 @@ class ShortWarmup:
 
 def find_lookahead(
     compute: SignalsFn,
-    strategy: Strategy,
+    warmup: WarmupFn,
     data: MarketData,
     parameter_sets: Sequence[Mapping[str, float]],
 ) -> LookAhead | None:
@@ -69,7 +71,7 @@ def find_lookahead(
     """
     bars = len(data)
     for params in parameter_sets:
-        first = strategy.warmup(params) + 2
+        first = warmup(params) + 2
         if bars - 1 <= first:
             continue
         full = compute(data, params)
@@ -85,14 +87,14 @@ def find_lookahead(
 
 def find_short_warmup(
     compute: SignalsFn,
-    strategy: Strategy,
+    warmup: WarmupFn,
     data: MarketData,
     parameter_sets: Sequence[Mapping[str, float]],
 ) -> ShortWarmup | None:
     """The first parameter set whose signals need well more bars than declared, or None."""
     bars = len(data)
     for params in parameter_sets:
-        declared = strategy.warmup(params)
+        declared = warmup(params)
         start = bars // 2
         if bars - start < 4 * (declared + WARMUP_MARGIN):
             continue  # too little data after the start to tell

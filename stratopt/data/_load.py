@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -9,6 +13,12 @@ import numpy as np
 
 from stratopt.api.v1alpha1 import DataSpec
 from stratopt.data._market import Bars, MarketData
+from stratopt.data._sources import (
+    SourcePolicy,
+    check_regular_file,
+    open_web,
+    read_bounded,
+)
 from stratopt.data._synthetic import is_synthetic, synthesize_bars, synthesize_ohlcv
 from stratopt.data._validate import (
     ADJUSTED,
@@ -116,6 +126,7 @@ def _read_plain_bars(source: str, file_format: str) -> Bars | None:
     path = Path(source)
     if "://" in source or path.suffix.lower() in _COMPRESSED or not path.is_file():
         return None
+    _allowed(source, "spec.backtest.data.source")
     import pyarrow as pa
 
     try:
@@ -168,24 +179,63 @@ def _values(column: pa.ChunkedArray, dtype: np.dtype) -> np.ndarray:
     return np.concatenate(parts) if parts else np.empty(0, dtype)
 
 
-def _read(source: str, file_format: str, field: str) -> pd.DataFrame:
+def _allowed(source: str, field: str) -> SourcePolicy:
+    """The policy of this process (see :mod:`stratopt.data._sources`), after checking
+    that ``source`` is allowed and, when local, a regular file within its size bound."""
+    policy = SourcePolicy.from_environment()
+    policy.check(source, field)
+    if "://" not in source and "::" not in source:
+        check_regular_file(source, field)
+        with contextlib.suppress(OSError):
+            if os.stat(source).st_size > policy.max_bytes:
+                raise DataError(
+                    field,
+                    f"holds more than {policy.max_bytes:,} bytes; use a smaller file, or "
+                    "raise STRATOPT_MAX_DATA_BYTES",
+                )
+    return policy
+
+
+def _fetch(source: str, policy: SourcePolicy, field: str) -> io.BytesIO:
+    """The bytes of ``source``, decompressed and bounded: HTTP(S) through
+    :func:`open_web` (its redirects checked), anything else through fsspec."""
     import fsspec
+    from fsspec.compression import compr
+    from fsspec.utils import infer_compression
+
+    if source.lower().startswith(("http://", "https://")):
+        compression = infer_compression(urllib.parse.urlsplit(source).path)
+        with open_web(source, policy, field) as response:
+            handle = compr[compression](response, mode="rb") if compression else response
+            return io.BytesIO(read_bounded(handle, policy.max_bytes, field))
+    with fsspec.open(source, "rb", compression="infer") as handle:
+        return io.BytesIO(read_bounded(handle, policy.max_bytes, field))
+
+
+def _read(source: str, file_format: str, field: str) -> pd.DataFrame:
     import pandas as pd
 
     file_format = _format(source, file_format)
+    policy = _allowed(source, field)
     try:
-        with fsspec.open(source, "rb", compression="infer") as handle:
-            if file_format == "parquet":
-                return pd.read_parquet(handle)
-            frame = pd.read_csv(handle)
+        data = _fetch(source, policy, field)
+        if file_format == "parquet":
+            return pd.read_parquet(data)
+        frame = pd.read_csv(data)
     except FileNotFoundError as exc:
         raise DataError(field, f"file not found: {source}; check the path or URL") from exc
     except ImportError as exc:
         raise DataError(
             field, f"cannot open {source}: {exc}. Install stratopt[cloud] for s3:// and gs://"
         ) from exc
-    except (ValueError, OSError) as exc:
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            field, f"cannot read {source} as {file_format}: it is not text (binary content)"
+        ) from exc
+    except (ValueError, OSError, EOFError) as exc:
         raise DataError(field, f"cannot read {source} as {file_format}: {exc}") from exc
+    except MemoryError as exc:
+        raise DataError(field, f"{source} is too large to read into memory") from exc
     # A CSV whose first column is an unnamed index (as pandas writes them) holds the time.
     first = str(frame.columns[0])
     if first.startswith("Unnamed") or first == "":

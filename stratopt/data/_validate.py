@@ -46,14 +46,14 @@ def normalize_columns(
         raise DataError(
             field,
             "no timestamp column found: add a 'date', 'datetime' or 'timestamp' column; "
-            f"columns are {list(frame.columns)}",
+            f"the file has {shown_columns(frame.columns)}",
         )
     frame.index = _timestamps(frame.index, time_columns[0] if time_columns else None, field)
     missing = [name for name in REQUIRED if name not in frame.columns]
     if missing:
         raise DataError(
             field,
-            f"missing column(s) {missing}; found {list(frame.columns)}. "
+            f"missing column(s) {missing}; the file has {shown_columns(frame.columns)}. "
             "Provide open, high, low and close (any capitalization).",
         )
     adjusted_column = next((c for c in frame.columns if c in ADJUSTED), None)
@@ -61,8 +61,8 @@ def normalize_columns(
         if adjusted_column is None:
             raise DataError(
                 adjusted_field,
-                f"is true but the file has no 'Adj Close' column; columns are "
-                f"{list(frame.columns)}",
+                f"is true but the file has no 'Adj Close' column; it has "
+                f"{shown_columns(frame.columns)}",
             )
         factor = frame[adjusted_column] / frame["close"]
         frame = frame.assign(
@@ -90,12 +90,14 @@ def _timestamps(values: pd.Index, column: str | None, field: str) -> pd.Datetime
     the cause: numbers, or a value that is no date."""
     import pandas as pd
 
-    where = f"column '{column}'" if column else "the index"
+    where = f"column {shown_value(column)}" if column else "the index"
     if isinstance(values, pd.DatetimeIndex):
         return values
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         raise DataError(
-            field, f"{where} holds numbers, not timestamps (first {values[0]!r}); {_DATE_EXAMPLE}"
+            field,
+            f"{where} holds numbers, not timestamps (first {shown_value(values[0])}); "
+            f"{_DATE_EXAMPLE}",
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # pandas guessing day-first formats
@@ -112,12 +114,41 @@ def _timestamps(values: pd.Index, column: str | None, field: str) -> pd.Datetime
             if pd.isna(pd.to_datetime(value, errors="coerce")):
                 raise DataError(
                     field,
-                    f"{where} has a value that is not a date: {value!r} (row {row + 1}); "
+                    f"{where} has a value that is not a date: {shown_value(value)} (row "
+                    f"{row + 1}); "
                     f"{_DATE_EXAMPLE}",
                 ) from failure
-    raise DataError(
-        field, f"{where} cannot be read as timestamps ({failure}); {_DATE_EXAMPLE}"
-    ) from failure
+    raise DataError(field, f"{where} cannot be read as timestamps; {_DATE_EXAMPLE}") from failure
+
+
+#: Longest column name or value an error quotes; anything longer, or not printable, is
+#: described instead: a file that is no price data may hold secrets.
+QUOTABLE = 40
+#: Most column names an error lists.
+LISTED_COLUMNS = 12
+
+
+def shown_value(value: object) -> str:
+    """``value`` as an error may quote it: short and printable, else only what it is."""
+    text = str(value)
+    if len(text) <= QUOTABLE and text.isprintable():
+        return repr(value) if isinstance(value, str) else text
+    return f"a value of {len(text)} characters (not shown)"
+
+
+def shown_columns(columns: object) -> str:
+    """A file's column names as an error may list them: only when the file looks like a
+    table of prices (one name at least is a price or time column) and every name is
+    short and printable; else how many there are."""
+    names = [str(c) for c in columns]  # type: ignore[attr-defined]
+    known = {*REQUIRED, "volume", *TIME_COLUMNS, *ADJUSTED}
+    printable = all(len(n) <= QUOTABLE and n.isprintable() for n in names)
+    if printable and any(canonical(n) in known for n in names):
+        listed = names[:LISTED_COLUMNS]
+        more = f" and {len(names) - LISTED_COLUMNS} more" if len(names) > LISTED_COLUMNS else ""
+        return f"columns {listed}{more}"
+    count = f"{len(names)} column{'s' if len(names) != 1 else ''}"
+    return f"{count}, none named like prices or times (names not shown)"
 
 
 def canonical(name: str) -> str:
@@ -159,7 +190,8 @@ def _not_numeric(frame: pd.DataFrame, name: str) -> str:
         return f"column '{name}' is not numeric (dtype {column.dtype})"
     row = int(np.argmax(bad.to_numpy()))
     return (
-        f"column '{name}' is not numeric: {column.iloc[row]!r} at {frame.index[row]} "
+        f"column '{name}' is not numeric: {shown_value(column.iloc[row])} at "
+        f"{shown_value(frame.index[row])} "
         f"({int(bad.sum())} such value(s)); write plain numbers, with '.' as the decimal "
         "point and no thousands separators"
     )

@@ -89,6 +89,8 @@ def build_run_job(
         "env": [
             {"name": "HOME", "value": "/tmp"},
             {"name": "NUMBA_CACHE_DIR", "value": "/tmp/numba-cache"},
+            # What a spec may name as its data: a run's author is not the cluster's.
+            *settings.data_policy_environment(),
         ],
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
         "terminationMessagePolicy": "FallbackToLogsOnError",

@@ -73,9 +73,8 @@ def probe_strategy(backtester: Backtester, parameter_sets: Sequence[dict[str, fl
         LookAheadError: a signal changed when later bars were removed.
     """
     name = backtester.spec.strategy.name
-    strategy = backtester.strategy
     signal_sets = [backtester.parameters(p) for p in parameter_sets]
-    found = find_lookahead(backtester.signals_on, strategy, backtester.data, signal_sets)
+    found = find_lookahead(backtester.signals_on, backtester.warmup, backtester.data, signal_sets)
     if found is not None:
         when = backtester.data.index[found.bar]
         raise LookAheadError(
@@ -86,7 +85,9 @@ def probe_strategy(backtester: Backtester, parameter_sets: Sequence[dict[str, fl
             "before it only; shift(-1), np.roll, centred windows and whole-series "
             "statistics read later bars",
         )
-    short = find_short_warmup(backtester.signals_on, strategy, backtester.data, signal_sets)
+    short = find_short_warmup(
+        backtester.signals_on, backtester.warmup, backtester.data, signal_sets
+    )
     if short is None:
         return []
     return [

@@ -51,14 +51,16 @@ class ListSignals(_Base):
         return self.arrays(data)
 
 
-class NeedsArguments(_Base):
-    def __init__(self, lookback: int) -> None:
-        self.lookback = lookback
-
-
 class Never(_Base):
     """Valid signals that never enter."""
 
     def signals(self, data: MarketData, params: Mapping[str, float]) -> Signals:
         never = np.zeros(len(data), dtype=bool)
         return Signals(never, never, never, never)
+
+
+class NeedsArguments(Never):
+    """A strategy in every way but that it cannot be built without arguments."""
+
+    def __init__(self, lookback: int) -> None:
+        self.lookback = lookback

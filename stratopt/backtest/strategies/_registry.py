@@ -7,7 +7,7 @@ import sysconfig
 import traceback
 from pathlib import Path
 
-from stratopt.backtest.strategies._base import Strategy
+from stratopt.backtest.strategies._base import Parameter, Strategy
 from stratopt.backtest.strategies._builtin import DonchianBreakout, EmaCrossover, RsiReversion
 from stratopt.errors import InputError
 
@@ -58,15 +58,23 @@ def get_strategy(name: str, field: str = "spec.backtest.strategy.name") -> Strat
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise InputError(field, f"cannot import module '{module_name}': {exc}") from exc
-    except Exception as exc:  # the user's module failed while it was imported
+    except (Exception, *USER_FAILURES) as exc:  # the user's module failed at its import
         raise InputError(field, user_code_failure(name, exc, " at import")) from exc
     try:
         target = getattr(module, attribute)
     except AttributeError as exc:
         raise InputError(field, f"module '{module_name}' has no attribute '{attribute}'") from exc
+    if not declares_strategy(target):
+        raise InputError(
+            field,
+            f"'{name}' is not a strategy: it must declare name, parameters, warmup() and "
+            "signals(); nothing else is built",
+        )
     if isinstance(target, type):
         try:
             strategy = target()
+        except USER_FAILURES as exc:
+            raise InputError(field, user_code_failure(name, exc, " when built")) from exc
         except TypeError as exc:
             raise InputError(
                 field,
@@ -82,4 +90,39 @@ def get_strategy(name: str, field: str = "spec.backtest.strategy.name") -> Strat
             field,
             f"'{name}' is not a strategy: it needs name, parameters, warmup() and signals()",
         )
+    check_declarations(strategy, name, field)
     return strategy
+
+
+#: What a user's code may raise that is not an ordinary exception but still its failure:
+#: a strategy that exits or interrupts must end the run with an error, not a success.
+USER_FAILURES = (SystemExit, KeyboardInterrupt)
+
+
+def declares_strategy(target: object) -> bool:
+    """Whether ``target`` (a class or an object) declares the strategy protocol, judged
+    from its attributes alone: nothing is called, so a class that is no strategy is never
+    built."""
+    kind = target if isinstance(target, type) else type(target)
+    methods = all(callable(getattr(kind, method, None)) for method in ("warmup", "signals"))
+    declared = set(getattr(target, "__dict__", {}))
+    for base in kind.__mro__:
+        declared |= {*vars(base).keys(), *getattr(base, "__annotations__", {})}
+    return methods and {"name", "parameters"} <= declared
+
+
+def check_declarations(strategy: Strategy, name: str, field: str) -> None:
+    """A strategy's ``name`` is text and its ``parameters`` a sequence of Parameter."""
+    if not isinstance(strategy.name, str) or not strategy.name:
+        raise InputError(
+            field, f"strategy `{name}`: its name must be a non-empty string; got {strategy.name!r}"
+        )
+    declared = strategy.parameters
+    if not isinstance(declared, tuple | list) or not all(
+        isinstance(p, Parameter) for p in declared
+    ):
+        raise InputError(
+            field,
+            f"strategy `{name}`: parameters must be a tuple of "
+            "stratopt.backtest.strategies.Parameter",
+        )
