@@ -124,7 +124,7 @@ def _read_plain_bars(source: str, file_format: str) -> Bars | None:
     with it): pandas and fsspec take half a second to import, pyarrow's readers a tenth.
     """
     path = Path(source)
-    if "://" in source or path.suffix.lower() in _COMPRESSED or not path.is_file():
+    if "://" in source or path.suffix.lower() in _COMPRESSED or not _is_file(path):
         return None
     _allowed(source, "spec.backtest.data.source")
     import pyarrow as pa
@@ -165,6 +165,14 @@ def _read_plain_bars(source: str, file_format: str) -> Bars | None:
     if time.type.unit in ("s", "ms"):
         stamps = stamps.astype("datetime64[us]")
     return Bars(timestamps=stamps, **columns)
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file; a name too long or with a NUL is not one."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _values(column: pa.ChunkedArray, dtype: np.dtype) -> np.ndarray:

@@ -202,7 +202,7 @@ def check_regular_file(path: str, field: str) -> None:
     """Refuse what is not a regular file: a device or FIFO would never end or start."""
     try:
         mode = os.stat(path).st_mode
-    except OSError:
+    except (OSError, ValueError):
         return  # the reader says what is wrong (not found, no permission)
     if not stat.S_ISREG(mode):
         raise DataError(field, f"{path} is not a regular file; name a CSV or Parquet file")

@@ -40,3 +40,46 @@ class LongMemory:
         with np.errstate(invalid="ignore"):
             above, below = data.close > average, data.close < average
         return Signals(above, below, below, above)
+
+
+class Exits:
+    """Ends the process from signals(), with status 0."""
+
+    name = "exits"
+    parameters = (Parameter("lookback", "int", 5, 2, 50, "Unused."),)
+
+    def warmup(self, params: Mapping[str, float]) -> int:
+        return 1
+
+    def signals(self, data: MarketData, params: Mapping[str, float]) -> Signals:
+        raise SystemExit(0)
+
+
+class Interrupts(Exits):
+    """Interrupts itself while it warms up."""
+
+    def warmup(self, params: Mapping[str, float]) -> int:
+        raise KeyboardInterrupt
+
+
+class BadlyNamed(Exits):
+    name = 42  # type: ignore[assignment]
+
+    def signals(self, data: MarketData, params: Mapping[str, float]) -> Signals:
+        never = np.zeros(len(data), dtype=bool)
+        return Signals(never, never, never, never)
+
+
+class LeavesATrace:
+    """No strategy (no signals), but building it would leave a file behind."""
+
+    name = "trace"
+    parameters = ()
+
+    def __init__(self) -> None:
+        import os
+
+        open(os.environ["STRATOPT_TEST_TRACE"], "w").close()
+
+    def warmup(self, params: Mapping[str, float]) -> int:
+        return 0

@@ -39,6 +39,8 @@ class DataSpec(ApiModel):
             "'synthetic:gbm?bars=62000&freq=1h&seed=7'."
         ),
         min_length=1,
+        max_length=4096,
+        pattern=r"^[^\x00]*$",
     )
     format: str = Field(
         default="auto",

@@ -1,0 +1,206 @@
+"""Hostile input: what a file holds is never echoed, sources outside the policy are
+refused (redirects too), reads are bounded, and only strategies are built."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import threading
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from stratopt.data._sources import SourcePolicy, _CheckedRedirects
+from stratopt.errors import DataError
+from tests.test_cli import stratopt
+
+TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6IkFCQyJ9.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2lnbmF0dXJlc2VjcmV0"
+CSV = "date,open,high,low,close\n" + "".join(
+    f"2024-01-{d:02d},1.1,1.2,1.0,1.15\n" for d in range(1, 29)
+)
+
+
+def spec_file(folder: Path, source: str, strategy: str = "rsi_reversion") -> Path:
+    path = folder / "spec.yaml"
+    path.write_text(
+        f"spec:\n  backtest:\n    data: {{source: '{source}'}}\n"
+        f"    strategy: {{name: '{strategy}'}}\n"
+    )
+    return path
+
+
+def backtest(folder: Path, source: str, strategy: str = "rsi_reversion", **env: str) -> str:
+    """The error line of a backtest that must fail with status 2."""
+    previous = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        done = stratopt("backtest", str(spec_file(folder, source, strategy)))
+    finally:
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k)
+            else:
+                os.environ[k] = v
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    return done.stderr
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        f"{TOKEN}\n",
+        "HOME=/root\0AWS_SECRET_ACCESS_KEY=hunter22\0",
+        "hunter22\n",
+        f"a,{TOKEN}\n1,2\n",
+    ],
+    ids=["token", "environ", "password", "two-columns"],
+)
+def test_a_file_that_is_no_price_data_is_described_not_quoted(tmp_path: Path, content: str) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text(content)
+    error = backtest(tmp_path, str(secret))
+    assert "spec.backtest.data.source" in error
+    for leaked in (TOKEN, "hunter22", "AWS_SECRET", "HOME=/root"):
+        assert leaked not in error, error
+
+
+@pytest.fixture()
+def internal_server() -> Iterator[str]:
+    """A web server on loopback that answers with a secret, or redirects to itself."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/redirect":
+                self.send_response(302)
+                self.send_header("Location", f"http://127.0.0.1:{port}/secret")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(f"{TOKEN}\n".encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+CLUSTER = {
+    "STRATOPT_DATA_SCHEMES": "s3,gs,https,http,file",
+    "STRATOPT_DATA_HOSTS": "",
+    "STRATOPT_DATA_PATHS": "/data",
+}
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            "/var/run/secrets/kubernetes.io/serviceaccount/token",
+            "local files may be read only from /data",
+        ),
+        ("/proc/self/environ", "local files may be read only from /data"),
+        ("/data/../proc/self/environ", "local files may be read only from /data"),
+        ("http://169.254.169.254/latest/meta-data/", "its host is not a public address"),
+        ("https://kubernetes.default.svc/api", "its host is not a public address"),
+        ("ftp://example.com/bars.csv", "the scheme 'ftp' is not allowed on this cluster"),
+        ("memory://bars.csv", "the scheme 'memory' is not allowed"),
+        ("simplecache::http://127.0.0.1/bars.csv", "the scheme 'simplecache' is not allowed"),
+    ],
+)
+def test_a_cluster_policy_refuses_secrets_internal_hosts_and_unlisted_schemes(
+    tmp_path: Path, source: str, expected: str
+) -> None:
+    error = backtest(tmp_path, source, **CLUSTER)
+    assert f"spec.backtest.data.source: {expected}" in error, error
+    assert "dataSources" in error or "public" in error
+
+
+def test_a_cluster_policy_refuses_a_loopback_server_and_never_echoes_it(
+    tmp_path: Path, internal_server: str
+) -> None:
+    error = backtest(tmp_path, f"{internal_server}/secret", **CLUSTER)
+    assert "its host is not a public address" in error and TOKEN not in error
+
+
+def test_a_redirect_to_a_place_the_policy_refuses_is_not_followed() -> None:
+    policy = SourcePolicy(schemes=("https", "http"))
+    handler = _CheckedRedirects(policy, "spec.backtest.data.source")
+    request = urllib.request.Request("https://data.example.com/bars.csv")
+    with pytest.raises(DataError, match="redirected to a place not allowed: its host is not"):
+        handler.redirect_request(
+            request, None, 302, "Found", {}, "http://169.254.169.254/latest/meta-data/"
+        )
+
+
+def test_locally_every_scheme_works_and_redirects_are_followed(
+    tmp_path: Path, internal_server: str
+) -> None:
+    # No policy here: what the user can fetch, stratopt fetches (and reports as not prices).
+    error = backtest(tmp_path, f"{internal_server}/redirect")
+    assert "no timestamp column found" in error and TOKEN not in error
+
+
+def test_files_inside_the_allowed_folder_are_read(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "bars.csv").write_text(CSV)
+    done = stratopt("backtest", str(spec_file(tmp_path, str(data / "bars.csv"))))
+    assert done.returncode == 0 or "needs at least" in done.stderr, done.stderr
+    error = backtest(tmp_path, str(data / ".." / "spec.yaml"), STRATOPT_DATA_PATHS=str(data))
+    assert "local files may be read only from" in error
+
+
+def test_devices_and_fifos_are_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    assert "is not a regular file" in backtest(tmp_path, str(fifo))
+    assert "is not a regular file" in backtest(tmp_path, "/dev/zero")
+
+
+def test_a_compressed_file_is_bounded_after_decompression(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.csv.gz"
+    bomb.write_bytes(gzip.compress(CSV.encode() + b"0" * 5_000_000))
+    error = backtest(tmp_path, str(bomb), STRATOPT_MAX_DATA_BYTES="1000000")
+    assert "holds more than 1,000,000 bytes (after decompression)" in error
+
+
+@pytest.mark.parametrize(
+    ("strategy", "expected"),
+    [
+        ("multiprocessing.pool:Pool", "is not a strategy: it must declare name, parameters"),
+        ("tempfile:TemporaryDirectory", "is not a strategy"),
+        ("tests.user_strategies.dishonest:LeavesATrace", "is not a strategy"),
+        ("tests.user_strategies.dishonest:BadlyNamed", "its name must be a non-empty string"),
+        ("tests.user_strategies.dishonest:Exits", "raised SystemExit"),
+        ("tests.user_strategies.dishonest:Interrupts", "raised KeyboardInterrupt in warmup()"),
+    ],
+)
+def test_only_strategies_are_built_and_user_code_cannot_exit_quietly(
+    tmp_path: Path, strategy: str, expected: str
+) -> None:
+    trace = tmp_path / "built"
+    data = tmp_path / "bars.csv"
+    data.write_text(CSV * 1)
+    error = backtest(
+        tmp_path, "synthetic:gbm?bars=500&seed=1", strategy, STRATOPT_TEST_TRACE=str(trace)
+    )
+    assert expected in error, error
+    assert not trace.exists(), "a class that is no strategy was built"
+
+
+def test_messages_are_bounded_whatever_the_value(tmp_path: Path) -> None:
+    error = backtest(tmp_path, "/absent/" + "x" * 100_000 + ".csv")
+    assert len(error) < 2000 and "spec.backtest.data.source" in error
