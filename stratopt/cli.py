@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -46,11 +47,14 @@ def parse_assignments(assignments: Sequence[str]) -> dict[str, float]:
         if not separator or not name.strip():
             raise InputError("--set", f"expected NAME=VALUE; got {assignment!r}")
         try:
-            values[name.strip()] = float(raw)
+            value = float(raw)
         except ValueError as exc:
             raise InputError(
-                f"--set {name.strip()}", f"value must be a number; got {raw!r}"
+                f"--set {name.strip()}", f"value must be a number; got {raw[:40]!r}"
             ) from exc
+        if not math.isfinite(value):
+            raise InputError(f"--set {name.strip()}", f"value must be finite; got {raw!r}")
+        values[name.strip()] = value
     return values
 
 
@@ -161,10 +165,14 @@ def _print_backtest(report: dict[str, Any]) -> None:
     type=click.Path(file_okay=False),
     default=None,
     help="Also write status.yaml, resource.yaml, evaluations.csv and pareto.png here "
-    "(what `stratopt report` reads); for several resources, in a folder each, by name.",
+    "(what `stratopt report` reads), once the run is done; for several resources, in a "
+    "folder each, KIND-NAME. The folder must be new or empty.",
 )
+@click.option("--force", is_flag=True, help="Replace what --out's folder already holds.")
 @_fail_cleanly
-def run(files: tuple[str, ...], output: str, workers: int | None, out_dir: str | None) -> None:
+def run(
+    files: tuple[str, ...], output: str, workers: int | None, out_dir: str | None, force: bool
+) -> None:
     """Run the resources in FILES on this machine and print their status.
 
     A file may hold several resources, separated by `---`. A ForecastRun whose
@@ -190,13 +198,15 @@ def run(files: tuple[str, ...], output: str, workers: int | None, out_dir: str |
     several = len(documents) > 1
     folders: list[str | None] = [out_dir] * len(documents)
     if out_dir is not None and several:
+        # A folder each, named by kind and name: the names are Kubernetes names, checked
+        # when read, so none leaves the folder.
         folders = [
-            str(Path(out_dir) / (name_of(d) or f"{str(d.get('kind')).lower()}-{i}"))
+            str(Path(out_dir) / f"{kind_of(d).lower()}-{name_of(d) or i}")
             for i, d in enumerate(documents)
         ]
     for folder in folders:
         if folder is not None:
-            _check_writable(folder)  # before the run, so that no finished result is lost
+            _check_out(folder, force)  # before the run, so that no finished result is lost
     analyses: dict[str, dict[str, Any]] = {}
     listed = []
     for document, folder in zip(documents, folders, strict=True):
@@ -205,15 +215,12 @@ def run(files: tuple[str, ...], output: str, workers: int | None, out_dir: str |
         if wanted is not None:
             top = analyses[wanted].get("topFeatures") or []
             document = {**document, "spec": resolved(document["spec"], top)}
-        status, show = RUNNERS[kind](document, workers, folder)
+        status, show, write = RUNNERS[kind](document, workers)
         if wanted is not None and (unskilled := analysis_skill_warning(wanted, analyses[wanted])):
             status["warnings"] = [unskilled, *status.get("warnings", [])]
         name = name_of(document)
         if kind == "FeatureAnalysis" and name is not None:
             analyses[name] = status
-        if folder is not None:
-            # What `stratopt report` needs beside the status: the kind and the spec.
-            (Path(folder) / "resource.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
         if not several:
             emit(status, output, show)
         elif output == "table":
@@ -224,6 +231,8 @@ def run(files: tuple[str, ...], output: str, workers: int | None, out_dir: str |
         # After the result, so that what to distrust about it is the last thing shown.
         for warning in status.get("warnings", []):
             click.echo(f"warning: {warning}", err=True)
+        if folder is not None:
+            _write_results(folder, document, write)
     if several and output != "table":
         emit({"items": listed}, output, lambda _: None)
 
@@ -233,6 +242,55 @@ def _parse_spec(document: dict[str, Any]) -> Any:
     from stratopt.api.kinds import KINDS, kind_of
 
     return parse_model(KINDS[kind_of(document)].spec, document["spec"], "spec")
+
+
+def _check_out(folder: str, force: bool) -> None:
+    """A results folder that may be written: new, empty, or replaced with --force."""
+    from pathlib import Path
+
+    from stratopt.errors import InputError
+
+    path = Path(folder)
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise InputError(
+            "--out",
+            f"{folder!r} already holds files; choose a new folder, or pass --force to replace it",
+        )
+    if path.exists() and not path.is_dir():
+        raise InputError("--out", f"{folder!r} is a file; choose a folder")
+    _check_writable(folder)
+
+
+def _write_results(folder: str, document: dict[str, Any], write: Callable[[str], None]) -> None:
+    """Write a run's results into a hidden folder beside ``folder``, then rename it into
+    place: an interrupted write leaves no folder that claims a result."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from stratopt.errors import InputError
+
+    target = Path(folder)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        write(str(stage))
+        # What `stratopt report` needs beside the status: the kind and the spec.
+        (stage / "resource.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+        if target.exists():
+            replaced = stage.with_name(stage.name.replace(".partial", ".replaced"))
+            target.rename(replaced)
+            stage.rename(target)
+            shutil.rmtree(replaced, ignore_errors=True)
+        else:
+            stage.rename(target)
+    except OSError as exc:
+        raise InputError(
+            "--out",
+            f"cannot write the results into {folder!r}: {exc.strerror or exc}; the result "
+            "is printed above; free some space or choose another folder",
+        ) from exc
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def _check_writable(out_dir: str) -> None:
@@ -251,10 +309,11 @@ def _check_writable(out_dir: str) -> None:
         ) from exc
 
 
-Shown = tuple[dict[str, Any], Callable[[dict[str, Any]], None]]
+#: A run's status, how to show it, and how to write its results into a folder.
+Shown = tuple[dict[str, Any], Callable[[dict[str, Any]], None], Callable[[str], None]]
 
 
-def _run_optimization(document: dict[str, Any], workers: int | None, out_dir: str | None) -> Shown:
+def _run_optimization(document: dict[str, Any], workers: int | None) -> Shown:
     from stratopt.api import parse_model
     from stratopt.api.v1alpha1 import OptimizationRunSpec
     from stratopt.reporting import ProgressReporter, print_optimization, write_optimization
@@ -264,14 +323,14 @@ def _run_optimization(document: dict[str, Any], workers: int | None, out_dir: st
     with ProgressReporter(spec.algorithm.name.value) as reporter:
         outcome = run_optimization(spec, workers=workers, on_batch=reporter.update)
     status = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
-    if out_dir is not None:
-        write_optimization(out_dir, spec, outcome)
-    return status, lambda _: print_optimization(spec, outcome.status)
+    return (
+        status,
+        lambda _: print_optimization(spec, outcome.status),
+        lambda folder: write_optimization(folder, spec, outcome),
+    )
 
 
-def _run_feature_analysis(
-    document: dict[str, Any], workers: int | None, out_dir: str | None
-) -> Shown:
+def _run_feature_analysis(document: dict[str, Any], workers: int | None) -> Shown:
     from stratopt.api import parse_model
     from stratopt.api.v1alpha1 import FeatureAnalysisSpec
     from stratopt.reporting import print_features, write_features
@@ -280,9 +339,11 @@ def _run_feature_analysis(
     spec = parse_model(FeatureAnalysisSpec, document["spec"], "spec")
     result = run_feature_analysis(spec)
     status = result.model_dump(mode="json", by_alias=True, exclude_none=True)
-    if out_dir is not None:
-        write_features(out_dir, spec, result)
-    return status, lambda _: print_features(result)
+    return (
+        status,
+        lambda _: print_features(result),
+        lambda folder: write_features(folder, spec, result),
+    )
 
 
 @cli.command()
@@ -332,7 +393,7 @@ def crds(out_dir: str) -> None:
         click.echo(path)
 
 
-def _run_forecast(document: dict[str, Any], workers: int | None, out_dir: str | None) -> Shown:
+def _run_forecast(document: dict[str, Any], workers: int | None) -> Shown:
     from stratopt.api import parse_model
     from stratopt.api.v1alpha1 import ForecastRunSpec
     from stratopt.reporting import print_forecast, write_forecast
@@ -341,13 +402,15 @@ def _run_forecast(document: dict[str, Any], workers: int | None, out_dir: str | 
     spec = parse_model(ForecastRunSpec, document["spec"], "spec")
     result, model, data = run_forecast(spec)
     status = result.model_dump(mode="json", by_alias=True, exclude_none=True)
-    if out_dir is not None:
-        write_forecast(out_dir, spec, result, model, data)
-    return status, lambda _: print_forecast(result)
+    return (
+        status,
+        lambda _: print_forecast(result),
+        lambda folder: write_forecast(folder, spec, result, model, data),
+    )
 
 
 #: How ``stratopt run`` runs and shows each kind.
-RUNNERS: dict[str, Callable[[dict[str, Any], int | None, str | None], Shown]] = {
+RUNNERS: dict[str, Callable[[dict[str, Any], int | None], Shown]] = {
     "OptimizationRun": _run_optimization,
     "FeatureAnalysis": _run_feature_analysis,
     "ForecastRun": _run_forecast,

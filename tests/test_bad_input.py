@@ -517,7 +517,7 @@ DATA_CASES = [
         "pip-size",
         optimization(spec__backtest__data__pipSize=0),
         "spec.backtest.data.pipSize",
-        "greater than 0",
+        "greater than or equal to 0.000000000001",
     ),
 ]
 
@@ -606,7 +606,7 @@ WALK_FORWARD_CASES = [
         "window-one-bar",
         optimization(spec__walkForward={"train": 1, "test": "6mo"}),
         "spec.walkForward.train",
-        "at least 2 bars",
+        "must be from 2 to 10^9 bars; got 1",
     ),
     Case(
         "select",

@@ -87,10 +87,10 @@ def test_one_file_with_an_analysis_and_its_forecast(tmp_path: Path) -> None:
     ]
     assert timeless[0] == timeless[1]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "eurusd-features",
-        "eurusd-forecast",
+        "featureanalysis-eurusd-features",
+        "forecastrun-eurusd-forecast",
     ]
-    for folder in ("eurusd-features", "eurusd-forecast"):
+    for folder in ("featureanalysis-eurusd-features", "forecastrun-eurusd-forecast"):
         assert (tmp_path / "out" / folder / "status.yaml").is_file()
 
 

@@ -204,3 +204,115 @@ def test_only_strategies_are_built_and_user_code_cannot_exit_quietly(
 def test_messages_are_bounded_whatever_the_value(tmp_path: Path) -> None:
     error = backtest(tmp_path, "/absent/" + "x" * 100_000 + ".csv")
     assert len(error) < 2000 and "spec.backtest.data.source" in error
+
+
+RANDOM_RUN = (
+    "apiVersion: stratopt.io/v1alpha1\nkind: OptimizationRun\nmetadata: {{name: {name}}}\n"
+    "spec:\n  backtest:\n    data: {{source: 'synthetic:gbm?bars=1500&seed=3'}}\n"
+    "    strategy: {{name: rsi_reversion}}\n"
+    "  parameters: [{{name: stop_loss, min: 20, max: 80}}]\n"
+    "  objectives: [net_profit]\n  algorithm: {{name: random, random: {{samples: 4}}}}\n"
+)
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/tmp/absolute", "UPPER", "a/b", "x" * 254])
+def test_a_name_that_could_leave_the_results_folder_is_refused(tmp_path: Path, name: str) -> None:
+    runs = tmp_path / "runs.yaml"
+    runs.write_text(RANDOM_RUN.format(name="first") + "---\n" + RANDOM_RUN.format(name=f"'{name}'"))
+    done = stratopt("run", str(runs), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and "metadata.name: must be a Kubernetes name" in done.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert {p.name for p in tmp_path.iterdir()} <= {"runs.yaml", "out"}
+
+
+def test_results_folders_carry_the_kind_and_are_refused_when_taken(tmp_path: Path) -> None:
+    runs = tmp_path / "runs.yaml"
+    runs.write_text(RANDOM_RUN.format(name="same") + "---\n" + RANDOM_RUN.format(name="other"))
+    out = tmp_path / "out"
+    done = stratopt("run", str(runs), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "optimizationrun-other",
+        "optimizationrun-same",
+    ]
+    assert {p.name for p in (out / "optimizationrun-same").iterdir()} >= {
+        "status.yaml",
+        "resource.yaml",
+    }
+    again = stratopt("run", str(runs), "--out", str(out))
+    assert (
+        again.returncode == 2
+        and "already holds files" in again.stderr
+        and "--force" in again.stderr
+    )
+    forced = stratopt("run", str(runs), "--out", str(out), "--force")
+    assert forced.returncode == 0, forced.stderr
+    leftovers = [p.name for p in out.iterdir() if p.name.startswith(".")]
+    assert leftovers == [], "no staging folder is left behind"
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (
+            "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+            + "".join(
+                f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n"
+                for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+            )
+            + "kind: *i\nspec: {}\n",
+            "expands to more than 200,000 values",
+        ),
+        ("spec: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 64 levels"),
+        ("? [a, b]\n: 1\nspec: {}\n", "a key must be a plain value"),
+        ("kind: [OptimizationRun]\nspec: {}\n", "kind: must be one of"),
+        ('metadata: {name: "a\\0b"}\nspec: {}\n', "metadata.name: must be a Kubernetes name"),
+    ],
+    ids=["billion-laughs", "deep-nesting", "list-key", "list-kind", "nul-name"],
+)
+def test_hostile_yaml_is_refused_quickly(tmp_path: Path, document: str, expected: str) -> None:
+    path = tmp_path / "hostile.yaml"
+    path.write_text(document)
+    done = stratopt("run", str(path))
+    assert done.returncode == 2 and expected in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("    capital: .inf\n", "spec.backtest.capital: must be a finite number"),
+        ("    costs: {spread: .nan}\n", "spec.backtest.costs.spread: must be a finite number"),
+        ("    data: {source: 'synthetic:gbm?bars=10&bars=200000000'}\n", "bars is given twice"),
+        ("    data: {source: 'synthetic:gbm?seed=-1'}\n", "seed from 0 to 2**63 - 1"),
+        ("    data: {source: 'synthetic:gbm?bars=500', tickSize: 5e-324}\n", "tickSize"),
+    ],
+)
+def test_absurd_numbers_are_refused_naming_the_field(
+    tmp_path: Path, change: str, expected: str
+) -> None:
+    path = tmp_path / "absurd.yaml"
+    data = "" if "data:" in change else "    data: {source: 'synthetic:gbm?bars=500'}\n"
+    path.write_text(
+        "spec:\n  backtest:\n" + data + "    strategy: {name: rsi_reversion}\n" + change
+    )
+    done = stratopt("backtest", str(path))
+    assert done.returncode == 2 and expected in done.stderr, done.stderr
+
+
+def test_set_refuses_a_number_that_is_not_finite(tmp_path: Path) -> None:
+    path = spec_file(tmp_path, "synthetic:gbm?bars=500")
+    done = stratopt("backtest", str(path), "--set", "rsi_period=nan")
+    assert done.returncode == 2 and "--set rsi_period: value must be finite" in done.stderr
+
+
+def test_walk_forward_folds_count_against_the_evaluation_limit(tmp_path: Path) -> None:
+    path = tmp_path / "folds.yaml"
+    path.write_text(
+        RANDOM_RUN.format(name="folds").replace("samples: 4", "samples: 20000")
+        + "  walkForward: {train: 100, test: 100}\n"
+    )
+    done = stratopt("run", str(path))
+    assert done.returncode == 2, done.stderr
+    assert "spec.walkForward: 14 folds each search again: 20,000 evaluations × 15" in done.stderr
+    assert "over the limit of 100,000" in done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -75,18 +76,77 @@ def parse_model(model: type[M], document: object, prefix: str) -> M:
     """Validate ``document`` as ``model``; raise :class:`SpecError` naming every bad field."""
     if not isinstance(document, Mapping):
         raise SpecError([(prefix, f"must be a mapping; got {type(document).__name__}")])
+    if (found := _non_finite(document, prefix)) is not None:
+        raise SpecError([(found, "must be a finite number; got infinity or NaN")])
     try:
         return model.model_validate(document)
     except ValidationError as exc:
         raise SpecError(validation_problems(exc, prefix)) from exc
 
 
+#: Nesting and size of a document once its aliases are expanded: far past any resource,
+#: far short of what takes a machine's memory or minutes (a "billion laughs" document).
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+
+
+def _non_finite(value: object, path: str) -> str | None:
+    """The path of the first infinite or NaN number in a document (YAML's .inf, .nan),
+    which no field of a spec means."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if (found := _non_finite(item, f"{path}.{key}")) is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _non_finite(item, f"{path}[{index}]")) is not None:
+                return found
+    return None
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML that refuses duplicate keys, which plain YAML silently overwrites."""
+    """Safe YAML that refuses duplicate keys (which plain YAML silently overwrites), keys
+    that are not scalars, and documents nested too deep or too large once expanded."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested deeper than {MAX_DEPTH} levels",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        expanded = _expanded_size(node, {})
+        if expanded > MAX_NODES:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"expands to more than {MAX_NODES:,} values through its aliases (*name)",
+                node.start_mark,
+            )
+        return super().construct_document(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen = set()
         for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    "a key must be a plain value, not a list or mapping",
+                    key_node.start_mark,
+                )
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -94,6 +154,21 @@ class _StrictLoader(yaml.SafeLoader):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Values in ``node`` with every alias expanded, each shared node counted once per
+    use (its size computed once)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = min(size, MAX_NODES + 1)
+    return sizes[id(node)]
 
 
 def read_document(path: str | Path) -> dict[str, Any]:
@@ -124,6 +199,8 @@ def read_documents(path: str | Path) -> list[dict[str, Any]]:
         documents = [d for d in yaml.load_all(text, Loader=_StrictLoader) if d is not None]
     except yaml.YAMLError as exc:
         raise InputError(str(path), f"not valid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise InputError(str(path), f"nested deeper than {MAX_DEPTH} levels") from exc
     if not documents:
         documents = [None]
     for number, document in enumerate(documents):
@@ -151,12 +228,37 @@ def check_envelope(document: Mapping[str, Any], where: str) -> None:
         )
     version = document.get("apiVersion", API_VERSION)
     if version != API_VERSION:
-        raise InputError(f"{where}: apiVersion", f"must be {API_VERSION}; got {version!r}")
-    kind = kind_of(document)
-    if kind not in KINDS:
-        raise InputError(f"{where}: kind", f"must be one of {', '.join(KINDS)}; got {kind!r}")
-    if not isinstance(document.get("metadata", {}), Mapping):
+        raise InputError(f"{where}: apiVersion", f"must be {API_VERSION}; got {_brief(version)}")
+    kind = document.get("kind", kind_of(document))
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise InputError(f"{where}: kind", f"must be one of {', '.join(KINDS)}; got {_brief(kind)}")
+    metadata = document.get("metadata", {})
+    if not isinstance(metadata, Mapping):
         raise InputError(f"{where}: metadata", "must be a mapping, e.g. {name: my-run}")
+    if "name" in metadata:
+        check_name(metadata["name"], f"{where}: metadata.name")
+
+
+#: A Kubernetes object name (a DNS subdomain): what a cluster accepts, and what names a
+#: results folder locally (no "/", "..", NUL or upper case).
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def check_name(name: object, field: str) -> str:
+    """``name`` if it is a valid Kubernetes name, else an :class:`InputError`."""
+    if not isinstance(name, str) or len(name) > 253 or not _NAME.match(name):
+        raise InputError(
+            field,
+            "must be a Kubernetes name: at most 253 lower-case letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit, e.g. rsi-genetic",
+        )
+    return name
+
+
+def _brief(value: object) -> str:
+    """A value as a message shows it: short, or only its type."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"a {type(value).__name__}"
 
 
 def _is_relative_path(value: object) -> bool:

@@ -41,6 +41,11 @@ _REGIME_SCALE = np.array([0.6, 1.0, 2.0])
 _REGIME_STAY = 0.998
 
 
+#: Most bars a synthetic series may have: ten times a decade of minutes, six float arrays
+#: of them about 2.4 GB.
+MAX_SYNTHETIC_BARS = 50_000_000
+
+
 def is_synthetic(source: str) -> bool:
     """Whether ``source`` names a synthetic series rather than a file."""
     return source.startswith("synthetic:")
@@ -53,11 +58,16 @@ def parse_synthetic(source: str, field: str = "data.source") -> tuple[str, dict[
     if kind not in _KINDS:
         raise DataError(field, f"unknown synthetic kind '{kind}'; use one of {list(_KINDS)}")
     options = dict(_DEFAULTS)
+    given: set[str] = set()
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key not in _DEFAULTS:
             raise DataError(
-                field, f"unknown synthetic option '{key}'; known options are {sorted(_DEFAULTS)}"
+                field,
+                f"unknown synthetic option {key[:40]!r}; known options are {sorted(_DEFAULTS)}",
             )
+        if key in given:
+            raise DataError(field, f"synthetic option {key} is given twice; give it once")
+        given.add(key)
         options[key] = value
     return kind, options
 
@@ -125,10 +135,14 @@ def synthesize_bars(source: str, field: str = "data.source") -> Bars:
     freq, start = parsed["freq"], parsed["start"]
     if freq <= 0:
         raise DataError(field, f"synthetic option freq={options['freq']!r} must be positive")
-    if bars < 2:
-        raise DataError(field, f"bars must be at least 2; got {bars}")
-    if price <= 0 or vol <= 0:
-        raise DataError(field, "price and vol must be positive")
+    if not 2 <= bars <= MAX_SYNTHETIC_BARS:
+        raise DataError(field, f"bars must be from 2 to {MAX_SYNTHETIC_BARS:,}; got {bars:,}")
+    if not (0 < price < 1e12 and 0 < vol < 100):
+        raise DataError(field, "price must be positive and below 1e12, vol positive and below 100")
+    if not (abs(drift) < 100 and 0 <= decimals <= 12 and 0 <= seed < 2**63):
+        raise DataError(
+            field, "drift must be within ±100, decimals from 0 to 12, seed from 0 to 2**63 - 1"
+        )
     if not 0 <= reversion < 1:
         raise DataError(field, f"reversion must be in [0, 1); got {reversion}")
 

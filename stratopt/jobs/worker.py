@@ -178,9 +178,9 @@ class Worker:
 
             probe_strategy(backtester, probe_parameter_sets(spec, backtester))
             if spec.walk_forward is not None:
-                from stratopt.optimize.walkforward import fold_windows
+                from stratopt.optimize.walkforward import checked_folds
 
-                folds = fold_windows(backtester.data.index, spec.walk_forward)
+                folds = checked_folds(spec, backtester.data.index)
         part = task.index // task.shards_per_input
         name = shard_input_name(task.name, task.revision, task.batch, part)
         inputs = self.store.await_config_map(task.namespace, name, 0)

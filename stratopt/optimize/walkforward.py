@@ -118,6 +118,29 @@ def fold_windows(index: pd.DatetimeIndex, spec: WalkForwardSpec) -> list[Fold]:
     return folds
 
 
+def checked_folds(spec: OptimizationRunSpec, index: pd.DatetimeIndex) -> list[Fold]:
+    """The folds of ``spec``'s walk-forward on ``index``, within the evaluation limit:
+    each fold runs the whole search again on its training window.
+
+    Raises:
+        InputError: no fold fits, or the folds' searches are over the limit.
+    """
+    from stratopt.api.v1alpha1.limits import MAX_EVALUATIONS, planned_evaluations
+
+    assert spec.walk_forward is not None
+    folds = fold_windows(index, spec.walk_forward)
+    each = planned_evaluations(spec)
+    total = each * (len(folds) + 1)
+    if total > MAX_EVALUATIONS:
+        raise InputError(
+            "spec.walkForward",
+            f"{len(folds)} folds each search again: {each:,} evaluations × {len(folds) + 1} "
+            f"searches is {total:,}, over the limit of {MAX_EVALUATIONS:,}; keep fewer folds "
+            "(walkForward.folds), use longer windows, or search with fewer evaluations",
+        )
+    return folds
+
+
 def untested_tail(index: pd.DatetimeIndex, folds: Sequence[Fold]) -> str | None:
     """A warning naming the last bars no test window covers, if any."""
     end = max(f.test[1] for f in folds)

@@ -122,10 +122,10 @@ def _optimize(
 ) -> OptimizationOutcome:
     folds = None
     if spec.walk_forward is not None:
-        from stratopt.optimize.walkforward import fold_windows, untested_tail
+        from stratopt.optimize.walkforward import checked_folds, untested_tail
 
         # Before the search: windows that fit no fold would fail the run after it.
-        folds = fold_windows(backtester.data.index, spec.walk_forward)
+        folds = checked_folds(spec, backtester.data.index)
     outcome = search(spec, backtester, on_batch=on_batch, executor=executor)
     executor.close()  # e.g. a process pool, idle through the diagnostics
     status = outcome.status

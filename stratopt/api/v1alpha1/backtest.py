@@ -49,13 +49,15 @@ class DataSpec(ApiModel):
     )
     pip_size: float = Field(
         default=0.0001,
-        gt=0,
+        ge=1e-12,
+        le=1e9,
         description="Price of one pip, the unit of stop-loss and take-profit distances "
         "(0.0001 for most FX pairs, 0.01 for JPY pairs, 1 for a stock in dollars).",
     )
     tick_size: float | None = Field(
         default=None,
-        gt=0,
+        ge=1e-12,
+        le=1e9,
         description="Smallest price increment; stop and take-profit levels are rounded to it. "
         "Defaults to a tenth of pipSize (5-decimal FX quotes).",
     )

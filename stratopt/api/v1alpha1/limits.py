@@ -82,7 +82,8 @@ def bars(source: str) -> int:
     if not source.startswith("synthetic:"):
         return ASSUMED_BARS
     try:
-        return int(parse_qs(urlsplit(source).query).get("bars", [SYNTHETIC_BARS])[0])
+        # The largest of repeated values: the loader refuses repeats, never reads a larger.
+        return max(int(b) for b in parse_qs(urlsplit(source).query).get("bars", [SYNTHETIC_BARS]))
     except ValueError:
         return SYNTHETIC_BARS  # the data loader names the bad option
 

@@ -461,20 +461,25 @@ class ExecutionSpec(ApiModel):
     )
 
 
-_DURATION = re.compile(r"^([1-9][0-9]*)(y|mo|w|d|h)$")
+_DURATION = re.compile(r"^([1-9][0-9]{0,5})(y|mo|w|d|h)$")
 
 
 def _check_window(value: str | int, name: str) -> str | int:
     if isinstance(value, int):
-        if value < 2:
-            raise ValueError(f"walkForward.{name} must be at least 2 bars; got {value}")
+        if not 2 <= value <= 10**9:
+            raise ValueError(f"walkForward.{name} must be from 2 to 10^9 bars; got {value}")
         return value
-    if not _DURATION.match(value):
+    match = _DURATION.match(value)
+    if not match or int(match[1]) * _UNIT_YEARS[match[2]] > 1000:
         raise ValueError(
             f"walkForward.{name} must be a bar count or a duration like 3y, "
-            f"6mo, 2w, 30d or 48h; got {value!r}"
+            f"6mo, 2w, 30d or 48h, of at most 1000 years; got {value[:40]!r}"
         )
     return value
+
+
+#: Each duration unit in years (roughly: only to bound a window).
+_UNIT_YEARS = {"y": 1.0, "mo": 1 / 12, "w": 1 / 52, "d": 1 / 365, "h": 1 / 8760}
 
 
 class WalkForwardSpec(ApiModel):
