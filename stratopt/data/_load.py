@@ -100,7 +100,7 @@ def load_market_data(spec: DataSpec, field: str = "spec.backtest.data") -> Marke
         if is_synthetic(spec.source):
             bars = synthesize_bars(spec.source, f"{field}.source")
         elif not spec.adjusted:
-            bars = _read_plain_bars(spec.source, spec.format)
+            bars = _read_plain_bars(spec.source, spec.format, f"{field}.source")
     if bars is not None:
         validate_bars(bars, f"{field}.source")
         return MarketData.from_bars(
@@ -117,7 +117,7 @@ def _format(source: str, file_format: str) -> str:
     return "parquet" if stem.endswith(_PARQUET_SUFFIXES) else "csv"
 
 
-def _read_plain_bars(source: str, file_format: str) -> Bars | None:
+def _read_plain_bars(source: str, file_format: str, field: str) -> Bars | None:
     """The bars of a plain local file, read by pyarrow alone: OHLCV columns of numbers
     without gaps and one column of timestamps without a UTC offset. ``None`` for any
     other file, which :func:`load_frame` reads with pandas (and explains what is wrong
@@ -126,7 +126,7 @@ def _read_plain_bars(source: str, file_format: str) -> Bars | None:
     path = Path(source)
     if "://" in source or path.suffix.lower() in _COMPRESSED or not _is_file(path):
         return None
-    _allowed(source, "spec.backtest.data.source")
+    _allowed(source, field)
     import pyarrow as pa
 
     try:

@@ -158,6 +158,36 @@ def test_bad_data_fails_with_a_message_naming_the_field(
     assert len(jobs) == 1 and (jobs[0].status.failed or 0) == 1, "bad input must not be retried"
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("/var/run/secrets/kubernetes.io/serviceaccount/token", "local files may be read only"),
+        ("/proc/self/environ", "local files may be read only"),
+        ("http://169.254.169.254/latest/meta-data/", "the scheme 'http' is not allowed"),
+        ("https://kubernetes.default.svc/api/v1/secrets", "its host is not a public address"),
+    ],
+    ids=["token", "environment", "metadata", "api-server"],
+)
+def test_a_spec_cannot_make_a_worker_read_its_secrets_or_internal_addresses(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    operator: KopfRunner,
+    source: str,
+    expected: str,
+) -> None:
+    document = reduced("feature-analysis")
+    document["metadata"]["name"] = "probe"
+    document["spec"]["data"]["source"] = source
+    apply(control_plane, namespace, document)
+    status = finished(api, namespace, "featureanalyses", "probe")["status"]
+    assert status["phase"] == "Failed"
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert failed["message"].startswith(f"spec.data.source: {expected}"), failed["message"]
+    for secret in ("eyJ", "KUBERNETES_SERVICE", "PATH=", "ami-id", '"kind"'):
+        assert secret not in failed["message"], failed["message"]
+
+
 def test_feature_analysis_and_gpu_forecast(
     api: client.ApiClient,
     control_plane: ControlPlane,

@@ -172,7 +172,7 @@ def test_other_files_are_read_by_pandas_the_same_way(
 ) -> None:
     assert callable(write)
     spec = DataSpec(source=str(write(bars, tmp_path)))
-    assert _load._read_plain_bars(spec.source, spec.format) is None
+    assert _load._read_plain_bars(spec.source, spec.format, "spec.backtest.data.source") is None
     expected = load_frame(spec)
     loaded = load_market_data(spec)
     np.testing.assert_array_equal(loaded.close, expected["close"].to_numpy())
