@@ -360,8 +360,15 @@ def _run_feature_analysis(document: dict[str, Any], workers: int | None) -> Show
 @click.option(
     "--kubeconfig", default=None, help="Cluster source: kubeconfig (default: KUBECONFIG)."
 )
+@click.option(
+    "--rerun",
+    is_flag=True,
+    help="From a results folder: re-run the picks (equity, forecast history), which "
+    "imports the strategy and reads the data its resource.yaml names. Off, the folder is "
+    "read as data only.",
+)
 @_fail_cleanly
-def report(source: str, out_dir: str, namespace: str, kubeconfig: str | None) -> None:
+def report(source: str, out_dir: str, namespace: str, kubeconfig: str | None, rerun: bool) -> None:
     """Write one self-contained, interactive HTML report of a finished run.
 
     SOURCE is a `stratopt run --out` directory, or optrun/NAME, fa/NAME or fcrun/NAME of
@@ -370,7 +377,8 @@ def report(source: str, out_dir: str, namespace: str, kubeconfig: str | None) ->
     from stratopt.report import load_source, write_report
 
     _check_writable(out_dir)
-    path = write_report(load_source(source, namespace=namespace, kubeconfig=kubeconfig), out_dir)
+    found = load_source(source, namespace=namespace, kubeconfig=kubeconfig, rerun=rerun)
+    path = write_report(found, out_dir)
     click.echo(path)
 
 

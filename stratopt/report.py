@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,15 +40,23 @@ class ReportSource:
     evaluations: pd.DataFrame | None
     #: A forecast's one-step-ahead test predictions against the actuals.
     tested: pd.DataFrame | None = None
+    #: Whether the report may re-run the spec: import its strategy and read its data.
+    #: A results folder is read as data unless told (``--rerun``): it may come from anyone.
+    rerun: bool = True
 
 
 def load_source(
-    source: str, *, namespace: str = "default", kubeconfig: str | None = None
+    source: str,
+    *,
+    namespace: str = "default",
+    kubeconfig: str | None = None,
+    rerun: bool = False,
 ) -> ReportSource:
-    """The run at ``source``: a ``stratopt run --out`` directory or ``KIND/NAME``."""
+    """The run at ``source``: a ``stratopt run --out`` directory (re-run only when
+    ``rerun``) or ``KIND/NAME`` on a cluster."""
     path = Path(source)
     if path.is_dir():
-        return _from_directory(path)
+        return replace(_from_directory(path), rerun=rerun)
     from stratopt.api.kinds import KINDS, kind_named
 
     named, slash, name = source.partition("/")
@@ -71,23 +79,48 @@ def _from_directory(path: Path) -> ReportSource:
         raise InputError(
             "SOURCE", f"{path} holds no status.yaml; give a `stratopt run --out` directory"
         )
-    status = yaml.safe_load(status_file.read_text())
+    status = _read_yaml(status_file)
     resource_file = path / "resource.yaml"
     if resource_file.is_file():
-        resource = yaml.safe_load(resource_file.read_text())
+        resource = _read_yaml(resource_file)
         kind, spec = kind_of(resource), resource.get("spec")
-        name = resource.get("metadata", {}).get("name", path.name)
+        name = str(resource.get("metadata", {}).get("name", path.name))
+        if kind not in _SECTION_KINDS or not isinstance(spec, dict):
+            raise InputError("SOURCE", f"{resource_file} is not a stratopt resource")
     else:
         found = [kind for marker, kind in _MARKERS.items() if (path / marker).exists()]
         kind, spec, name = (found[0] if found else DEFAULT_KIND), None, path.name
     import pandas as pd
 
     evaluations = tested = None
-    if (path / "evaluations.csv").is_file():
-        evaluations = pd.read_csv(path / "evaluations.csv", index_col="evaluation")
-    if (path / "test.csv").is_file():
-        tested = pd.read_csv(path / "test.csv", index_col="timestamp", parse_dates=True)
+    try:
+        if (path / "evaluations.csv").is_file():
+            evaluations = pd.read_csv(path / "evaluations.csv", index_col="evaluation")
+        if (path / "test.csv").is_file():
+            tested = pd.read_csv(path / "test.csv", index_col="timestamp", parse_dates=True)
+    except (ValueError, KeyError, OSError) as exc:
+        raise InputError("SOURCE", f"{path} holds a results file that cannot be read") from exc
     return ReportSource(kind, name, spec, status, evaluations, tested)
+
+
+#: The kinds a report draws, and the most a results folder's YAML may hold.
+_SECTION_KINDS = ("OptimizationRun", "FeatureAnalysis", "ForecastRun")
+_LARGEST_YAML = 64 * 2**20
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """A results folder's YAML file as a mapping, or an error naming the file."""
+    from stratopt.api._parse import _StrictLoader
+
+    try:
+        if path.stat().st_size > _LARGEST_YAML:
+            raise InputError("SOURCE", f"{path} is too large to be stratopt's results")
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError, OSError) as exc:
+        raise InputError("SOURCE", f"{path} is not readable YAML; is it a results folder?") from exc
+    if not isinstance(document, dict):
+        raise InputError("SOURCE", f"{path} does not hold a mapping; is it a results folder?")
+    return document
 
 
 def _from_cluster(kind: str, name: str, namespace: str, kubeconfig: str | None) -> ReportSource:
@@ -262,6 +295,15 @@ def _optimization_sections(source: ReportSource) -> list[Section]:
     equity = _equity_figure(source)
     if equity is not None:
         sections.append(("Equity of the picks", "Each pick re-run on the run's data.", equity))
+    elif _picks(status) and source.spec is not None:
+        sections.append(
+            (
+                "Equity of the picks",
+                "Not re-run: `stratopt report DIR --rerun` re-runs the picks, which imports "
+                "the strategy and reads the data that the folder's resource.yaml names.",
+                None,
+            )
+        )
     walk = status.get("walkForward")
     if walk:
         folds = walk["folds"]
@@ -419,7 +461,7 @@ def _importance(
 def _equity_figure(source: ReportSource) -> str | None:
     """The picks' equity curves, re-run from the spec (None without one)."""
     picks = _picks(source.status)
-    if source.spec is None or not picks:
+    if source.spec is None or not picks or not source.rerun:
         return None
     import plotly.graph_objects as go
 
@@ -532,7 +574,7 @@ def _forecast_sections(source: ReportSource) -> list[Section]:
     predictions = status.get("predictions", [])
     times = pd.to_datetime([p["timestamp"] for p in predictions])
     figure = go.Figure()
-    if source.spec is not None:
+    if source.spec is not None and source.rerun:
         from stratopt.api import parse_model
         from stratopt.api.v1alpha1 import ForecastRunSpec
         from stratopt.data import load_market_data

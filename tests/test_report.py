@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,7 +43,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, ob
     (folder / "grid.yaml").write_text(yaml.safe_dump(SPEC))
     done = stratopt("run", str(folder / "grid.yaml"), "-o", "json", "--out", str(folder / "run"))
     assert done.returncode == 0, done.stderr
-    written = stratopt("report", str(folder / "run"), "--out", str(folder / "html"))
+    written = stratopt("report", str(folder / "run"), "--out", str(folder / "html"), "--rerun")
     assert written.returncode == 0, written.stderr
     assert written.stdout.strip() == str(folder / "html" / "report.html")
     return folder / "html" / "report.html", json.loads(done.stdout)
@@ -119,3 +122,71 @@ def test_a_source_that_is_no_run_is_refused_by_name(tmp_path: Path) -> None:
     assert "SOURCE" in done.stderr and "optrun/NAME" in done.stderr
     done = stratopt("report", str(tmp_path), "--out", str(tmp_path / "html"))
     assert done.returncode != 0 and "no status.yaml" in done.stderr
+
+
+def test_a_results_folder_is_read_as_data_unless_told_to_rerun(tmp_path: Path) -> None:
+    """A folder from elsewhere names a module that acts when imported: the report of it
+    imports nothing and fetches nothing without --rerun."""
+    package = tmp_path / "planted"
+    package.mkdir()
+    trace = tmp_path / "imported"
+    (package / "__init__.py").write_text(f"open({str(trace)!r}, 'w').close()\n")
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "status.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "phase": "Succeeded",
+                "picks": {
+                    "balanced": {
+                        "parameters": {"stop_loss": 30.0},
+                        "objectives": {"net_profit": 1.0},
+                        "metrics": {"net_profit": 1.0, "max_drawdown": 1.0},
+                    }
+                },
+            }
+        )
+    )
+    resource = {
+        "kind": "OptimizationRun",
+        "metadata": {"name": "planted"},
+        "spec": {
+            "backtest": {
+                "data": {"source": "http://127.0.0.1:9/never"},
+                "strategy": {"name": "planted:Anything"},
+            }
+        },
+    }
+    (folder / "resource.yaml").write_text(yaml.safe_dump(resource))
+    done = subprocess.run(
+        [sys.executable, "-m", "stratopt.cli", "report", str(folder), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert not trace.exists(), "the report imported the folder's strategy module"
+    page = (tmp_path / "report.html").read_text()
+    assert "report DIR --rerun` re-runs the picks" in html.unescape(page)
+
+
+@pytest.mark.parametrize(
+    ("status", "resource", "expected"),
+    [
+        ("[unclosed", None, "status.yaml is not readable YAML"),
+        ("- a list", None, "status.yaml does not hold a mapping"),
+        ("phase: Succeeded", "kind: Other\nspec: {}", "resource.yaml is not a stratopt resource"),
+    ],
+)
+def test_a_malformed_results_folder_is_refused_by_name(
+    tmp_path: Path, status: str, resource: str | None, expected: str
+) -> None:
+    (tmp_path / "status.yaml").write_text(status)
+    if resource is not None:
+        (tmp_path / "resource.yaml").write_text(resource)
+    done = stratopt("report", str(tmp_path), "--out", str(tmp_path / "html"))
+    assert done.returncode == 2 and expected in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
