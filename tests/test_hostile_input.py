@@ -316,3 +316,49 @@ def test_walk_forward_folds_count_against_the_evaluation_limit(tmp_path: Path) -
     assert done.returncode == 2, done.stderr
     assert "spec.walkForward: 14 folds each search again: 20,000 evaluations × 15" in done.stderr
     assert "over the limit of 100,000" in done.stderr
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_worker_processes_die_with_a_killed_run() -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import EXAMPLES
+
+    run = subprocess.Popen(
+        [sys.executable, "-m", "stratopt.cli", "run", str(EXAMPLES / "optimization-genetic.yaml")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while time.monotonic() < deadline and len(workers) < 2 and run.poll() is None:
+            workers = _children(run.pid)
+            time.sleep(0.05)
+        assert len(workers) >= 2, "the run started its worker processes"
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.wait(30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.05)
+    survivors = [w for w in workers if _alive(w)]
+    for pid in survivors:  # ours, by PID: leave nothing running whatever the verdict
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, "a worker outlived its run"
