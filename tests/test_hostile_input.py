@@ -362,3 +362,13 @@ def test_worker_processes_die_with_a_killed_run() -> None:
     for pid in survivors:  # ours, by PID: leave nothing running whatever the verdict
         os.kill(pid, signal.SIGKILL)
     assert not survivors, "a worker outlived its run"
+
+
+def test_a_strategy_that_never_returns_is_stopped_by_its_timeout(tmp_path: Path) -> None:
+    error = backtest(
+        tmp_path,
+        "synthetic:gbm?bars=500&seed=1",
+        "tests.user_strategies.dishonest:SleepsForever",
+        STRATOPT_STRATEGY_TIMEOUT="1",
+    )
+    assert "signals() ran past 1 s; make it faster, or raise STRATOPT_STRATEGY_TIMEOUT" in error

@@ -7,7 +7,11 @@ over stop-loss and take-profit computes the RSI once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -94,6 +98,41 @@ def checked_signals(produced: object, bars: int, name: str) -> Signals:
     return Signals(*arrays)
 
 
+#: Seconds one call of a strategy's signals() may take (STRATOPT_STRATEGY_TIMEOUT): far
+#: past any real strategy's on any real data, short of a run that hangs for good.
+STRATEGY_TIMEOUT = 600.0
+
+
+class StrategyTimeout(InputError):
+    """A strategy whose signals() did not return in time."""
+
+    reason = "StrategyTimeout"
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, name: str) -> Iterator[None]:
+    """Raise :class:`StrategyTimeout` if the block runs longer than ``seconds`` (in the
+    main thread, where signals arrive; elsewhere the block runs unbounded)."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise StrategyTimeout(
+            STRATEGY_FIELD,
+            f"strategy `{name}`: signals() ran past {seconds:g} s; make it faster, or raise "
+            "STRATOPT_STRATEGY_TIMEOUT",
+        )
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _inverse_tick(tick: float) -> float:
     inverse = 1.0 / tick
     nearest = round(inverse)
@@ -119,6 +158,7 @@ class Backtester:
         self.data = data if data is not None else load_market_data(spec.data)
         self._inv_tick = _inverse_tick(self.data.tick_size)
         self._cost_offset = (spec.costs.spread / 2.0 + spec.costs.slippage) * self.data.pip_size
+        self.strategy_timeout = float(os.environ.get("STRATOPT_STRATEGY_TIMEOUT", STRATEGY_TIMEOUT))
         self.check_enough_bars(self.base_parameters)
 
     def parameters(
@@ -190,7 +230,8 @@ class Backtester:
         """The strategy's signals for ``params`` on ``data`` (these bars or a slice of
         them), checked, uncached: what the probes compare."""
         try:
-            produced = self.strategy.signals(data, params)
+            with time_limit(self.strategy_timeout, self.spec.strategy.name):
+                produced = self.strategy.signals(data, params)
         except StratoptError:
             raise
         except (Exception, *USER_FAILURES) as exc:

@@ -83,3 +83,13 @@ class LeavesATrace:
 
     def warmup(self, params: Mapping[str, float]) -> int:
         return 0
+
+
+class SleepsForever(Exits):
+    """Never returns from signals()."""
+
+    def signals(self, data: MarketData, params: Mapping[str, float]) -> Signals:
+        import time
+
+        time.sleep(3600)
+        raise AssertionError("unreachable")
