@@ -128,6 +128,7 @@ def backtest(file: str, assignments: tuple[str, ...], output: str) -> None:
 
 
 def _print_backtest(report: dict[str, Any]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from stratopt.backtest.metrics import METRICS
@@ -135,7 +136,9 @@ def _print_backtest(report: dict[str, Any]) -> None:
 
     console = terminal()
     parameters = ", ".join(f"{k}={v:g}" for k, v in report["parameters"].items())
-    console.print(f"[bold]{report['strategy']}[/bold] on {report['bars']} bars: {parameters}")
+    console.print(
+        f"[bold]{escape(report['strategy'])}[/bold] on {report['bars']} bars: {escape(parameters)}"
+    )
     table = Table("metric", "value", "unit")
     for name, value in report["metrics"].items():
         table.add_row(name, f"{value:,.4f}", METRICS[name][0])

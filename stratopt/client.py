@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from stratopt.api._resource import GROUP, VERSION
 from stratopt.api.kinds import DEFAULT_KIND, KINDS, PLURALS
-from stratopt.errors import StratoptError
+from stratopt.errors import InputError, StratoptError
 
 #: The kind of each spec model.
 SPEC_KINDS: dict[type[BaseModel], str] = {crd.spec: kind for kind, crd in KINDS.items()}
@@ -270,15 +270,22 @@ class Client:
 
         self.namespace = namespace
         try:
-            self.api = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                str(kubeconfig) if kubeconfig else None, context=context
-            )
-        except config.ConfigException:
-            if kubeconfig is not None:
-                raise
-            configuration = client.Configuration()
-            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-            self.api = client.ApiClient(configuration)
+            try:
+                self.api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+                    str(kubeconfig) if kubeconfig else None, context=context
+                )
+            except config.ConfigException:
+                if kubeconfig is not None:
+                    raise
+                configuration = client.Configuration()
+                config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+                self.api = client.ApiClient(configuration)
+        except (config.ConfigException, OSError, ValueError, TypeError) as exc:
+            raise InputError(
+                "--kubeconfig",
+                "no usable cluster credentials: give --kubeconfig or KUBECONFIG (a readable "
+                f"kubeconfig file), or run inside a cluster ({type(exc).__name__})",
+            ) from exc
 
     def objects(self) -> Any:
         """The custom objects API of the cluster."""

@@ -113,11 +113,16 @@ def _table(
     """A table under full column names, whose names break at their underscores when the
     table would not fit the terminal, so that no name is cut short."""
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
+
+    # Names come from specs and strategies: "[/x]" is a parameter's name, not markup.
+    title, caption = escape(title), None if caption is None else escape(caption)
+    rows = [[escape(cell) for cell in row] for row in rows]
 
     def build(headers: list[str]) -> Table:
         table = Table(
-            *headers,
+            *[escape(header) for header in headers],
             title=title,
             caption=caption,
             box=box.SIMPLE_HEAD,

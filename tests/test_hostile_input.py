@@ -372,3 +372,30 @@ def test_a_strategy_that_never_returns_is_stopped_by_its_timeout(tmp_path: Path)
         STRATOPT_STRATEGY_TIMEOUT="1",
     )
     assert "signals() ran past 1 s; make it faster, or raise STRATOPT_STRATEGY_TIMEOUT" in error
+
+
+def test_names_are_shown_as_they_are_not_read_as_markup(tmp_path: Path) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_text(
+        "spec:\n  backtest:\n    data: {source: 'synthetic:gbm?bars=1500&seed=3'}\n"
+        "    strategy: {name: 'tests.user_strategies.dishonest:OddlyNamed'}\n"
+        "  parameters: [{name: '[/x]', type: int, min: 2, max: 20}]\n"
+        "  objectives: [net_profit, max_drawdown]\n"
+        "  algorithm: {name: random, random: {samples: 6}}\n  minTrades: 0\n"
+    )
+    done = stratopt("run", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "[/x]" in done.stdout
+
+
+def test_a_file_with_close_twice_is_refused_by_name(tmp_path: Path) -> None:
+    both = tmp_path / "both.csv"
+    both.write_text("date,open,high,low,Close,close\n2024-01-01,1,2,0.5,1.5,1.5\n")
+    error = backtest(tmp_path, str(both))
+    assert "has several columns named 'close'" in error
+
+
+def test_a_report_without_cluster_credentials_says_what_to_give(tmp_path: Path) -> None:
+    done = stratopt("report", "optrun/absent", "--kubeconfig", str(tmp_path / "none"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--kubeconfig: no usable cluster credentials" in done.stderr

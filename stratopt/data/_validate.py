@@ -37,6 +37,13 @@ def normalize_columns(
     import pandas as pd
 
     renamed = {column: canonical(str(column)) for column in frame.columns}
+    clashing = sorted({n for n in renamed.values() if list(renamed.values()).count(n) > 1})
+    if clashing:
+        raise DataError(
+            field,
+            f"has several columns named {clashing[0]!r} (in any capitalization or "
+            "abbreviation); keep one",
+        )
     frame = frame.rename(columns=renamed)
     time_columns = [column for column in frame.columns if column in TIME_COLUMNS]
     if time_columns:

@@ -93,3 +93,18 @@ class SleepsForever(Exits):
 
         time.sleep(3600)
         raise AssertionError("unreachable")
+
+
+class OddlyNamed:
+    """A parameter whose name a terminal library would read as markup."""
+
+    name = "oddly_named"
+    parameters = (Parameter("[/x]", "int", 5, 2, 50, "Bars looked back."),)
+
+    def warmup(self, params: Mapping[str, float]) -> int:
+        return int(params["[/x]"])
+
+    def signals(self, data: MarketData, params: Mapping[str, float]) -> Signals:
+        rising = np.zeros(len(data), dtype=bool)
+        rising[1:] = data.close[1:] > data.close[:-1]
+        return Signals(rising, ~rising, ~rising, rising)
