@@ -102,8 +102,18 @@ def cli() -> None:
     show_default=True,
     help="Output format.",
 )
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write backtest.yaml (what is printed), trades.csv and equity.csv here.",
+)
+@click.option("--force", is_flag=True, help="Replace what --out's folder already holds.")
 @_fail_cleanly
-def backtest(file: str, assignments: tuple[str, ...], output: str) -> None:
+def backtest(
+    file: str, assignments: tuple[str, ...], output: str, out_dir: str | None, force: bool
+) -> None:
     """Backtest the spec.backtest of FILE once and print every metric."""
     from stratopt.api import parse_model, read_document
     from stratopt.api.v1alpha1 import BacktestSpec
@@ -112,6 +122,8 @@ def backtest(file: str, assignments: tuple[str, ...], output: str) -> None:
 
     document = read_document(file)
     spec = parse_model(BacktestSpec, document["spec"].get("backtest"), "spec.backtest")
+    if out_dir is not None:
+        _check_out(out_dir, force)
     backtester = Backtester(spec)
     parameters = backtester.parameters(parse_assignments(assignments), "--set")
     warnings = backtest_warnings(backtester, parameters)
@@ -125,6 +137,17 @@ def backtest(file: str, assignments: tuple[str, ...], output: str) -> None:
         "warnings": warnings,
     }
     emit(report, output, _print_backtest)
+    if out_dir is not None:
+
+        def write(folder: str) -> None:
+            from pathlib import Path
+
+            from stratopt.reporting import write_ledger
+
+            (Path(folder) / "backtest.yaml").write_text(yaml.safe_dump(report, sort_keys=False))
+            write_ledger(Path(folder), backtester, parameters)
+
+        _write_results(out_dir, document, write)
 
 
 def _print_backtest(report: dict[str, Any]) -> None:

@@ -14,19 +14,26 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from stratopt.api._resource import GROUP, VERSION
 from stratopt.api.kinds import DEFAULT_KIND, KINDS, PLURALS
 from stratopt.errors import InputError, StratoptError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from stratopt.backtest import Backtester
+    from stratopt.data import MarketData
 
 #: The kind of each spec model.
 SPEC_KINDS: dict[type[BaseModel], str] = {crd.spec: kind for kind, crd in KINDS.items()}
@@ -63,14 +70,68 @@ def _split_field(message: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class Result:
-    """A finished run's status, typed, under the names stratopt's users know."""
+    """A finished run's status, typed, under the names stratopt's users know; with its
+    spec, a search's picks re-run for their trades and equity as DataFrames."""
 
     kind: str
     status: Any  # OptimizationRunStatus, FeatureAnalysisStatus or ForecastRunStatus
+    spec: Mapping[str, Any] | None = None
+    #: Every evaluation, or how to fetch them (a cluster's result ConfigMaps).
+    stored_evaluations: Callable[[], pd.DataFrame | None] | None = field(default=None, repr=False)
+    #: Bars given in Python rather than named by the spec.
+    data: MarketData | None = field(default=None, repr=False)
 
     @classmethod
-    def of(cls, kind: str, document: Mapping[str, Any]) -> Result:
-        return cls(kind, KINDS[kind].status.model_validate(dict(document)))
+    def of(cls, kind: str, document: Mapping[str, Any], **more: Any) -> Result:
+        return cls(kind, KINDS[kind].status.model_validate(dict(document)), **more)
+
+    @property
+    def evaluations(self) -> pd.DataFrame:
+        """Every evaluation of a search: its parameters and metrics, a row each."""
+        import pandas as pd
+
+        self._get("OptimizationRun", "progress")
+        found = self.stored_evaluations() if self.stored_evaluations is not None else None
+        if found is None:
+            raise LookupError(
+                "this run's evaluations were not kept where the client can read them: a "
+                "search that ran in one pod keeps them there; run it distributed or locally"
+            )
+        return pd.DataFrame(found)
+
+    def trades(self, pick: str = "balanced") -> pd.DataFrame:
+        """The trades of ``pick`` (conservative, balanced or aggressive), re-run from the
+        spec: times, side, prices, size, profit and loss, costs and exit reason."""
+        from stratopt.backtest.ledger import trades_frame
+
+        return trades_frame(self._backtester(), self._pick(pick))
+
+    def equity(self, pick: str = "balanced") -> pd.DataFrame:
+        """The equity, drawdown and position of ``pick`` at every bar, re-run from the spec."""
+        from stratopt.backtest.ledger import equity_frame
+
+        return equity_frame(self._backtester(), self._pick(pick))
+
+    def _pick(self, pick: str) -> dict[str, float]:
+        picks = self._get("OptimizationRun", "picks")
+        chosen = (
+            getattr(picks, pick, None)
+            if pick in ("conservative", "balanced", "aggressive")
+            else None
+        )
+        if chosen is None:
+            raise KeyError(f"no {pick!r} pick; picks are conservative, balanced and aggressive")
+        return dict(chosen.parameters)
+
+    def _backtester(self) -> Backtester:
+        from stratopt.api import parse_model
+        from stratopt.api.v1alpha1 import BacktestSpec
+        from stratopt.backtest import Backtester
+
+        if self.spec is None:
+            raise LookupError("this result has no spec to re-run its picks from")
+        backtest = parse_model(BacktestSpec, self.spec.get("backtest"), "spec.backtest")
+        return Backtester(backtest, self.data)
 
     @property
     def phase(self) -> str:
@@ -165,13 +226,60 @@ def load_resource(
     return document
 
 
-def run_local(resource: str | Path | Mapping[str, Any] | BaseModel) -> Result:
+def run_local(
+    resource: str | Path | Mapping[str, Any] | BaseModel, data: pd.DataFrame | None = None
+) -> Result:
     """Run the resource on this machine (as ``stratopt run``): the same :class:`Result`
-    a cluster gives. Bad input raises :class:`stratopt.errors.InputError`."""
-    from stratopt.runtime.execute import execute
+    a cluster gives, with every evaluation of a search. ``data``: the bars as a pandas
+    DataFrame (OHLC columns, a time column or index), instead of the spec's source.
+    Bad input raises :class:`stratopt.errors.InputError`."""
+    from stratopt.api import parse_model
+    from stratopt.runtime import run_feature_analysis, run_forecast, run_optimization
 
     document = load_resource(resource, name="local")
-    return Result.of(document["kind"], execute(document["kind"], document["spec"]))
+    kind, spec = document["kind"], document["spec"]
+    parsed: Any = parse_model(KINDS[kind].spec, spec, "spec")
+    bars = None
+    if data is not None:
+        from stratopt.data import market_data_from_frame
+
+        data_spec = parsed.backtest.data if kind == "OptimizationRun" else parsed.data
+        bars = market_data_from_frame(data, data_spec, "data")
+    if kind == "OptimizationRun":
+        outcome = run_optimization(parsed, data=bars)
+        rows = [{**e.parameters, **e.metrics} for e in outcome.evaluations]
+        status = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return Result.of(kind, status, spec=spec, stored_evaluations=lambda: rows, data=bars)
+    if kind == "FeatureAnalysis":
+        found: BaseModel = run_feature_analysis(parsed, bars)
+    else:
+        found = run_forecast(parsed, bars)[0]
+    status = found.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return Result.of(kind, status, spec=spec, data=bars)
+
+
+def stored_evaluations(
+    api: Any, namespace: str, name: str, spec: dict[str, Any]
+) -> pd.DataFrame | None:
+    """Every evaluation of a distributed run, paired with its parameters by replaying the
+    search over its result ConfigMaps as the operator does; None for a single-pod run,
+    whose evaluations stay in its pod."""
+    import pandas as pd
+    from kubernetes import client
+
+    from stratopt.api.v1alpha1 import OptimizationRunSpec
+    from stratopt.runtime.kubernetes import replay, stored_results
+    from stratopt.runtime.protocol import revision
+
+    run_revision = revision(spec)
+    results = stored_results(client.CoreV1Api(api), namespace, name, run_revision)
+    if not any("metrics.json" in data for data in results.values()):
+        return None
+    state = replay(OptimizationRunSpec.model_validate(spec), results, name, run_revision)
+    evaluations = state.driver.evaluations
+    if state.pending is not None or not evaluations:
+        return None
+    return pd.DataFrame([{**e.parameters, **e.metrics} for e in evaluations])
 
 
 class Run:
@@ -224,13 +332,23 @@ class Run:
                 field, message = _split_field(str(failed.get("message", "")))
                 raise RunFailed(field, message, str(failed.get("reason", "Failed")))
             if current and status.get("phase") == "Succeeded":
-                return Result.of(self.kind, status)
+                return Result.of(
+                    self.kind,
+                    status,
+                    spec=body.get("spec"),
+                    stored_evaluations=functools.partial(self._evaluations, body),
+                )
             if time.monotonic() >= deadline:
                 raise WaitTimeout(
                     f"{self.kind} {self.name} is {status.get('phase', 'Pending')} after "
                     f"{timeout:g}s"
                 )
             time.sleep(poll)
+
+    def _evaluations(self, body: Mapping[str, Any]) -> pd.DataFrame | None:
+        if self.kind != "OptimizationRun":
+            return None
+        return stored_evaluations(self.client.api, self.client.namespace, self.name, body["spec"])
 
     def suspend(self) -> None:
         self._patch({"spec": {"suspend": True}})

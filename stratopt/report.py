@@ -126,7 +126,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _from_cluster(kind: str, name: str, namespace: str, kubeconfig: str | None) -> ReportSource:
     from kubernetes.client import ApiException
 
-    from stratopt.client import Client
+    from stratopt.client import Client, stored_evaluations
 
     cluster = Client(namespace, kubeconfig=kubeconfig)
     try:
@@ -144,32 +144,8 @@ def _from_cluster(kind: str, name: str, namespace: str, kubeconfig: str | None) 
         )
     evaluations = None
     if kind == "OptimizationRun":
-        evaluations = _stored_evaluations(cluster.api, namespace, name, body["spec"])
+        evaluations = stored_evaluations(cluster.api, namespace, name, body["spec"])
     return ReportSource(kind, name, body.get("spec"), status, evaluations)
-
-
-def _stored_evaluations(
-    api: Any, namespace: str, name: str, spec: dict[str, Any]
-) -> pd.DataFrame | None:
-    """Every evaluation of a distributed run, paired with its parameters by replaying the
-    search over its result ConfigMaps as the operator does; None for a single-pod run,
-    whose evaluations stay in its pod."""
-    import pandas as pd
-    from kubernetes import client
-
-    from stratopt.api.v1alpha1 import OptimizationRunSpec
-    from stratopt.runtime.kubernetes import replay, stored_results
-    from stratopt.runtime.protocol import revision
-
-    run_revision = revision(spec)
-    results = stored_results(client.CoreV1Api(api), namespace, name, run_revision)
-    if not any("metrics.json" in data for data in results.values()):
-        return None
-    state = replay(OptimizationRunSpec.model_validate(spec), results, name, run_revision)
-    evaluations = state.driver.evaluations
-    if state.pending is not None or not evaluations:
-        return None
-    return pd.DataFrame([{**e.parameters, **e.metrics} for e in evaluations])
 
 
 def build_report(source: ReportSource) -> str:

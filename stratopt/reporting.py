@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         OptimizationRunSpec,
         OptimizationRunStatus,
     )
+    from stratopt.backtest import Backtester
     from stratopt.data import MarketData
     from stratopt.forecast.lstm import LstmForecaster
     from stratopt.optimize.results import BatchProgress
@@ -309,6 +310,21 @@ def write_optimization(
     rows = [{**e.parameters, **e.metrics} for e in outcome.evaluations]
     pd.DataFrame(rows).to_csv(out / "evaluations.csv", index_label="evaluation")
     plot_pareto(out / "pareto.png", outcome)
+    picks = outcome.status.picks
+    if picks is not None and outcome.backtester is not None:
+        for label in ("conservative", "balanced", "aggressive"):
+            pick = getattr(picks, label)
+            if pick is not None:
+                write_ledger(out / "picks" / label, outcome.backtester, pick.parameters)
+
+
+def write_ledger(folder: Path, backtester: Backtester, parameters: dict[str, float]) -> None:
+    """trades.csv and equity.csv of one parameter set, in ``folder``."""
+    from stratopt.backtest.ledger import equity_frame, trades_frame
+
+    folder.mkdir(parents=True, exist_ok=True)
+    trades_frame(backtester, parameters).to_csv(folder / "trades.csv", index=False)
+    equity_frame(backtester, parameters).to_csv(folder / "equity.csv")
 
 
 def plot_pareto(path: Path, outcome: OptimizationOutcome) -> None:

@@ -190,3 +190,37 @@ def test_output_to_a_pipe_is_not_cut_to_80_columns(tmp_path: Path) -> None:
     widest = max(len(line.rstrip()) for line in done.stdout.splitlines())
     assert widest > 80, "the front's table is wider than a terminal's 80 columns"
     assert "position_size" in done.stdout and "sharpe_ratio" in done.stdout
+
+
+def test_out_writes_each_picks_trades_and_equity(tmp_path: Path) -> None:
+    import csv
+
+    run = tmp_path / "run.yaml"
+    run.write_text(
+        "kind: OptimizationRun\nspec:\n  seed: 2\n  backtest:\n"
+        "    data: {source: 'synthetic:gbm?bars=3000&freq=1h&seed=4&reversion=0.05'}\n"
+        "    strategy: {name: rsi_reversion}\n    leverage: 10\n"
+        "  parameters: [{name: stop_loss, min: 20, max: 80}]\n"
+        "  objectives: [net_profit, max_drawdown]\n"
+        "  algorithm: {name: random, random: {samples: 12}}\n"
+    )
+    done = stratopt("run", str(run), "-o", "json", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    for pick, solution in status["picks"].items():
+        if not isinstance(solution, dict):
+            continue
+        folder = tmp_path / "out" / "picks" / pick
+        with (folder / "trades.csv").open() as handle:
+            trades = list(csv.DictReader(handle))
+        assert len(trades) == solution["metrics"]["num_trades"]
+        profit = sum(float(t["pnl"]) for t in trades)
+        assert abs(profit - solution["metrics"]["net_profit"]) < 1e-6
+        with (folder / "equity.csv").open() as handle:
+            last = list(csv.DictReader(handle))[-1]
+        assert abs(float(last["equity"]) - 100_000 - solution["metrics"]["net_profit"]) < 1e-6
+    single = stratopt("backtest", str(run), "--out", str(tmp_path / "one"))
+    assert single.returncode == 0, single.stderr
+    assert {p.name for p in (tmp_path / "one").iterdir()} == {
+        "backtest.yaml", "resource.yaml", "trades.csv", "equity.csv",
+    }  # fmt: skip

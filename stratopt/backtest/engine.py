@@ -161,6 +161,11 @@ class Backtester:
         self.strategy_timeout = float(os.environ.get("STRATOPT_STRATEGY_TIMEOUT", STRATEGY_TIMEOUT))
         self.check_enough_bars(self.base_parameters)
 
+    @property
+    def cost_offset(self) -> float:
+        """What each fill pays per unit in price for half the spread and the slippage."""
+        return self._cost_offset
+
     def parameters(
         self, overrides: Mapping[str, object] | None = None, field: str = "parameters"
     ) -> dict[str, float]:

@@ -93,6 +93,18 @@ def _between(frame: pd.DataFrame, spec: DataSpec, field: str) -> pd.DataFrame:
     return kept
 
 
+def market_data_from_frame(frame: pd.DataFrame, spec: DataSpec, field: str = "data") -> MarketData:
+    """Bars a user holds as a DataFrame (OHLC columns in any capitalization, a time
+    column or index), checked as a file's are, quoted as ``spec`` says."""
+    bars = normalize_columns(
+        frame, field, adjusted=spec.adjusted, adjusted_field=f"{field}.adjusted"
+    )
+    if len(bars) and (spec.start is not None or spec.end is not None):
+        bars = _between(bars, spec, field.removesuffix(".source"))
+    validate_ohlcv(bars, field)
+    return MarketData.from_frame(bars, pip_size=spec.pip_size, tick_size=spec.effective_tick_size)
+
+
 def load_market_data(spec: DataSpec, field: str = "spec.backtest.data") -> MarketData:
     """Load ``spec`` as :class:`MarketData` ready for the engine."""
     bars: Bars | None = None

@@ -15,19 +15,23 @@ from stratopt.data import MarketData, load_market_data
 from stratopt.features import analyze_features
 
 
-def run_feature_analysis(spec: FeatureAnalysisSpec) -> FeatureAnalysisStatus:
-    """Load the data and rank the features."""
-    return analyze_features(spec, load_market_data(spec.data, "spec.data"))
+def run_feature_analysis(
+    spec: FeatureAnalysisSpec, data: MarketData | None = None
+) -> FeatureAnalysisStatus:
+    """Load the data (unless given) and rank the features."""
+    return analyze_features(spec, data or load_market_data(spec.data, "spec.data"))
 
 
 if TYPE_CHECKING:
     from stratopt.forecast.lstm import LstmForecaster
 
 
-def run_forecast(spec: ForecastRunSpec) -> tuple[ForecastRunStatus, LstmForecaster, MarketData]:
-    """Load the data, train, evaluate and forecast."""
+def run_forecast(
+    spec: ForecastRunSpec, data: MarketData | None = None
+) -> tuple[ForecastRunStatus, LstmForecaster, MarketData]:
+    """Load the data (unless given), train, evaluate and forecast."""
     from stratopt.forecast import forecast
 
-    data = load_market_data(spec.data, "spec.data")
+    data = data or load_market_data(spec.data, "spec.data")
     status, model = forecast(spec, data)
     return status, model, data

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec, OptimizationRunStatus
 from stratopt.backtest import Backtester
+from stratopt.backtest.ledger import buy_and_hold
 from stratopt.backtest.metrics import INFEASIBLE, undefined_ratio
 from stratopt.data import MarketData
 from stratopt.optimize import (
@@ -39,7 +40,7 @@ from stratopt.runtime.checks import (
 )
 from stratopt.runtime.diagnostics import diagnose
 from stratopt.runtime.local import LocalExecutor
-from stratopt.runtime.robustness import pick_robustness
+from stratopt.runtime.robustness import benchmark_warnings, pick_robustness
 
 if TYPE_CHECKING:
     from stratopt.runtime.executor import Executor
@@ -53,6 +54,8 @@ class OptimizationOutcome:
     status: OptimizationRunStatus
     evaluations: list[Evaluation]
     block_returns: Mapping[tuple[float, ...], np.ndarray] = field(default_factory=dict)
+    #: The run's backtester, its data loaded: what re-runs a pick for its trades.
+    backtester: Backtester | None = None
 
 
 def prepare(spec: OptimizationRunSpec, data: MarketData | None = None) -> Backtester:
@@ -111,7 +114,7 @@ def run_optimization(
             )
         outcome = _optimize(spec, backtester, executor, on_batch)
     outcome.status.warnings[:0] = probed
-    return outcome
+    return replace(outcome, backtester=backtester)
 
 
 def _optimize(
@@ -138,9 +141,11 @@ def _optimize(
             backtester, backtests, status.best.parameters, known=outcome.block_returns
         )
         status.warnings += stop_out_warnings(backtester, status.best.parameters)
+    status.benchmark, _ = buy_and_hold(backtester)
     if status.picks is not None:
         status.robustness, fragile = pick_robustness(spec, backtester, status.picks)
         status.warnings += fragile
+        status.warnings += benchmark_warnings(status.picks, status.benchmark)
     if folds is not None:
         from stratopt.runtime.walkforward import walk_forward
 

@@ -206,3 +206,25 @@ def pick_robustness(
                 spec.objectives[0].direction,
             )
     return found, warnings
+
+
+def benchmark_warnings(picks: Picks, benchmark: dict[str, float]) -> list[str]:
+    """Picks whose risk-adjusted return does not beat holding the instrument."""
+    held = benchmark["sharpe_ratio"]
+    losers = [
+        f"{label} ({solution.metrics['sharpe_ratio']:.3g})"
+        for label, solution in (
+            ("conservative", picks.conservative),
+            ("balanced", picks.balanced),
+            ("aggressive", picks.aggressive),
+        )
+        if solution is not None and solution.metrics["sharpe_ratio"] <= held
+    ]
+    if not losers:
+        return []
+    return [
+        f"the Sharpe ratio of the {', '.join(losers)} pick"
+        f"{'s' if len(losers) > 1 else ''} does not beat buy-and-hold of the same bars "
+        f"({held:.3g}, total return {benchmark['total_return']:.3g}%): holding the instrument "
+        "did as well for its risk"
+    ]

@@ -67,3 +67,42 @@ def test_a_resource_without_a_name_is_generated_one_and_fields_are_split() -> No
     )
     assert _split_field("the worker failed: boom") == ("", "the worker failed: boom")
     assert Result.of("FeatureAnalysis", {"topFeatures": ["rsi_14"]}).top_features == ["rsi_14"]
+
+
+def test_a_search_gives_its_evaluations_trades_and_equity_as_dataframes() -> None:
+    from stratopt.data import synthesize_ohlcv
+
+    document = genetic()
+    # The bars a notebook holds, given as a DataFrame instead of the spec's source.
+    frame = synthesize_ohlcv("synthetic:gbm?bars=4000&freq=1h&seed=9&reversion=0.05")
+    frame = frame.rename(columns=str.capitalize).reset_index(names="Date")
+    result = run_local(document, data=frame)
+    evaluations = result.evaluations
+    assert len(evaluations) == result.iterations_completed == 60
+    assert {"stop_loss", "take_profit", "net_profit", "max_drawdown"} <= set(evaluations)
+    balanced = result.status.picks.balanced
+    trades = result.trades("balanced")
+    assert list(trades.columns) == [
+        "entry_time", "exit_time", "side", "entry_price", "exit_price", "size", "pnl",
+        "costs", "exit_reason",
+    ]  # fmt: skip
+    assert len(trades) == balanced.metrics["num_trades"]
+    assert trades["pnl"].sum() == pytest.approx(balanced.metrics["net_profit"], rel=1e-9)
+    assert set(trades["exit_reason"]) <= {"signal", "stop", "target", "end of data"}
+    equity = result.equity("balanced")
+    assert len(equity) == 4000 and list(equity.columns) == ["equity", "drawdown", "position"]
+    assert equity["equity"].iloc[-1] - 100_000 == pytest.approx(balanced.metrics["net_profit"])
+    assert equity["drawdown"].max() == pytest.approx(balanced.metrics["max_drawdown"], rel=1e-6)
+    with pytest.raises(KeyError, match="no 'cautious' pick"):
+        result.trades("cautious")
+
+
+def test_every_search_reports_buy_and_hold_of_the_same_bars() -> None:
+    from stratopt.data import synthesize_ohlcv
+
+    result = run_local(genetic())
+    benchmark = result.status.benchmark
+    close = synthesize_ohlcv("synthetic:gbm?bars=5000&freq=1h&seed=7")["close"]
+    held = 100 * (close.iloc[-1] / close.iloc[0] - 1)
+    assert benchmark["total_return"] == pytest.approx(held)
+    assert set(benchmark) == {"total_return", "cagr", "max_drawdown", "sharpe_ratio"}

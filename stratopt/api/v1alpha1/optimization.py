@@ -918,6 +918,12 @@ class OptimizationRunStatus(RunStatus):
     diagnostics: Diagnostics | None = Field(
         default=None, description="Overfitting diagnostics of the best solution and the search."
     )
+    benchmark: dict[str, float] | None = Field(
+        default=None,
+        description="Buy-and-hold of the same instrument over the same bars (from the first "
+        "close to the last, fully invested, no costs): total_return and cagr (percent), "
+        "max_drawdown (percent), sharpe_ratio.",
+    )
     robustness: dict[str, Robustness] = Field(
         default_factory=dict,
         description="Each pick (conservative, balanced, aggressive) re-run with one more "
