@@ -4,6 +4,7 @@ refused (redirects too), reads are bounded, and only strategies are built."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import threading
 import urllib.request
@@ -399,3 +400,24 @@ def test_a_report_without_cluster_credentials_says_what_to_give(tmp_path: Path) 
     done = stratopt("report", "optrun/absent", "--kubeconfig", str(tmp_path / "none"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--kubeconfig: no usable cluster credentials" in done.stderr
+
+
+def test_day_first_dates_name_the_option_that_reads_them(tmp_path: Path) -> None:
+    rows = "".join(f"{d:02d}/01/2019,1.1,1.2,1.0,1.15\n" for d in range(1, 32))
+    (tmp_path / "dayfirst.csv").write_text("Date,Open,High,Low,Close\n" + rows)
+    error = backtest(tmp_path, str(tmp_path / "dayfirst.csv"))
+    assert "give their format as data.dateFormat (e.g. '%d/%m/%Y' for 31/12/2018)" in error
+    spec = tmp_path / "given.yaml"
+    spec.write_text(
+        f"spec:\n  backtest:\n    data: {{source: '{tmp_path / 'dayfirst.csv'}', "
+        "dateFormat: '%d/%m/%Y'}\n    strategy: {name: rsi_reversion, parameters: "
+        "{rsi_period: 3}}\n"
+    )
+    done = stratopt("backtest", str(spec), "-o", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["bars"] == 31
+    wrong = spec.read_text().replace("%d/%m/%Y", "%m/%d/%Y")
+    spec.write_text(wrong)
+    refused = stratopt("backtest", str(spec))
+    assert refused.returncode == 2
+    assert "spec.backtest.data.dateFormat: '%m/%d/%Y' does not read column 'date'" in refused.stderr

@@ -50,6 +50,7 @@ def load_frame(spec: DataSpec, field: str = "spec.backtest.data") -> pd.DataFram
             f"{field}.source",
             adjusted=spec.adjusted,
             adjusted_field=f"{field}.adjusted",
+            date_format=spec.date_format,
         )
     if len(frame) and (spec.start is not None or spec.end is not None):
         frame = _between(frame, spec, field)
@@ -111,7 +112,7 @@ def load_market_data(spec: DataSpec, field: str = "spec.backtest.data") -> Marke
     if spec.start is None and spec.end is None:
         if is_synthetic(spec.source):
             bars = synthesize_bars(spec.source, f"{field}.source")
-        elif not spec.adjusted:
+        elif not spec.adjusted and spec.date_format is None:
             bars = _read_plain_bars(spec.source, spec.format, f"{field}.source")
     if bars is not None:
         validate_bars(bars, f"{field}.source")

@@ -28,6 +28,7 @@ def normalize_columns(
     *,
     adjusted: bool = False,
     adjusted_field: str = "data.adjusted",
+    date_format: str | None = None,
 ) -> pd.DataFrame:
     """Lower-case OHLCV column names and move the time column into a DatetimeIndex.
 
@@ -55,7 +56,9 @@ def normalize_columns(
             "no timestamp column found: add a 'date', 'datetime' or 'timestamp' column; "
             f"the file has {shown_columns(frame.columns)}",
         )
-    frame.index = _timestamps(frame.index, time_columns[0] if time_columns else None, field)
+    frame.index = _timestamps(
+        frame.index, time_columns[0] if time_columns else None, field, date_format
+    )
     missing = [name for name in REQUIRED if name not in frame.columns]
     if missing:
         raise DataError(
@@ -89,17 +92,34 @@ def normalize_columns(
     return frame[[*REQUIRED, "volume"]]
 
 
-_DATE_EXAMPLE = "write them like 2024-01-31 or 2024-01-31 09:30:00+00:00"
+_DATE_EXAMPLE = (
+    "write them like 2024-01-31 or 2024-01-31 09:30:00+00:00, or give their format as "
+    "data.dateFormat (e.g. '%d/%m/%Y' for 31/12/2018)"
+)
 
 
-def _timestamps(values: pd.Index, column: str | None, field: str) -> pd.DatetimeIndex:
-    """``values`` as timestamps (in UTC when their UTC offsets differ), or an error naming
-    the cause: numbers, or a value that is no date."""
+def _timestamps(
+    values: pd.Index, column: str | None, field: str, date_format: str | None = None
+) -> pd.DatetimeIndex:
+    """``values`` as timestamps (in UTC when their UTC offsets differ), read with
+    ``date_format`` when given, or an error naming the cause: numbers, a value that is
+    no date, dates whose format pandas cannot tell (naming dateFormat)."""
     import pandas as pd
 
     where = f"column {shown_value(column)}" if column else "the index"
     if isinstance(values, pd.DatetimeIndex):
         return values
+    if date_format is not None:
+        parsed = pd.to_datetime(values, format=date_format, errors="coerce")
+        if parsed.isna().any():
+            row = int(parsed.isna().argmax())
+            raise DataError(
+                f"{field.removesuffix('.source')}.dateFormat",
+                f"{shown_value(date_format)} does not read {where}'s value "
+                f"{shown_value(values[row])} (row {row + 1}); use strftime codes such as "
+                "'%d/%m/%Y %H:%M'",
+            )
+        return pd.DatetimeIndex(parsed)
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         raise DataError(
             field,

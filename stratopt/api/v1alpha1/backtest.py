@@ -67,6 +67,12 @@ class DataSpec(ApiModel):
     end: datetime | None = Field(
         default=None, description="Drop bars after this timestamp (inclusive bound)."
     )
+    date_format: str | None = Field(
+        default=None,
+        max_length=64,
+        description="strftime codes of the file's dates when pandas cannot infer them, "
+        "e.g. '%d/%m/%Y' for day-first dates such as 31/12/2018.",
+    )
     adjusted: bool = Field(
         default=False,
         description="Trade the file's 'Adj Close' (splits and dividends): open, high and "
