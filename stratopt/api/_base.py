@@ -7,13 +7,16 @@ one alias generator does the translation for every field.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 
 class ApiModel(BaseModel):
-    """Base of all resource models: camelCase aliases, unknown fields rejected."""
+    """Base of all resource models: camelCase aliases, unknown fields rejected, and no
+    true or false where a number belongs (the API server refuses it, so must we)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -21,6 +24,23 @@ class ApiModel(BaseModel):
         extra="forbid",
         validate_default=True,
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        numeric = info.field_name is not None and _numeric(
+            cls.model_fields[info.field_name].annotation
+        )
+        if isinstance(value, bool) and numeric:
+            raise ValueError("must be a number, not true or false")
+        return value
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field of this type takes numbers and not booleans."""
+    options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+    kinds = set(options or (annotation,))
+    return bool(kinds & {int, float}) and bool not in kinds
 
 
 def first_repeated(names: Sequence[str]) -> str | None:
