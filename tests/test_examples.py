@@ -122,4 +122,7 @@ def test_example_runs_locally(example: Path, tmp_path: Path) -> None:
         assert {"bestParameters", "bestObjectiveValue", "iterationsCompleted"} <= set(status)
     else:
         assert {"conservative", "balanced", "aggressive"} <= set(status["picks"])
-    assert written == {"evaluations.csv", "pareto.png"}
+    assert written == {"evaluations.csv", "pareto.png", "picks"}
+    for pick in ("conservative", "balanced", "aggressive"):
+        kept = {p.name for p in (tmp_path / "out" / "picks" / pick).iterdir()}
+        assert kept == {"trades.csv", "equity.csv"}, pick

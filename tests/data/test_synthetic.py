@@ -55,7 +55,7 @@ def test_volatility_regimes_cluster() -> None:
         ("synthetic:gbm?freq=banana", "synthetic option freq='banana' must be a duration"),
         ("synthetic:gbm?freq=0h", "synthetic option freq='0h' must be positive"),
         ("synthetic:gbm?start=someday", "synthetic option start='someday' must be a date"),
-        ("synthetic:gbm?bars=1", "bars must be at least 2"),
+        ("synthetic:gbm?bars=1", "bars must be from 2 to 50,000,000; got 1"),
     ],
 )
 def test_bad_synthetic_sources(source: str, message: str) -> None:
