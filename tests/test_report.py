@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -85,9 +86,23 @@ def test_a_browser_without_a_network_draws_every_chart_without_an_error(
         "Every evaluation": [1],
         "Parameter importance": [1],
         "Optimization history": [2],
-        "Equity of the picks": [len(picks)],
+        "Equity of the picks": [2 * len(picks) + 1],  # equity and drawdown each, buy and hold
+        "Returns by month": [1],
+        "Trades": [2],
         "Overfitting diagnostics": [],
     }
+    # The heat map as a person sees it: drawn, and each year's cell the return of the
+    # balanced pick's equity.csv over that year.
+    (heat,) = next(s for s in page.sections if s.title == "Returns by month").charts
+    assert heat["images"] >= 1, "the heat map's cells were not drawn"
+    (drawn,) = heat["heatmaps"]
+    equity = pd.read_csv(path.parent.parent / "run" / "picks" / "balanced" / "equity.csv")
+    equity["time"] = pd.to_datetime(equity["time"])
+    year_end = equity.groupby(equity["time"].dt.year)["equity"].last()
+    expected = 100 * (year_end / year_end.shift(1).fillna(100_000.0) - 1)
+    column = drawn["x"].index("year")
+    for row, year in enumerate(drawn["y"]):
+        assert drawn["z"][row][column] == pytest.approx(expected[int(year)]), year
     # The importance chart as a person sees it: one bar a parameter, lengths in the
     # order of the values, the least important still visible.
     (importance,) = next(s for s in page.sections if s.title == "Parameter importance").charts
