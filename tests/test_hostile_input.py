@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from stratopt.data._sources import SourcePolicy, _CheckedRedirects
-from stratopt.errors import DataError
+from stratopt.errors import DataError, InputError
 from tests.test_cli import stratopt
 
 TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6IkFCQyJ9.eyJpc3MiOiJrdWJlcm5ldGVzIn0.c2lnbmF0dXJlc2VjcmV0"
@@ -421,3 +421,27 @@ def test_day_first_dates_name_the_option_that_reads_them(tmp_path: Path) -> None
     refused = stratopt("backtest", str(spec))
     assert refused.returncode == 2
     assert "spec.backtest.data.dateFormat: '%m/%d/%Y' does not read column 'date'" in refused.stderr
+
+
+@pytest.mark.parametrize("volume", ["none", "empty"])
+def test_data_without_volume_serves_what_never_reads_volume(tmp_path: Path, volume: str) -> None:
+    from stratopt.api import parse_model
+    from stratopt.api.v1alpha1 import FeatureAnalysisSpec
+    from stratopt.data import synthesize_ohlcv
+    from stratopt.runtime import run_feature_analysis
+
+    frame = synthesize_ohlcv("synthetic:gbm?bars=3000&freq=1h&seed=5")
+    frame = frame.drop(columns="volume") if volume == "none" else frame.assign(volume=None)
+    frame.reset_index(names="timestamp").to_csv(tmp_path / "bars.csv", index=False)
+    source = str(tmp_path / "bars.csv")
+    done = stratopt("backtest", str(spec_file(tmp_path, source)), "-o", "json")
+    assert done.returncode == 0, done.stderr
+    quick = {"model": {"nEstimators": 10, "maxDepth": 3}, "importance": {"repeats": 1}}
+    analysis = parse_model(FeatureAnalysisSpec, {"data": {"source": source}, **quick}, "spec")
+    status = run_feature_analysis(analysis)  # the default features, less volume's
+    assert status.n_features == 12 and "volume_ratio_20" not in status.top_features
+    named = {"data": {"source": source}, "features": ["rsi_14", "volume_ratio_20"], **quick}
+    with pytest.raises(InputError) as refused:
+        run_feature_analysis(parse_model(FeatureAnalysisSpec, named, "spec"))
+    assert refused.value.field == "spec.features[1]"
+    assert refused.value.message.startswith("volume_ratio_20 reads volume, which the data")

@@ -144,6 +144,11 @@ class MarketData(Bars):
         index = pd.DatetimeIndex(self.timestamps, name="timestamp")
         return index if self.tz is None else index.tz_localize("UTC").tz_convert(self.tz)
 
+    @cached_property
+    def has_volume(self) -> bool:
+        """Whether the bars carry volume: a missing or empty column is read as zeros."""
+        return bool(np.any(self.volume))
+
     def seconds_between(self, first: int, last: int) -> float:
         """Seconds from bar ``first`` to bar ``last``."""
         return float((self.timestamps[last] - self.timestamps[first]) / np.timedelta64(1, "s"))

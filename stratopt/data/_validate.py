@@ -86,6 +86,8 @@ def normalize_columns(
             DataNotice,
             stacklevel=2,
         )
+    if "volume" in frame.columns and frame["volume"].isna().all():
+        frame = frame.drop(columns="volume")  # an empty column: no volume, as if missing
     if "volume" not in frame.columns:
         frame = frame.assign(volume=0.0)
     frame.index.name = "timestamp"

@@ -78,8 +78,19 @@ def lookback(name: str) -> int:
     return int(match[1]) if match else 35
 
 
+def reads_volume(name: str) -> bool:
+    """Whether the feature ``name`` is computed from volume."""
+    return name.startswith("volume_")
+
+
 def compute_feature(data: MarketData, name: str, field: str = "spec.features") -> np.ndarray:
     """One feature's values for every bar (NaN during its warm-up)."""
+    if reads_volume(name) and not data.has_volume:
+        raise InputError(
+            field,
+            f"{name} reads volume, which the data does not have (its volume column is "
+            "missing, empty or all zero); drop it from features",
+        )
     if name in FIXED:
         return np.asarray(FIXED[name][1](data), dtype=float)
     for pattern, function in _COMPILED:

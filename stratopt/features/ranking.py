@@ -32,7 +32,7 @@ from stratopt.api.v1alpha1.features import (
 )
 from stratopt.data import MarketData
 from stratopt.errors import DataError
-from stratopt.features.catalogue import feature_matrix, lookback
+from stratopt.features.catalogue import feature_matrix, lookback, reads_volume
 
 #: Fewer usable rows than this per fold cannot be scored meaningfully.
 MIN_ROWS_PER_FOLD = 100
@@ -57,20 +57,20 @@ class Dataset:
 
 
 def build_dataset(spec: FeatureAnalysisSpec, data: MarketData) -> Dataset:
-    """The feature matrix and the target, rows in time order."""
+    """The feature matrix and the target, rows in time order. The default features leave
+    out those that read volume when the data has none; features a spec names do not."""
     horizon = spec.target.horizon
-    needed = (
-        max(lookback(n) for n in spec.features)
-        + horizon
-        + spec.validation.folds * MIN_ROWS_PER_FOLD
-    )
+    names = list(spec.features)
+    if "features" not in spec.model_fields_set and not data.has_volume:
+        names = [n for n in names if not reads_volume(n)]
+    needed = max(lookback(n) for n in names) + horizon + spec.validation.folds * MIN_ROWS_PER_FOLD
     if len(data) < needed:
         raise DataError(
             "spec.data",
             f"has {len(data)} bars but this analysis needs at least "
             f"{needed} (longest lookback + horizon + {MIN_ROWS_PER_FOLD} per fold)",
         )
-    X = feature_matrix(data, spec.features)
+    X = feature_matrix(data, names)
     future = np.full(len(data), np.nan)
     future[:-horizon] = np.log(data.close[horizon:] / data.close[:-horizon])
     y = (future > 0).astype(float) if spec.target.kind == "direction" else future
@@ -81,7 +81,7 @@ def build_dataset(spec: FeatureAnalysisSpec, data: MarketData) -> Dataset:
             f"only {int(usable.sum())} bars have every feature and a "
             "target; use more data or fewer, shorter features",
         )
-    return Dataset(X[usable], y[usable], list(spec.features))
+    return Dataset(X[usable], y[usable], names)
 
 
 class FeatureRanker:
