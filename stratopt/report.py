@@ -294,6 +294,18 @@ def _optimization_sections(source: ReportSource) -> list[Section]:
             )
         figure.update_layout(yaxis_title="sharpe_ratio", barmode="group")
         sections.append(("Walk-forward folds", _walk_text(walk), _html(figure)))
+        stitched = _stitched_figure(source, folds)
+        if stitched is not None:
+            sections.append(
+                (
+                    "Walk-forward equity",
+                    "Out of sample: each fold's chosen parameters traded on its test window, "
+                    "the windows stitched into one curve from the run's capital. In sample: "
+                    "the same parameters on their training window, each from the capital, "
+                    "for comparison. Dotted lines mark where each test window begins.",
+                    stitched,
+                )
+            )
     diagnostics = status.get("diagnostics")
     if diagnostics:
         profitable = any(s["metrics"]["net_profit"] > 0 for s in front)
@@ -525,6 +537,56 @@ def _pick_sections(source: ReportSource) -> list[Section]:
             )
         )
     return sections
+
+
+def _stitched_figure(source: ReportSource, folds: list[dict[str, Any]]) -> str | None:
+    """The stitched out-of-sample equity of the folds against their in-sample fits,
+    re-run from the spec (None without one)."""
+    if source.spec is None or not source.rerun or not folds:
+        return None
+    import numpy as np
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from stratopt.api import parse_model
+    from stratopt.api.v1alpha1 import BacktestSpec
+    from stratopt.backtest import Backtester
+    from stratopt.optimize.walkforward import stitch_returns
+
+    backtester = Backtester(parse_model(BacktestSpec, source.spec["backtest"], "spec.backtest"))
+    index = backtester.data.index
+    capital = backtester.spec.capital
+
+    def window(first: str, last: str) -> tuple[int, int]:
+        start = int(index.searchsorted(pd.Timestamp(first)))
+        return start, int(index.searchsorted(pd.Timestamp(last), side="right"))
+
+    tests = [window(f["testStart"], f["testEnd"]) for f in folds]
+    curves = [
+        backtester.run(f["parameters"], w).equity.to_numpy()
+        for f, w in zip(folds, tests, strict=True)
+    ]
+    stitched = capital * np.cumprod(1 + stitch_returns(curves, capital))
+    times = np.concatenate([index[a:b] for a, b in tests])
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=times, y=stitched, name="out of sample, stitched"))
+    for number, fold in enumerate(folds):
+        train = window(fold["trainStart"], fold["trainEnd"])
+        fit = backtester.run(fold["parameters"], train).equity
+        step = max(1, len(fit) // 500)
+        figure.add_trace(
+            go.Scatter(
+                x=fit.index[::step],
+                y=fit.to_numpy()[::step],
+                name="in sample",
+                legendgroup="in sample",
+                showlegend=number == 0,
+                line={"color": "lightgray"},
+            )
+        )
+        figure.add_vline(x=index[tests[number][0]], line={"dash": "dot", "width": 1})
+    figure.update_layout(yaxis_title="equity")
+    return _html(figure)
 
 
 def monthly_returns(equity: pd.Series, capital: float) -> pd.DataFrame:

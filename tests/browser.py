@@ -38,7 +38,8 @@ MEASURE = """
         const drawn = bar.getBoundingClientRect();
         return {width: drawn.width, height: drawn.height};
       }),
-      values: chart.data.map(trace => trace.orientation === 'h' ? trace.x : trace.y),
+      values: (chart._fullData || chart.data).map(
+        trace => Array.from((trace.orientation === 'h' ? trace.x : trace.y) || [])),
       heatmaps: chart.data.filter(trace => trace.type === 'heatmap')
         .map(trace => ({x: trace.x, y: trace.y, z: trace.z})),
       images: chart.querySelectorAll('svg image').length,

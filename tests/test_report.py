@@ -205,3 +205,23 @@ def test_a_malformed_results_folder_is_refused_by_name(
     done = stratopt("report", str(tmp_path), "--out", str(tmp_path / "html"))
     assert done.returncode == 2 and expected in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_walk_forward_report_stitches_the_out_of_sample_equity(tmp_path: Path) -> None:
+    from tests.test_examples import reduced
+
+    document = reduced("walk-forward")
+    (tmp_path / "wf.yaml").write_text(yaml.safe_dump(document))
+    done = stratopt("run", str(tmp_path / "wf.yaml"), "-o", "json", "--out", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    walk = json.loads(done.stdout)["walkForward"]
+    written = stratopt("report", str(tmp_path / "run"), "--out", str(tmp_path / "html"), "--rerun")
+    assert written.returncode == 0, written.stderr
+    page = inspect_page(tmp_path / "html" / "report.html", tmp_path / "shots")
+    page.assert_rendered()
+    (chart,) = next(s for s in page.sections if s.title == "Walk-forward equity").charts
+    assert chart["traces"] == 1 + len(walk["folds"])  # the stitched curve, a fit per fold
+    stitched = chart["values"][0]
+    capital = document["spec"]["backtest"]["capital"]
+    expected = capital + walk["summary"]["metrics"]["net_profit"]
+    assert stitched[-1] == pytest.approx(expected, rel=1e-9)
