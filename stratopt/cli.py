@@ -118,6 +118,7 @@ def backtest(
     from stratopt.api import parse_model, read_document
     from stratopt.api.v1alpha1 import BacktestSpec
     from stratopt.backtest import Backtester
+    from stratopt.backtest.ledger import buy_and_hold
     from stratopt.runtime.checks import backtest_warnings
 
     document = read_document(file)
@@ -134,6 +135,7 @@ def backtest(
         "parameters": parameters,
         "bars": len(backtester.data),
         "metrics": backtester.evaluate(parameters),
+        "benchmark": buy_and_hold(backtester)[0],
         "warnings": warnings,
     }
     emit(report, output, _print_backtest)
@@ -162,9 +164,11 @@ def _print_backtest(report: dict[str, Any]) -> None:
     console.print(
         f"[bold]{escape(report['strategy'])}[/bold] on {report['bars']} bars: {escape(parameters)}"
     )
-    table = Table("metric", "value", "unit")
+    table = Table("metric", "value", "buy and hold", "unit")
+    held = report.get("benchmark") or {}
     for name, value in report["metrics"].items():
-        table.add_row(name, f"{value:,.4f}", METRICS[name][0])
+        beside = f"{held[name]:,.4f}" if name in held else ""
+        table.add_row(name, f"{value:,.4f}", beside, METRICS[name][0])
     console.print(table)
 
 

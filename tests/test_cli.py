@@ -40,6 +40,7 @@ def test_backtest_prints_every_metric_as_json() -> None:
     assert set(report["metrics"]) == set(METRIC_NAMES)
     assert report["parameters"]["stop_loss"] == 38 and report["parameters"]["take_profit"] == 95
     assert report["bars"] == 62000 and report["metrics"]["num_trades"] > 100
+    assert set(report["benchmark"]) == {"total_return", "cagr", "max_drawdown", "sharpe_ratio"}
 
 
 def test_backtest_table_output() -> None:

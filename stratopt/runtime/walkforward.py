@@ -12,6 +12,7 @@ import numpy as np
 from stratopt.api.v1alpha1 import OptimizationRunSpec, WalkForwardStatus
 from stratopt.api.v1alpha1.optimization import FoldResult, WalkForwardSummary
 from stratopt.backtest import Backtester
+from stratopt.backtest.ledger import buy_and_hold
 from stratopt.backtest.metrics import metrics_from_returns
 from stratopt.optimize.walkforward import (
     Fold,
@@ -63,6 +64,7 @@ def run_fold(spec: OptimizationRunSpec, backtester: Backtester, fold: Fold) -> F
         in_sample=in_sample,
         out_of_sample=test.metrics,
         partial=fold.partial or None,
+        benchmark=buy_and_hold(backtester, fold.test)[0],
     )
     return FoldOutcome(result, test.equity.to_numpy(), trades.pnl.to_numpy(), held)
 

@@ -122,6 +122,14 @@ def test_same_seed_same_folds() -> None:
     second = run_optimization(run, workers=1).status.walk_forward
     assert first == second and first is not None and len(first.folds) == 3
     assert [f.partial for f in first.folds] == [None, None, True]  # 8000-9000 tested too
+    data = synthesize_ohlcv("synthetic:walk?bars=9000&seed=2")["close"].to_numpy()
+    for fold, (start, end) in zip(
+        first.folds, [(4000, 6000), (6000, 8000), (8000, 9000)], strict=True
+    ):
+        assert fold.benchmark is not None  # buy-and-hold of the fold's own test window
+        assert fold.benchmark["total_return"] == pytest.approx(
+            100 * (data[end - 1] / data[start] - 1)
+        )
 
 
 def wide_random_search(source: str, seed: int = 5) -> OptimizationRunSpec:

@@ -849,6 +849,11 @@ class FoldResult(ApiModel):
         description="True when the data ends before this test window does: the last "
         "fold tests the data to its end, on a shorter window.",
     )
+    benchmark: dict[str, float] | None = Field(
+        default=None,
+        description="Buy-and-hold of the instrument over the test window (total_return, "
+        "cagr, max_drawdown, sharpe_ratio).",
+    )
 
 
 class ParameterSpread(ApiModel):
