@@ -31,6 +31,12 @@ def test_the_seeds_workflow_through_the_client(
     assert result.best_parameters == local.best_parameters
     assert result.iterations_completed == local.iterations_completed == 60
     assert seen and seen[-1]["evaluationsCompleted"] == 60
+    # What a quant takes away, from the cluster as from here: a pick's trades and equity.
+    trades, equity = result.trades("aggressive"), result.equity("aggressive")
+    assert trades.equals(local.trades("aggressive")) and equity.equals(local.equity("aggressive"))
+    aggressive = result.status.picks.aggressive
+    assert trades["pnl"].sum() == pytest.approx(aggressive.metrics["net_profit"], rel=1e-9)
+    assert result.status.benchmark == local.status.benchmark
     assert [(r.kind, r.name) for r in client.list()] == [("OptimizationRun", "client-genetic")]
     assert client.get("OptimizationRun", "client-genetic").phase == "Succeeded"
 
