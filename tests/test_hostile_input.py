@@ -341,7 +341,15 @@ def test_worker_processes_die_with_a_killed_run() -> None:
     from tests.conftest import EXAMPLES
 
     run = subprocess.Popen(
-        [sys.executable, "-m", "stratopt.cli", "run", str(EXAMPLES / "optimization-genetic.yaml")],
+        [
+            sys.executable,
+            "-m",
+            "stratopt.cli",
+            "run",
+            str(EXAMPLES / "optimization-genetic.yaml"),
+            "--workers",
+            "2",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
