@@ -188,6 +188,16 @@ def print_optimization(spec: OptimizationRunSpec, status: OptimizationRunStatus)
                     *(_number(pick.metrics[m]) for m in metrics),
                 ]
             )
+        if status.benchmark is not None:  # what holding the instrument did, for comparison
+            held = status.benchmark
+            profit = spec.backtest.capital * held["total_return"] / 100
+            rows.append(
+                [
+                    "buy and hold",
+                    *("" for _ in names),
+                    *(_number(v) for v in (profit, held["max_drawdown"], held["sharpe_ratio"])),
+                ]
+            )
         console.print(_table(console, "Picks", ["pick", *names, *metrics], rows))
     if status.robustness:
         _print_robustness(console, status)

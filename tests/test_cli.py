@@ -191,6 +191,7 @@ def test_output_to_a_pipe_is_not_cut_to_80_columns(tmp_path: Path) -> None:
     widest = max(len(line.rstrip()) for line in done.stdout.splitlines())
     assert widest > 80, "the front's table is wider than a terminal's 80 columns"
     assert "position_size" in done.stdout and "sharpe_ratio" in done.stdout
+    assert "buy and hold" in done.stdout, "the picks are shown beside holding the instrument"
 
 
 def test_out_writes_each_picks_trades_and_equity(tmp_path: Path) -> None:
