@@ -330,11 +330,12 @@ def write_optimization(
 
 def write_ledger(folder: Path, backtester: Backtester, parameters: dict[str, float]) -> None:
     """trades.csv and equity.csv of one parameter set, in ``folder``."""
-    from stratopt.backtest.ledger import equity_frame, trades_frame
+    from stratopt.backtest.ledger import ledger
 
     folder.mkdir(parents=True, exist_ok=True)
-    _write_csv(trades_frame(backtester, parameters), folder / "trades.csv")
-    _write_csv(equity_frame(backtester, parameters).reset_index(), folder / "equity.csv")
+    trades, equity = ledger(backtester, parameters)
+    _write_csv(trades, folder / "trades.csv")
+    _write_csv(equity.reset_index(), folder / "equity.csv")
 
 
 def _write_csv(frame: Any, path: Path) -> None:

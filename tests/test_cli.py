@@ -14,13 +14,15 @@ from stratopt.backtest import METRIC_NAMES
 from tests.conftest import EXAMPLES
 
 
-def stratopt(*args: str) -> subprocess.CompletedProcess[str]:
+def stratopt(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it, in ``env`` (default: this process's environment)."""
     return subprocess.run(
         [sys.executable, "-m", "stratopt.cli", *args],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+        env=env,
     )
 
 
@@ -178,14 +180,7 @@ def test_output_to_a_pipe_is_not_cut_to_80_columns(tmp_path: Path) -> None:
         "  minTrades: 0\n"
     )
     environment = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    done = subprocess.run(
-        [sys.executable, "-m", "stratopt.cli", "run", str(run)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=environment,
-    )
+    done = stratopt("run", str(run), env=environment)
     assert done.returncode == 0, done.stderr
     assert "…" not in done.stdout, "a table cell was cut"
     widest = max(len(line.rstrip()) for line in done.stdout.splitlines())

@@ -35,16 +35,7 @@ def spec_file(folder: Path, source: str, strategy: str = "rsi_reversion") -> Pat
 
 def backtest(folder: Path, source: str, strategy: str = "rsi_reversion", **env: str) -> str:
     """The error line of a backtest that must fail with status 2."""
-    previous = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        done = stratopt("backtest", str(spec_file(folder, source, strategy)))
-    finally:
-        for k, v in previous.items():
-            if v is None:
-                os.environ.pop(k)
-            else:
-                os.environ[k] = v
+    done = stratopt("backtest", str(spec_file(folder, source, strategy)), env={**os.environ, **env})
     assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
     assert "Traceback" not in done.stderr
     return done.stderr

@@ -6,8 +6,6 @@ from __future__ import annotations
 import html
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -173,15 +171,8 @@ def test_a_results_folder_is_read_as_data_unless_told_to_rerun(tmp_path: Path) -
         },
     }
     (folder / "resource.yaml").write_text(yaml.safe_dump(resource))
-    done = subprocess.run(
-        [sys.executable, "-m", "stratopt.cli", "report", str(folder), "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
-    )
+    planted = {**os.environ, "PYTHONPATH": str(tmp_path)}  # the module is importable
+    done = stratopt("report", str(folder), "--out", str(tmp_path), env=planted)
     assert done.returncode == 0, done.stderr
     assert not trace.exists(), "the report imported the folder's strategy module"
     page = (tmp_path / "report.html").read_text()

@@ -37,15 +37,34 @@ def trades_frame(
 ) -> pd.DataFrame:
     """One row a trade: entry and exit time, side, prices, size, profit and loss after
     costs, the costs paid, and why it closed (signal, stop, target, end of data)."""
+    return ledger(backtester, parameters, window)[0]
+
+
+def equity_frame(
+    backtester: Backtester,
+    parameters: Mapping[str, object] | None = None,
+    window: tuple[int, int] | None = None,
+) -> pd.DataFrame:
+    """One row a bar: equity at the close, drawdown from its peak (percent) and the
+    position held (units, negative when short)."""
+    return ledger(backtester, parameters, window)[1]
+
+
+def ledger(
+    backtester: Backtester,
+    parameters: Mapping[str, object] | None = None,
+    window: tuple[int, int] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`trades_frame` and :func:`equity_frame` of one backtest, run once."""
     import pandas as pd
 
     result = backtester.run(parameters, window)
     trades = result.trades
     commission = backtester.spec.costs.commission
-    offset = backtester.cost_offset
     units = trades["units"].to_numpy()
-    costs = units * (2 * offset + commission * (trades["entry_price"] + trades["exit_price"]))
-    return pd.DataFrame(
+    prices = trades["entry_price"] + trades["exit_price"]
+    costs = units * (2 * backtester.cost_offset + commission * prices)
+    trade_table = pd.DataFrame(
         {
             "entry_time": trades["entry_time"],
             "exit_time": trades["exit_time"],
@@ -58,33 +77,21 @@ def trades_frame(
             "exit_reason": [EXIT_REASONS[r] for r in trades["exit_reason"]],
         }
     )
-
-
-def equity_frame(
-    backtester: Backtester,
-    parameters: Mapping[str, object] | None = None,
-    window: tuple[int, int] | None = None,
-) -> pd.DataFrame:
-    """One row a bar: equity at the close, drawdown from its peak (percent) and the
-    position held (units, negative when short)."""
-    import pandas as pd
-
-    result = backtester.run(parameters, window)
     equity = result.equity.to_numpy()
     first = window[0] if window is not None else 0
     position = np.zeros(len(equity))
-    trades = result.trades
-    for entry, exit_, side, units in zip(
-        trades["entry_bar"], trades["exit_bar"], trades["direction"], trades["units"], strict=True
+    for entry, exit_, side, size in zip(
+        trades["entry_bar"], trades["exit_bar"], trades["direction"], units, strict=True
     ):
         # Held from its fill through the bar before its exit; flat at the exit's close.
-        position[entry - first : exit_ - first] = units if side == "long" else -units
+        position[entry - first : exit_ - first] = size if side == "long" else -size
     peak = np.maximum.accumulate(equity)
     drawdown = np.where(peak > 0, 100 * (peak - equity) / peak, 0.0)
-    return pd.DataFrame(
+    equity_table = pd.DataFrame(
         {"equity": equity, "drawdown": drawdown, "position": position},
         index=result.equity.index.rename("time"),
     )
+    return trade_table, equity_table
 
 
 def buy_and_hold(

@@ -290,9 +290,9 @@ def summarize(
     status.best = best
     status.best_summary = " ".join(f"{name}={value:.4g}" for name, value in best.objectives.items())
     status.picks = choose_picks(solutions)
-    for solution in status.pareto_front:
-        solution.flags = solution_flags(spec, solution)
-    for solution in (best, *status.picks.chosen()):
+    # The front shown, and the picks and best (which may lie outside it), once each.
+    shown = {id(s): s for s in (*status.pareto_front, best, *status.picks.chosen())}
+    for solution in shown.values():
         solution.flags = solution_flags(spec, solution)
     status.warnings += front_warnings(spec, solutions, best)
     if len(spec.objectives) == 1:

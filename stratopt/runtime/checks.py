@@ -11,18 +11,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stratopt.api.v1alpha1 import Goal, OptimizationRunSpec
-from stratopt.api.v1alpha1.optimization import Robustness
+from stratopt.api.v1alpha1 import Goal, Objective, OptimizationRunSpec
 from stratopt.backtest import Backtester
 from stratopt.backtest.engine import STRATEGY_FIELD
 from stratopt.backtest.metrics import too_few_trades
 from stratopt.backtest.probes import find_lookahead, find_short_warmup
 from stratopt.errors import InputError
-from stratopt.runtime.robustness import (
-    extreme_fills,
-    robustness_warnings,
-    with_one_more_tick,
-)
+from stratopt.runtime.robustness import measure, robustness_warnings
 
 #: Parameter sets drawn from the search space for the probes, besides the spec's own.
 PROBE_SAMPLES = 2
@@ -197,16 +192,6 @@ def backtest_warnings(backtester: Backtester, parameters: dict[str, float]) -> l
     metrics = backtester.evaluate(parameters)
     if (few := too_few_trades(metrics)) is not None:
         found.append(f"this backtest {few}: its metrics cannot tell skill from luck")
-    harsher, tick = with_one_more_tick(backtester)
-    profit_share, trade_share = extreme_fills(backtester, parameters)
-    robustness = Robustness(
-        parameters=parameters,
-        extra_slippage=tick,
-        friction=harsher.evaluate(parameters),
-        objective="net_profit",
-        value=metrics["net_profit"],
-        neighbours=0,
-        extreme_fill_profit_share=profit_share,
-        extreme_fill_trade_share=trade_share,
-    )
+    profit = Objective(name="net_profit")  # no ranges: no neighbours, only the friction
+    robustness = measure(backtester, parameters, metrics, profit)
     return found + robustness_warnings("this backtest", robustness, metrics, Goal.MAXIMIZE)

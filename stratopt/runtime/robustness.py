@@ -18,6 +18,7 @@ import numpy as np
 from stratopt.api.v1alpha1 import (
     FillConvention,
     Goal,
+    Objective,
     OptimizationRunSpec,
     ParameterRange,
     ParameterType,
@@ -104,15 +105,16 @@ def extreme_fills(backtester: Backtester, parameters: dict[str, float]) -> tuple
 
 
 def measure(
-    spec: OptimizationRunSpec,
     backtester: Backtester,
     parameters: dict[str, float],
-    harsher: tuple[Backtester, float],
+    metrics: dict[str, float],
+    objective: Objective,
+    ranges: Sequence[ParameterRange] = (),
 ) -> Robustness:
-    """The robustness of one parameter set."""
-    objective = spec.objectives[0]
+    """The robustness of one parameter set whose ``metrics`` are known: one more tick of
+    slippage, its neighbours within ``ranges`` judged on ``objective``, extreme fills."""
     values = []
-    for neighbour in neighbours(spec.parameters, parameters):
+    for neighbour in neighbours(ranges, parameters):
         try:
             values.append(backtester.evaluate(neighbour)[objective.name])
         except InputError:
@@ -120,14 +122,14 @@ def measure(
     worst = None
     if values:
         worst = min(values) if objective.direction is Goal.MAXIMIZE else max(values)
-    costlier, tick = harsher
+    costlier, tick = with_one_more_tick(backtester)
     profit_share, trade_share = extreme_fills(backtester, parameters)
     return Robustness(
         parameters=dict(parameters),
         extra_slippage=tick,
         friction=costlier.evaluate(parameters),
         objective=objective.name,
-        value=backtester.evaluate(parameters)[objective.name],
+        value=metrics[objective.name],
         neighbours=len(values),
         neighbourhood_median=float(np.median(values)) if values else None,
         neighbourhood_worst=worst,
@@ -180,7 +182,6 @@ def pick_robustness(
 ) -> tuple[dict[str, Robustness], list[str]]:
     """The robustness of each pick, by the pick's name, and the warnings it gives; a
     parameter set chosen by several picks is measured once."""
-    harsher = with_one_more_tick(backtester)
     measured: dict[tuple[float, ...], Robustness] = {}
     found: dict[str, Robustness] = {}
     warnings: list[str] = []
@@ -195,7 +196,13 @@ def pick_robustness(
         key = tuple(solution.parameters.values())
         fresh = key not in measured
         if fresh:
-            measured[key] = measure(spec, backtester, solution.parameters, harsher)
+            measured[key] = measure(
+                backtester,
+                solution.parameters,
+                solution.metrics,
+                spec.objectives[0],
+                spec.parameters,
+            )
         found[pick] = measured[key]
         if fresh:
             shown = ", ".join(f"{k}={v:g}" for k, v in solution.parameters.items())
