@@ -268,12 +268,17 @@ def stored_evaluations(
     from kubernetes import client
 
     from stratopt.api.v1alpha1 import OptimizationRunSpec
-    from stratopt.runtime.kubernetes import replay, stored_results
-    from stratopt.runtime.protocol import revision
+    from stratopt.runtime.distributed import replay
+    from stratopt.runtime.protocol import revision, run_selector
+    from stratopt.runtime.stored import any_metrics
 
     run_revision = revision(spec)
-    results = stored_results(client.CoreV1Api(api), namespace, name, run_revision)
-    if not any("metrics.json" in data for data in results.values()):
+    core: Any = client.CoreV1Api(api)
+    listed = core.list_namespaced_config_map(
+        namespace, label_selector=run_selector(name, run_revision)
+    )
+    results = {cm.metadata.name: cm.data or {} for cm in listed.items}
+    if not any_metrics(results):
         return None
     state = replay(OptimizationRunSpec.model_validate(spec), results, name, run_revision)
     evaluations = state.driver.evaluations

@@ -23,7 +23,7 @@ from stratopt.api._resource import GROUP, VERSION
 from stratopt.api.kinds import PLURALS
 
 if TYPE_CHECKING:
-    from stratopt.runtime.kubernetes import StoredResults
+    from stratopt.runtime.stored import StoredResults
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 #: Seconds one API call may take before the worker gives up on it.

@@ -29,27 +29,36 @@ from stratopt.jobs._cluster import ApiError, Cluster
 from stratopt.runtime.execute import execute
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
-    INPUT_WAIT_SECONDS,
     TERMINATION_LOG,
-    ResultMissingError,
     WorkerFailure,
     failure_report,
-    fold_result_name,
     owner_reference,
-    plan_name,
-    progress_name,
     result_labels,
-    result_name,
     revision,
     run_selector,
+)
+from stratopt.runtime.stored import (
+    INPUT_WAIT_SECONDS,
+    ResultMissingError,
+    encode_fold,
+    fold_count,
+    fold_result_name,
+    plan_name,
+    progress_data,
+    progress_name,
+    read_shard_input,
+    result_name,
     shard_input_name,
+    shard_input_part,
+    shard_metrics,
     shard_result_name,
+    status_data,
 )
 
 if TYPE_CHECKING:
     from stratopt.api.v1alpha1 import OptimizationRunSpec
     from stratopt.optimize.results import BatchProgress
-    from stratopt.runtime.kubernetes import StoredResults
+    from stratopt.runtime.stored import StoredResults
 
 #: Least seconds between two progress reports of a single-mode search.
 PROGRESS_SECONDS = 2.0
@@ -136,7 +145,7 @@ class Worker:
                 status["warnings"] = [unskilled, *status.get("warnings", [])]
         else:
             status = execute(task.kind, self.body["spec"], ProgressReport(self))
-        self.write(result_name(task.name, task.revision), {"status.json": json.dumps(status)})
+        self.write(result_name(task.name, task.revision), status_data(status))
 
     def resolve_analysis(self, spec: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """A ForecastRun spec whose ``fromFeatureAnalysis`` (the name of a FeatureAnalysis
@@ -181,7 +190,7 @@ class Worker:
                 from stratopt.optimize.walkforward import checked_folds
 
                 folds = checked_folds(spec, backtester.data.index)
-        part = task.index // task.shards_per_input
+        part = shard_input_part(task.index, task.shards_per_input)
         name = shard_input_name(task.name, task.revision, task.batch, part)
         inputs = self.store.await_config_map(task.namespace, name, 0)
         if inputs is None:
@@ -189,13 +198,12 @@ class Worker:
             backtester.evaluate_candidate(upper_corner(spec))
             _mark("waiting")
             inputs = self.store.await_config_map(task.namespace, name, task.input_wait)
-        key = f"shard-{task.index}"
-        if inputs is None or key not in inputs:
+        batch = None if inputs is None else read_shard_input(inputs, task.index)
+        if batch is None:
             raise ResultMissingError(
                 f"batch {task.batch}: the input of shard {task.index} is missing ({name}"
                 + (f", waited {task.input_wait:g} s)" if inputs is None else ")")
             )
-        batch = json.loads(inputs[key])
         metrics = [backtester.evaluate_candidate(params) for params in batch[:1]]
         if batch:
             # These marks time the pod's start-up, when a batch's evaluation begins and
@@ -203,10 +211,10 @@ class Worker:
             _mark("first-evaluation")
         metrics += [backtester.evaluate_candidate(params) for params in batch[1:]]
         if folds is not None:
-            self.write(plan_name(task.name, task.revision), {"folds": str(len(folds))})
+            self.write(plan_name(task.name, task.revision), fold_count(len(folds)))
         self.write(
             shard_result_name(task.name, task.revision, task.batch, task.index),
-            {"metrics.json": json.dumps(metrics)},
+            shard_metrics(metrics),
             {"stratopt.io/batch": str(task.batch)},
         )
         _mark("stored")
@@ -215,7 +223,7 @@ class Worker:
         """Run the walk-forward fold of this pod's index; store its outcome."""
         from stratopt.optimize.walkforward import fold_windows
         from stratopt.runtime.optimization import prepare
-        from stratopt.runtime.walkforward import encode_fold, run_fold
+        from stratopt.runtime.walkforward import run_fold
 
         task = self.task
         spec = self._search()
@@ -231,7 +239,7 @@ class Worker:
     def finalize(self) -> None:
         """A distributed search's status: the local code path over the stored results,
         each batch checked to be the one the search asks before it is told."""
-        from stratopt.runtime.kubernetes import StoredExecutor
+        from stratopt.runtime.distributed import StoredExecutor
         from stratopt.runtime.optimization import run_optimization
 
         task = self.task
@@ -241,7 +249,7 @@ class Worker:
         executor = StoredExecutor(results, task.name, task.revision)
         status = run_optimization(self._search(), executor=executor).status
         document = status.model_dump(mode="json", by_alias=True, exclude_none=True)
-        self.write(result_name(task.name, task.revision), {"status.json": json.dumps(document)})
+        self.write(result_name(task.name, task.revision), status_data(document))
 
 
 def _mark(event: str) -> None:
@@ -262,9 +270,7 @@ class ProgressReport:
             return
         progress = done.status().model_dump(mode="json", by_alias=True, exclude_none=True)
         task = self.worker.task
-        self.worker.write(
-            progress_name(task.name, task.revision), {"progress.json": json.dumps(progress)}
-        )
+        self.worker.write(progress_name(task.name, task.revision), progress_data(progress))
         self.written = self.clock()
 
 

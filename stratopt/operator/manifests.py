@@ -6,15 +6,12 @@ return dicts ready for the API.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from stratopt.api._resource import GROUP, VERSION
 from stratopt.api.kinds import PLURALS
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
-    INPUT_BYTES,
-    SHARDS_PER_INPUT_LABEL,
     STOPPED_EXIT_CODE,
     batch_job_name,
     finalize_job_name,
@@ -22,8 +19,8 @@ from stratopt.runtime.protocol import (
     job_name,
     owner_reference,
     run_labels,
-    shard_input_name,
 )
+from stratopt.runtime.stored import SHARDS_PER_INPUT_LABEL, shard_inputs
 from stratopt.settings import JobSettings
 
 
@@ -315,12 +312,6 @@ def build_finalize_job(
     )
 
 
-def shards_per_input(shards: list[list[dict[str, float]]]) -> int:
-    """How many shards one input ConfigMap holds: as many as fit in ``INPUT_BYTES``."""
-    largest = max((len(json.dumps(shard)) for shard in shards), default=1)
-    return max(1, INPUT_BYTES // (largest + 32))
-
-
 def build_shard_configmaps(
     name: str,
     namespace: str,
@@ -330,16 +321,14 @@ def build_shard_configmaps(
     shards: list[list[dict[str, float]]],
     per_input: int | None = None,
 ) -> list[dict[str, Any]]:
-    """A batch's parameter sets, one key per shard, in as many ConfigMaps (owned by the
-    run) as their size needs; shard *i* is in part ``i // per_input`` (by default
-    ``shards_per_input(shards)``)."""
-    per_part = per_input or shards_per_input(shards)
+    """A batch's shard inputs (:func:`~stratopt.runtime.stored.shard_inputs`) as
+    ConfigMaps owned by the run."""
     return [
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {
-                "name": shard_input_name(name, revision, batch, first // per_part),
+                "name": config_map,
                 "namespace": namespace,
                 "labels": {
                     **run_labels("OptimizationRun", name, revision),
@@ -347,12 +336,9 @@ def build_shard_configmaps(
                 },
                 "ownerReferences": [owner_reference("OptimizationRun", name, uid)],
             },
-            "data": {
-                f"shard-{i}": json.dumps(shards[i])
-                for i in range(first, min(first + per_part, len(shards)))
-            },
+            "data": data,
         }
-        for first in range(0, len(shards), per_part)
+        for config_map, data in shard_inputs(name, revision, batch, shards, per_input).items()
     ]
 
 

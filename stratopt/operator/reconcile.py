@@ -33,28 +33,31 @@ from stratopt.api.kinds import PLURALS
 from stratopt.operator import metrics
 from stratopt.operator import status as projection
 from stratopt.operator.manifests import build_event, build_worker_rbac
-from stratopt.operator.plan import (
-    Announce,
-    CountEvaluations,
-    EnsureJob,
+from stratopt.operator.plan import plan
+from stratopt.operator.queue import RunKey
+from stratopt.operator.snapshot import (
     JobOutcome,
     JobView,
-    Plan,
-    RecordBatch,
-    RemoveJobs,
     Run,
-    SetStatus,
-    SetSuspended,
     Snapshot,
-    Step,
     answered,
     job_view,
     needs_analysis,
-    plan,
 )
-from stratopt.operator.queue import RunKey
-from stratopt.runtime.kubernetes import Replay, StoredResults
+from stratopt.operator.steps import (
+    Announce,
+    CountEvaluations,
+    EnsureJob,
+    Plan,
+    RecordBatch,
+    RemoveJobs,
+    SetStatus,
+    SetSuspended,
+    Step,
+)
+from stratopt.runtime.distributed import Replay
 from stratopt.runtime.protocol import WorkerFailure, read_failure, run_selector
+from stratopt.runtime.stored import StoredResults
 from stratopt.settings import OperatorSettings
 
 logger = logging.getLogger("stratopt.operator")

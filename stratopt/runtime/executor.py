@@ -2,7 +2,7 @@
 run the walk-forward folds.
 
 Two backends implement it: :class:`stratopt.runtime.local.LocalExecutor` (a process pool
-on this machine) and :class:`stratopt.runtime.kubernetes.StoredExecutor` (what Job pods
+on this machine) and :class:`stratopt.runtime.distributed.StoredExecutor` (what Job pods
 computed and stored in the cluster, read back and checked against what is asked).
 ``tests/runtime/test_executors.py`` holds them to the same results for the same seed.
 """

@@ -1,5 +1,7 @@
-"""The task/result protocol between the operator and worker pods: names, labels, owner
-references and exit codes both sides must agree on."""
+"""The protocol between the operator and worker pods: the names of a run's Jobs, the
+labels and owner references of what it creates, and how a worker says it failed (exit
+codes, termination message). What the pods and the operator store in ConfigMaps, and
+how, is :mod:`stratopt.runtime.stored`."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from stratopt.api._resource import GROUP, VERSION
-from stratopt.errors import StratoptError
 
 #: Exit code of a worker that found bad input: the Job fails at once, without retries.
 BAD_INPUT_EXIT_CODE = 2
@@ -44,7 +45,7 @@ def _shortened(name: str, limit: int) -> str:
     return f"{name[: limit - len(digest) - 1].rstrip('.-')}-{digest}"
 
 
-def _named(name: str, suffix: str, limit: int = LABEL_LIMIT) -> str:
+def bounded_name(name: str, suffix: str, limit: int = LABEL_LIMIT) -> str:
     """``name`` + ``suffix`` within ``limit``: the name is shortened, never the suffix."""
     return _shortened(name, limit - len(suffix)) + suffix
 
@@ -58,63 +59,22 @@ def run_label(name: str) -> str:
 
 def job_name(name: str, revision: str) -> str:
     """Deterministic, so a restarted operator finds the Job it already created."""
-    return _named(name, f"-{revision}")
-
-
-def result_name(name: str, revision: str) -> str:
-    """The ConfigMap a run's worker writes its status into."""
-    return _named(name, f"-{revision}-result", 253)
-
-
-def progress_name(name: str, revision: str) -> str:
-    """The ConfigMap a single-mode worker reports its search's progress into."""
-    return _named(name, f"-{revision}-progress", 253)
+    return bounded_name(name, f"-{revision}")
 
 
 def batch_job_name(name: str, revision: str, batch: int) -> str:
     """The Indexed Job evaluating batch ``batch`` of a distributed search."""
-    return _named(name, f"-{revision}-b{batch}")
-
-
-def shard_input_name(name: str, revision: str, batch: int, part: int) -> str:
-    """ConfigMap ``part`` of a batch's shards (keys ``shard-<index>``): a large batch is
-    split over several, each well under the API's 1 MiB object limit."""
-    return _named(name, f"-{revision}-b{batch}-in{part}", 253)
-
-
-#: Bytes of shard inputs per ConfigMap; the API server refuses objects over 1 MiB.
-INPUT_BYTES = 512 * 1024
-#: The label of a batch Job that says how many shards each of its input ConfigMaps holds.
-SHARDS_PER_INPUT_LABEL = "stratopt.io/shards-per-input"
-#: How long a shard's pod waits for its input: a batch's Job starts while the batch
-#: before it runs, and its pods wait for the inputs that batch's results decide.
-INPUT_WAIT_SECONDS = 3600.0
-
-
-def shard_result_name(name: str, revision: str, batch: int, shard: int) -> str:
-    """The ConfigMap one shard's pod writes its metrics into."""
-    return _named(name, f"-{revision}-b{batch}-s{shard}", 253)
-
-
-def plan_name(name: str, revision: str) -> str:
-    """The ConfigMap where a distributed walk-forward's first pod records how many folds
-    the data gives (the operator never loads market data itself)."""
-    return _named(name, f"-{revision}-plan", 253)
+    return bounded_name(name, f"-{revision}-b{batch}")
 
 
 def folds_job_name(name: str, revision: str) -> str:
     """The Indexed Job whose pod *i* runs walk-forward fold *i*."""
-    return _named(name, f"-{revision}-folds")
-
-
-def fold_result_name(name: str, revision: str, fold: int) -> str:
-    """The ConfigMap one fold's pod writes its outcome into."""
-    return _named(name, f"-{revision}-f{fold}", 253)
+    return bounded_name(name, f"-{revision}-folds")
 
 
 def finalize_job_name(name: str, revision: str) -> str:
     """The Job that summarizes a distributed search (front, diagnostics, walk-forward)."""
-    return _named(name, f"-{revision}-final")
+    return bounded_name(name, f"-{revision}-final")
 
 
 def owner_reference(kind: str, name: str, uid: str) -> dict[str, Any]:
@@ -179,10 +139,3 @@ def read_failure(termination_message: str, job_reason: str) -> WorkerFailure:
         )
     last = text.splitlines()[-1] if text else "no message"
     return WorkerFailure(job_reason or "JobFailed", f"the worker failed: {last}")
-
-
-class ResultMissingError(StratoptError):
-    """What a distributed run's pods store is incomplete: a shard's input, a batch's
-    results, a fold's outcome."""
-
-    reason = "ResultMissing"

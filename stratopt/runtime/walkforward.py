@@ -3,7 +3,6 @@ folds run on whatever executor the search has."""
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -67,26 +66,6 @@ def run_fold(spec: OptimizationRunSpec, backtester: Backtester, fold: Fold) -> F
         benchmark=buy_and_hold(backtester, fold.test)[0],
     )
     return FoldOutcome(result, test.equity.to_numpy(), trades.pnl.to_numpy(), held)
-
-
-def encode_fold(outcome: FoldOutcome) -> dict[str, str]:
-    """A fold's outcome as ConfigMap data; arrays as raw float64, so nothing is rounded."""
-    return {
-        "result.json": outcome.result.model_dump_json(by_alias=True),
-        "testEquity": base64.b64encode(outcome.test_equity.astype("<f8").tobytes()).decode(),
-        "tradePnls": base64.b64encode(outcome.trade_pnls.astype("<f8").tobytes()).decode(),
-        "barsInMarket": str(outcome.bars_in_market),
-    }
-
-
-def decode_fold(data: dict[str, str]) -> FoldOutcome:
-    """The outcome :func:`encode_fold` stored, exactly."""
-    return FoldOutcome(
-        FoldResult.model_validate_json(data["result.json"]),
-        np.frombuffer(base64.b64decode(data["testEquity"]), dtype="<f8").copy(),
-        np.frombuffer(base64.b64decode(data["tradePnls"]), dtype="<f8").copy(),
-        int(data["barsInMarket"]),
-    )
 
 
 def walk_forward(

@@ -22,7 +22,8 @@ from kubernetes import client
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.runtime import run_optimization
-from stratopt.runtime.protocol import revision, shard_input_name
+from stratopt.runtime.protocol import revision
+from stratopt.runtime.stored import shard_input_name
 from tests.cluster.conftest import apply, kubectl, report_page, wait_for
 from tests.cluster.controlplane import ControlPlane, free_port
 from tests.cluster.node import NODE_NAME, Node

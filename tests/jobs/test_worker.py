@@ -23,19 +23,20 @@ from stratopt.jobs.worker import (
     parse_task,
     work,
 )
-from stratopt.operator.manifests import build_shard_configmaps, shards_per_input
+from stratopt.operator.manifests import build_shard_configmaps
 from stratopt.optimize.results import BatchProgress
+from stratopt.runtime.distributed import replay
 from stratopt.runtime.execute import execute
-from stratopt.runtime.kubernetes import replay, shard
-from stratopt.runtime.protocol import (
+from stratopt.runtime.protocol import revision, run_selector
+from stratopt.runtime.stored import (
     fold_result_name,
     plan_name,
     progress_name,
     result_name,
-    revision,
-    run_selector,
+    shard,
     shard_input_name,
     shard_result_name,
+    shards_per_input,
 )
 from tests.conftest import EXAMPLES
 

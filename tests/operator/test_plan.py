@@ -12,37 +12,38 @@ from typing import Any
 
 import pytest
 
-from stratopt.operator.manifests import build_shard_configmaps, shards_per_input
-from stratopt.operator.plan import (
+from stratopt.operator.manifests import build_shard_configmaps
+from stratopt.operator.plan import plan
+from stratopt.operator.snapshot import JobOutcome, JobView, Run, Snapshot, job_view
+from stratopt.operator.steps import (
     Announce,
     CountEvaluations,
     EnsureJob,
-    JobOutcome,
-    JobView,
     Plan,
     RecordBatch,
     RemoveJobs,
-    Run,
     SetStatus,
     SetSuspended,
-    Snapshot,
-    job_view,
-    plan,
 )
-from stratopt.runtime.kubernetes import StoredResults, replay, shard
+from stratopt.runtime.distributed import replay
 from stratopt.runtime.protocol import (
     WorkerFailure,
     batch_job_name,
     finalize_job_name,
-    fold_result_name,
     folds_job_name,
     job_name,
+    revision,
+)
+from stratopt.runtime.stored import (
+    StoredResults,
+    fold_result_name,
     plan_name,
     progress_name,
     result_name,
-    revision,
+    shard,
     shard_input_name,
     shard_result_name,
+    shards_per_input,
 )
 from stratopt.settings import JobSettings
 

@@ -11,17 +11,16 @@ from stratopt.operator.manifests import (
     build_run_job,
     build_shard_configmaps,
     build_worker_rbac,
-    shards_per_input,
 )
 from stratopt.operator.queue import RunKey
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     batch_job_name,
-    result_name,
     revision,
     run_label,
     run_selector,
 )
+from stratopt.runtime.stored import result_name, shards_per_input
 from stratopt.settings import JobSettings
 
 

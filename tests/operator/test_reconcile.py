@@ -11,15 +11,6 @@ from typing import Any
 
 from kubernetes.client import ApiException
 
-from stratopt.operator.plan import (
-    Announce,
-    EnsureJob,
-    JobOutcome,
-    Plan,
-    Run,
-    SetStatus,
-    SetSuspended,
-)
 from stratopt.operator.queue import RunKey
 from stratopt.operator.reconcile import (
     METADATA_ONLY,
@@ -31,6 +22,8 @@ from stratopt.operator.reconcile import (
     observe,
     read_config_maps,
 )
+from stratopt.operator.snapshot import JobOutcome, Run
+from stratopt.operator.steps import Announce, EnsureJob, Plan, SetStatus, SetSuspended
 from stratopt.runtime.protocol import job_name, revision
 from stratopt.settings import OperatorSettings
 from tests.operator.test_plan import SINGLE

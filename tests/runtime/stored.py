@@ -8,8 +8,7 @@ import json
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.backtest import Backtester
 from stratopt.operator.manifests import build_shard_configmaps
-from stratopt.runtime.kubernetes import StoredResults, shard
-from stratopt.runtime.protocol import shard_result_name
+from stratopt.runtime.stored import StoredResults, shard, shard_result_name
 
 
 def store_batch(

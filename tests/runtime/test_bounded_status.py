@@ -11,8 +11,9 @@ import yaml
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.api.v1alpha1.optimization import ExecutionSpec
 from stratopt.optimize.results import HISTORY_LIMIT, thinned
-from stratopt.runtime.kubernetes import StoredExecutor, StoredResults, replay
+from stratopt.runtime.distributed import StoredExecutor, replay
 from stratopt.runtime.optimization import prepare, run_optimization
+from stratopt.runtime.stored import StoredResults
 from tests.conftest import EXAMPLES
 from tests.runtime.stored import store_batch
 

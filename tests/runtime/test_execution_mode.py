@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
-from stratopt.runtime.kubernetes import execution_mode
+from stratopt.runtime.distributed import execution_mode
 from tests.conftest import EXAMPLES
 
 
@@ -48,14 +48,14 @@ def test_auto_mode_is_sized_from_the_spec_without_running_the_search(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import stratopt.optimize
-    import stratopt.runtime.kubernetes
+    import stratopt.runtime.distributed
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a driver was built to size the run")
 
     refusing = dict.fromkeys(stratopt.optimize.DRIVERS, refuse)
     monkeypatch.setattr(stratopt.optimize, "DRIVERS", refusing)
-    monkeypatch.setattr(stratopt.runtime.kubernetes, "DRIVERS", refusing)
+    monkeypatch.setattr(stratopt.runtime.distributed, "DRIVERS", refusing)
     grid = _genetic(algorithm={"name": "grid", "grid": {"steps": 46}})  # 97,336 points
     grid["backtest"]["data"]["source"] = "synthetic:gbm?bars=200000&freq=1m&seed=7"
     assert execution_mode(OptimizationRunSpec.model_validate(grid)) == "distributed"

@@ -15,12 +15,12 @@ import yaml
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.optimize.walkforward import fold_windows
+from stratopt.runtime.distributed import StoredExecutor, replay
 from stratopt.runtime.executor import Executor
-from stratopt.runtime.kubernetes import StoredExecutor, StoredResults, replay
 from stratopt.runtime.local import LocalExecutor
 from stratopt.runtime.optimization import prepare, run_optimization
-from stratopt.runtime.protocol import fold_result_name
-from stratopt.runtime.walkforward import encode_fold, run_fold
+from stratopt.runtime.stored import StoredResults, encode_fold, fold_result_name
+from stratopt.runtime.walkforward import run_fold
 from tests.conftest import EXAMPLES
 from tests.runtime.stored import store_batch
 

@@ -13,9 +13,9 @@ import yaml
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.optimize import ReplayMismatchError
-from stratopt.runtime.kubernetes import Replay, StoredResults, replay
+from stratopt.runtime.distributed import Replay, replay
 from stratopt.runtime.optimization import prepare
-from stratopt.runtime.protocol import shard_input_name, shard_result_name
+from stratopt.runtime.stored import StoredResults, shard_input_name, shard_result_name
 from tests.conftest import EXAMPLES
 from tests.runtime.stored import store_batch
 

@@ -1,5 +1,6 @@
-"""Distributed search state kept in the cluster: each batch's shards and their results
-live in ConfigMaps owned by the run, and the driver is rebuilt by replaying them.
+"""A distributed search: when a search is one, and where it stands, rebuilt from what its
+pods stored (:mod:`stratopt.runtime.stored`): the driver is asked and told every batch
+whose results are stored.
 
 Replay is what makes the operator restart-safe: whatever it remembered is gone after a
 restart, and nothing is lost or evaluated twice, because the stored results say exactly
@@ -8,85 +9,28 @@ which batches are done.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.api.v1alpha1.limits import bars, first_batch
-from stratopt.optimize import DRIVERS, Driver, Evaluation
-from stratopt.optimize.driver import ReplayMismatchError, check_replayed
-from stratopt.runtime.protocol import (
+from stratopt.optimize import DRIVERS, Driver
+from stratopt.optimize.driver import check_replayed
+from stratopt.runtime.stored import (
+    Params,
     ResultMissingError,
-    fold_result_name,
-    run_selector,
-    shard_input_name,
-    shard_result_name,
+    StoredResults,
+    stored_batch,
+    stored_folds,
 )
 
 if TYPE_CHECKING:
     from stratopt.backtest import Backtester
     from stratopt.optimize.walkforward import Fold
     from stratopt.runtime.walkforward import FoldOutcome
-
-Params = dict[str, float]
-
-
-def shard(batch: list[Params], shard_size: int) -> list[list[Params]]:
-    """Consecutive shards of at most ``shard_size`` parameter sets, in batch order."""
-    return [batch[i : i + shard_size] for i in range(0, len(batch), shard_size)]
-
-
-#: The data of a run's result ConfigMaps, by ConfigMap name.
-StoredResults = dict[str, dict[str, str]]
-
-
-def stored_results(core: Any, namespace: str, name: str, revision: str) -> StoredResults:
-    """The data of a run's revision's result ConfigMaps, by name, in one LIST call of the
-    kubernetes client's ``CoreV1Api``."""
-    selector = run_selector(name, revision)
-    return {
-        cm.metadata.name: cm.data or {}
-        for cm in core.list_namespaced_config_map(namespace, label_selector=selector).items
-    }
-
-
-def stored_batch(
-    results: StoredResults, name: str, revision: str, batch: int
-) -> list[Evaluation] | None:
-    """Batch ``batch`` as it was evaluated: each parameter set of its stored shard inputs
-    paired with the metrics its shard's pod stored. None while a shard has no result (or
-    the batch has no inputs yet).
-
-    Raises:
-        ReplayMismatchError: a shard's result does not match its input.
-    """
-    inputs: dict[int, list[Params]] = {}
-    part = 0
-    while (found := results.get(shard_input_name(name, revision, batch, part))) is not None:
-        for key, value in found.items():
-            inputs[int(key.removeprefix("shard-"))] = json.loads(value)
-        part += 1
-    if not inputs:
-        return None
-    evaluations: list[Evaluation] = []
-    for index in range(len(inputs)):
-        result = results.get(shard_result_name(name, revision, batch, index))
-        if result is None or "metrics.json" not in result:
-            return None
-        if index not in inputs:
-            raise ReplayMismatchError(f"batch {batch}: the input of shard {index} is missing")
-        metrics = json.loads(result["metrics.json"])
-        if len(metrics) != len(inputs[index]):
-            raise ReplayMismatchError(
-                f"batch {batch}, shard {index}: {len(inputs[index])} parameter sets but "
-                f"{len(metrics)} results"
-            )
-        evaluations += [Evaluation(p, m) for p, m in zip(inputs[index], metrics, strict=True)]
-    return evaluations
 
 
 def stored_metrics(
@@ -129,13 +73,7 @@ class StoredExecutor:
     def run_folds(
         self, spec: OptimizationRunSpec, backtester: Backtester, folds: list[Fold]
     ) -> list[FoldOutcome]:
-        from stratopt.runtime.walkforward import decode_fold
-
-        names = [fold_result_name(self.name, self.revision, i) for i in range(len(folds))]
-        missing = [name for name in names if name not in self.results]
-        if missing:
-            raise ResultMissingError(f"the walk-forward results {missing} are missing")
-        return [decode_fold(self.results[name]) for name in names]
+        return stored_folds(self.results, self.name, self.revision, len(folds))
 
     @property
     def block_returns(self) -> Mapping[tuple[float, ...], np.ndarray]:

@@ -1,0 +1,206 @@
+"""The steps a plan returns, which ``reconcile.act`` applies, and the recorder the
+planner's stages write them through: a failure, a phase change, a Job to ensure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stratopt.operator import status as projection
+from stratopt.operator.snapshot import JobOutcome, JobView, Snapshot, waiting_jobs
+from stratopt.runtime.distributed import Replay
+from stratopt.runtime.protocol import WorkerFailure
+
+
+@dataclass(frozen=True)
+class Announce:
+    """A milestone, logged and posted as an Event of the run."""
+
+    reason: str
+    message: str
+    warning: bool = False
+
+
+@dataclass(frozen=True)
+class EnsureJob:
+    """Create a Job (and the ConfigMaps it reads) idempotently, after the workers'
+    access and with the Jobs of earlier revisions removed."""
+
+    manifest: dict[str, Any]
+    config_maps: tuple[dict[str, Any], ...] = ()
+    stale: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RemoveJobs:
+    """Delete Jobs (and their pods) no longer needed: pods started ahead for a batch
+    that will not come."""
+
+    jobs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SetSuspended:
+    """Suspend or resume a running Job as the spec says (a suspended Job keeps no pods)."""
+
+    job: str
+    suspended: bool
+
+
+@dataclass(frozen=True)
+class RecordBatch:
+    """A finished batch's wall time, from its Job's start to its completion."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CountEvaluations:
+    """Evaluations finished since the status last said."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class SetStatus:
+    """Fields of the status to write; ``phase`` among them when it is set."""
+
+    fields: dict[str, Any]
+
+    @property
+    def phase(self) -> str | None:
+        phase = self.fields.get("phase")
+        return None if phase is None else str(phase)
+
+
+Step = Announce | EnsureJob | RemoveJobs | SetSuspended | RecordBatch | CountEvaluations | SetStatus
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+    #: Where a distributed search stands, to resume from next time; None otherwise.
+    replay: Replay | None = None
+
+    def status(self) -> dict[str, Any]:
+        """The status fields the steps write, merged in order."""
+        merged: dict[str, Any] = {}
+        for step in self.steps:
+            if isinstance(step, SetStatus):
+                merged.update(step.fields)
+        return merged
+
+
+class StepRecorder:
+    """The steps of one plan, as its stages decide them. It knows the status written so
+    far, so it announces a phase once and writes only what moved."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.run = snapshot.run
+        self.status = dict(snapshot.status)
+        self.steps: list[Step] = []
+        self.phase: str | None = self.status.get("phase")
+
+    @property
+    def now(self) -> str:
+        return self.snapshot.now
+
+    def add(self, step: Step) -> None:
+        self.steps.append(step)
+
+    # -- Jobs --------------------------------------------------------------------------
+
+    def ensure(
+        self,
+        manifest: dict[str, Any],
+        config_maps: list[dict[str, Any]] | None = None,
+        *,
+        replace: tuple[str, ...] = (),
+    ) -> None:
+        """Create ``manifest``'s Job, removing first the Jobs of earlier revisions and
+        those ``replace`` names."""
+        stale = tuple(
+            sorted(j.name for j in self.snapshot.jobs.values() if j.revision != self.run.revision)
+        )
+        self.add(EnsureJob(manifest, tuple(config_maps or ()), (*stale, *replace)))
+
+    def check(self, job: JobView) -> JobOutcome:
+        """How ``job`` went. A failure fails the run; a running Job is suspended or
+        resumed as the spec says."""
+        if job.outcome is JobOutcome.FAILED:
+            reason = job.reason or "JobFailed"
+            failure = job.failure or WorkerFailure(
+                reason, f"Job {job.name} failed ({reason}); see its pods"
+            )
+            self.fail(failure.reason, failure.message)
+        elif job.outcome is JobOutcome.RUNNING and job.suspended != self.run.suspended:
+            self.add(SetSuspended(job.name, self.run.suspended))
+        return job.outcome
+
+    def in_progress(self, job: JobView | None, message: str) -> dict[str, Any]:
+        """The status of an unfinished run: suspended, stalled (its pods cannot be
+        created or fit no node), or running. ``job`` is None when just created."""
+        run, status, now = self.run, self.status, self.now
+        if run.suspended:
+            return projection.suspended(status, run.generation, now)
+        if job is not None and not job.active and job.refused is not None:
+            return projection.stalled(status, run.generation, "FailedCreate", job.refused, now)
+        if job is not None and job.unschedulable is not None:
+            return projection.stalled(
+                status, run.generation, "Unschedulable", job.unschedulable, now
+            )
+        return projection.running(status, run.generation, message, now)
+
+    # -- status ------------------------------------------------------------------------
+
+    def fail(self, reason: str, message: str) -> None:
+        self.set_status(
+            projection.failed(self.status, self.run.generation, reason, message, self.now)
+        )
+        waiting = waiting_jobs(self.snapshot)
+        if waiting:  # a failed run keeps no pods waiting for a batch that will not come
+            self.add(RemoveJobs(waiting))
+
+    def set_if_changed(self, update: dict[str, Any]) -> None:
+        """Write only what moved: unchanged conditions keep their entries, so comparing
+        them notices a new message or stall without rewriting status every reconcile."""
+        fields = ("phase", "progress", "conditions", "observedGeneration")
+        if any(self.status.get(f) != update.get(f) for f in fields if f in update):
+            self.set_status(update)
+
+    def set_status(self, fields: dict[str, Any]) -> None:
+        """Write ``fields`` with the revision they answer; a new phase is announced."""
+        self.add(SetStatus({**fields, "revision": self.run.revision}))
+        phase = fields.get("phase")
+        if phase is None:
+            return
+        if phase != self.phase:
+            self.announce_phase(str(phase), fields)
+        self.phase = str(phase)
+
+    def announce_phase(self, phase: str, fields: Mapping[str, Any]) -> None:
+        if phase == "Running":
+            reason = "Resumed" if self.phase == "Suspended" else "Started"
+            self.announce(reason, f"{self.run.kind} {self.run.name} is running")
+        elif phase == "Suspended":
+            self.announce("Suspended", "the run's Job is suspended (spec.suspend is true)")
+        elif phase == "Succeeded":
+            self.announce("Succeeded", _summary(fields))
+            for warning in fields.get("warnings") or []:
+                self.announce("Degenerate", str(warning), warning=True)
+        elif phase == "Failed":
+            failed = next(c for c in fields["conditions"] if c["type"] == "Failed")
+            self.announce(failed["reason"], failed["message"], warning=True)
+
+    def announce(self, reason: str, message: str, *, warning: bool = False) -> None:
+        self.add(Announce(reason, message, warning))
+
+
+def _summary(fields: Mapping[str, Any]) -> str:
+    best = fields.get("best")
+    if isinstance(best, dict) and isinstance(best.get("objectives"), dict):
+        values = ", ".join(f"{k}={v:.4g}" for k, v in best["objectives"].items())
+        return f"finished; best {values}"
+    return "finished"
