@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 BENCH_INSTALLED := $(VENV)/.bench-installed
 
-.PHONY: demo test lint unit health packages cluster images benchmark crds clean
+.PHONY: demo test lint unit health docs packages cluster images benchmark crds clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,11 @@ unit: $(INSTALLED) packages
 health:
 	cd hack/health && GOTOOLCHAIN=local GOFLAGS=-mod=mod go test -count=1 ./...
 
-test: lint unit health
+# The documentation site; any warning (a broken link, a missing page) fails the build.
+docs: $(INSTALLED)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+test: lint docs unit health
 
 crds: $(INSTALLED)
 	$(BIN)/stratopt crds
@@ -60,4 +64,4 @@ benchmark: $(BENCH_INSTALLED)
 	$(BIN)/python benchmarks/real_data_checks.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site

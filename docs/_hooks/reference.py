@@ -1,0 +1,81 @@
+"""Reference pages written from the code, so they cannot drift from it: a page's
+``{{ fields KIND }}``, ``{{ metrics }}`` and ``{{ cli }}`` lines are replaced, when the
+site is built, by the fields of KIND's CRD schema (what the API server validates and
+``kubectl explain`` shows), the metric vocabulary and every command's ``--help``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import click
+
+from stratopt.api.crds import build_crd
+from stratopt.api.v1alpha1 import RESOURCES
+from stratopt.api.metrics import METRICS
+from stratopt.cli import cli
+
+_MARKER = re.compile(r"^\{\{ (fields (?P<kind>\w+)|metrics|cli) \}\}$", re.M)
+
+
+def on_page_markdown(markdown: str, **_: Any) -> str:
+    return _MARKER.sub(_expand, markdown)
+
+
+def _expand(match: re.Match[str]) -> str:
+    if match["kind"]:
+        return _fields(match["kind"])
+    return _metrics() if match[1] == "metrics" else _commands()
+
+
+def _fields(kind: str) -> str:
+    (resource,) = [r for r in RESOURCES if r.crd.kind == kind]
+    crd = build_crd(resource)
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+    rows: list[str] = []
+    for part in ("spec", "status"):
+        rows += _rows(schema[part], part)
+    header = "| field | type | default | description |\n|---|---|---|---|\n"
+    return header + "\n".join(rows) + "\n"
+
+
+def _rows(schema: dict[str, Any], path: str) -> list[str]:
+    rows = []
+    for name, field in (schema.get("properties") or {}).items():
+        at = f"{path}.{name}"
+        rows.append(_row(at, field))
+        inner = field.get("items", field) if field.get("type") == "array" else field
+        if inner.get("properties"):
+            rows += _rows(inner, f"{at}[]" if inner is not field else at)
+    return rows
+
+
+def _row(path: str, field: dict[str, Any]) -> str:
+    kind = field.get("type", "object")
+    if kind == "array":
+        kind = f"list of {field.get('items', {}).get('type', 'object')}"
+    if "enum" in field:
+        kind += ": " + ", ".join(f"`{v}`" for v in field["enum"])
+    bounds = [f"{key} {field[key]}" for key in ("minimum", "maximum") if key in field]
+    if bounds:
+        kind += f" ({', '.join(bounds)})"
+    default = f"`{field['default']}`" if "default" in field else ""
+    description = " ".join(str(field.get("description", "")).split()).replace("|", "\\|")
+    return f"| `{path}` | {kind} | {default} | {description} |"
+
+
+def _metrics() -> str:
+    rows = [
+        f"| `{name}` | {unit} | {goal} | {description} |"
+        for name, (unit, goal, description) in METRICS.items()
+    ]
+    return "| metric | unit | default goal | meaning |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
+
+
+def _commands() -> str:
+    sections = []
+    for name, command in sorted(cli.commands.items()):
+        with click.Context(command, info_name=f"stratopt {name}") as context:
+            text = command.get_help(context)
+        sections.append(f"## `stratopt {name}`\n\n```text\n{text}\n```\n")
+    return "\n".join(sections)
