@@ -23,8 +23,8 @@ demo: $(INSTALLED)
 	$(BIN)/stratopt run examples/optimization-genetic.yaml
 
 lint: $(INSTALLED)
-	$(BIN)/ruff format --check stratopt tests benchmarks
-	$(BIN)/ruff check stratopt tests benchmarks
+	$(BIN)/ruff format --check stratopt tests benchmarks docs/_hooks
+	$(BIN)/ruff check stratopt tests benchmarks docs/_hooks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	bash hack/lint-workflows.sh

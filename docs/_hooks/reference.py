@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from stratopt.api.crds import build_crd
-from stratopt.api.v1alpha1 import RESOURCES
 from stratopt.api.metrics import METRICS
+from stratopt.api.v1alpha1 import RESOURCES
 from stratopt.cli import cli
 
 _MARKER = re.compile(r"^\{\{ (fields (?P<kind>\w+)|metrics|cli) \}\}$", re.M)
@@ -69,7 +69,8 @@ def _metrics() -> str:
         f"| `{name}` | {unit} | {goal} | {description} |"
         for name, (unit, goal, description) in METRICS.items()
     ]
-    return "| metric | unit | default goal | meaning |\n|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    header = "| metric | unit | default goal | meaning |\n|---|---|---|---|\n"
+    return header + "\n".join(rows) + "\n"
 
 
 def _commands() -> str:
