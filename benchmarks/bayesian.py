@@ -49,7 +49,7 @@ def stratopt_run(backtester: Backtester, algorithm: str) -> Run:
                 seed=seed,
                 algorithm={"name": "random", "random": {"samples": 50, "sampler": "sobol"}},
             )
-        driver = DRIVERS[spec.algorithm.name.value](spec)
+        driver = DRIVERS[spec.algorithm.name](spec)
         overhead = 0.0
         while True:
             started = time.process_time()

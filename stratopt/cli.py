@@ -350,7 +350,7 @@ def _run_optimization(document: dict[str, Any], workers: int | None) -> Shown:
     from stratopt.runtime import run_optimization
 
     spec = parse_model(OptimizationRunSpec, document["spec"], "spec")
-    with ProgressReporter(spec.algorithm.name.value) as reporter:
+    with ProgressReporter(spec.algorithm.name) as reporter:
         outcome = run_optimization(spec, workers=workers, on_batch=reporter.update)
     status = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
     return (

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, JsonValue, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -47,3 +47,17 @@ def first_repeated(names: Sequence[str]) -> str | None:
     """The first (alphabetically) of the names listed more than once, if any."""
     repeated = sorted({name for name in names if names.count(name) > 1})
     return repeated[0] if repeated else None
+
+
+def cel(rule: str, message: str, field_path: str | None = None) -> dict[str, str]:
+    """An ``x-kubernetes-validations`` entry: the API server's copy of a model rule."""
+    entry = {"rule": rule, "message": message}
+    if field_path is not None:
+        entry["fieldPath"] = field_path
+    return entry
+
+
+def cel_rules(*rules: dict[str, str]) -> ConfigDict:
+    """Model config carrying CEL rules into the generated schema."""
+    validations: list[JsonValue] = [dict(rule) for rule in rules]
+    return ConfigDict(json_schema_extra={"x-kubernetes-validations": validations})

@@ -14,14 +14,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import numpy as np
 
-from stratopt.api.v1alpha1 import OptimizationRunSpec
+from stratopt.api.v1alpha1 import AlgorithmSettings, OptimizationRunSpec
 from stratopt.errors import InputError, StratoptError
 from stratopt.optimize.objectives import minimized, violations
 from stratopt.optimize.space import Params, SearchSpace
+
+SettingsT = TypeVar("SettingsT", bound=AlgorithmSettings)
 
 #: Doublings of a sample drawn to find enough points that keep the parameter constraints.
 SAMPLE_DOUBLINGS = 8
@@ -116,9 +118,13 @@ class Driver(ABC):
         return [e for batch in self.history for e in batch]
 
     @property
-    @abstractmethod
     def planned_evaluations(self) -> int:
-        """Evaluations the search will make at most."""
+        """Evaluations the search will make at most: its budget as an ensemble member,
+        else what its settings plan for the spec. Drivers that know better (points the
+        parameter constraints leave out) say so."""
+        if self.budget is not None:
+            return self.budget
+        return self.spec.algorithm.settings().planned_evaluations(self.spec)
 
     def notes(self) -> list[str]:
         """What the search wants said in the run's warnings, if anything."""
@@ -157,6 +163,12 @@ class Driver(ABC):
         """Absorb the results of the batch last asked."""
 
     # -- helpers for subclasses ------------------------------------------------------
+    def settings_of(self, kind: type[SettingsT]) -> SettingsT:
+        """The spec's settings of this algorithm; its defaults when it runs as an
+        ensemble member (the spec's settings are then the ensemble's)."""
+        found = self.spec.algorithm.settings()
+        return found if isinstance(found, kind) else kind()
+
     def objective_matrix(self, batch: Sequence[Evaluation]) -> np.ndarray:
         """Objectives of ``batch`` as rows to *minimize* (maximized ones negated)."""
         return minimized(self.spec, batch)

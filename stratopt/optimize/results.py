@@ -276,7 +276,7 @@ def summarize(
     solutions = distinct(spec, [candidates[i] for i in order])
     status = OptimizationRunStatus(
         phase="Succeeded",
-        algorithm=spec.algorithm.name.value,
+        algorithm=spec.algorithm.name,
         progress=search_progress(
             len(evaluations), planned, batches, generation=generation, history=history
         ),

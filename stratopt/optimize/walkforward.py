@@ -125,11 +125,11 @@ def checked_folds(spec: OptimizationRunSpec, index: pd.DatetimeIndex) -> list[Fo
     Raises:
         InputError: no fold fits, or the folds' searches are over the limit.
     """
-    from stratopt.api.v1alpha1.limits import MAX_EVALUATIONS, planned_evaluations
+    from stratopt.api.v1alpha1.limits import MAX_EVALUATIONS
 
     assert spec.walk_forward is not None
     folds = fold_windows(index, spec.walk_forward)
-    each = planned_evaluations(spec)
+    each = spec.algorithm.settings().planned_evaluations(spec)
     total = each * (len(folds) + 1)
     if total > MAX_EVALUATIONS:
         raise InputError(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
-from stratopt.api.v1alpha1.limits import bars, first_batch
+from stratopt.api.v1alpha1.limits import bars
 from stratopt.optimize import DRIVERS, Driver
 from stratopt.optimize.driver import check_replayed
 from stratopt.runtime.stored import (
@@ -108,7 +108,7 @@ def replay(
     """
     batch: list[Params] | None
     if resume is None:
-        driver = DRIVERS[spec.algorithm.name.value](spec)
+        driver = DRIVERS[spec.algorithm.name](spec)
         number, batch = 0, driver.ask()
     else:
         driver, number, batch = resume.driver, resume.batch, resume.pending
@@ -138,5 +138,5 @@ def execution_mode(spec: OptimizationRunSpec) -> str:
     if spec.execution.mode != "auto":
         return spec.execution.mode
     per_evaluation = bars(spec.backtest.data.source) * SECONDS_PER_BAR + SECONDS_PER_EVALUATION
-    seconds = first_batch(spec) * per_evaluation
+    seconds = spec.algorithm.settings().first_batch(spec) * per_evaluation
     return "distributed" if seconds > 20 * POD_STARTUP_SECONDS else "single"

@@ -173,7 +173,7 @@ def search(
     """The search alone, on ``window`` of the data (all of it by default); ``executor``
     evaluates its batches, by default a :class:`LocalExecutor` of ``workers`` processes
     on that window."""
-    driver: Driver = DRIVERS[spec.algorithm.name.value](spec, seed=seed)
+    driver: Driver = DRIVERS[spec.algorithm.name](spec, seed=seed)
     tracker = ProgressTracker(spec)
     with contextlib.ExitStack() as owned:
         if executor is None:

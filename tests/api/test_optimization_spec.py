@@ -154,7 +154,6 @@ def test_a_walk_forward_window_is_quoted_once() -> None:
 
 
 def test_grid_size_is_counted_without_building_the_grid() -> None:
-    from stratopt.api.v1alpha1.limits import grid_points
     from stratopt.optimize.space import SearchSpace
 
     spec = parse(
@@ -167,7 +166,11 @@ def test_grid_size_is_counted_without_building_the_grid() -> None:
             {"name": "e", "type": "int", "min": 1, "max": 40},
         ],
     )
-    assert grid_points(spec) == len(SearchSpace(spec.parameters).grid(7)) == 4 * 5 * 3 * 7 * 7
+    assert (
+        spec.algorithm.settings().planned_evaluations(spec)
+        == len(SearchSpace(spec.parameters).grid(7))
+        == 4 * 5 * 3 * 7 * 7
+    )
 
 
 def test_all_problems_are_reported_at_once() -> None:

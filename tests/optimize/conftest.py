@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from stratopt.api.v1alpha1 import ALGORITHMS as CATALOGUE
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 
+SETTINGS = {a.name: a for a in CATALOGUE}
 DATA = "synthetic:gbm?bars=3000&freq=1h&seed=21"
 
 ALGORITHMS: dict[str, dict[str, Any]] = {
@@ -27,7 +29,8 @@ ALGORITHMS: dict[str, dict[str, Any]] = {
 
 
 def small_spec(algorithm: str, seed: int = 7, **extra: Any) -> OptimizationRunSpec:
-    objectives = ["sharpe_ratio"] if algorithm == "bayesian" else ["net_profit", "max_drawdown"]
+    single = SETTINGS[algorithm].single_objective
+    objectives = ["sharpe_ratio"] if single else ["net_profit", "max_drawdown"]
     document: dict[str, Any] = {
         "seed": seed,
         "backtest": {

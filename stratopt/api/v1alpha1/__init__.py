@@ -1,5 +1,15 @@
 """Version ``v1alpha1`` of the ``stratopt.io`` API group."""
 
+from stratopt.api.v1alpha1.algorithms import (
+    ALGORITHMS,
+    AlgorithmSettings,
+    AlgorithmSpec,
+    BayesianSettings,
+    EnsembleSettings,
+    GridSettings,
+    Nsga2Settings,
+    RandomSettings,
+)
 from stratopt.api.v1alpha1.backtest import (
     BacktestSpec,
     CostsSpec,
@@ -19,16 +29,10 @@ from stratopt.api.v1alpha1.forecast import (
     ForecastRunStatus,
 )
 from stratopt.api.v1alpha1.optimization import (
-    AlgorithmName,
-    AlgorithmSpec,
-    BayesianSettings,
     Constraint,
     Diagnostics,
-    EnsembleSettings,
     ExecutionSpec,
     Goal,
-    GridSettings,
-    Nsga2Settings,
     Objective,
     OptimizationRun,
     OptimizationRunSpec,
@@ -37,7 +41,6 @@ from stratopt.api.v1alpha1.optimization import (
     ParameterType,
     Picks,
     Progress,
-    RandomSettings,
     Solution,
     WalkForwardSpec,
     WalkForwardStatus,
@@ -48,8 +51,9 @@ from stratopt.api.v1alpha1.status import Condition
 RESOURCES = (OptimizationRun, FeatureAnalysis, ForecastRun)
 
 __all__ = [
+    "ALGORITHMS",
     "RESOURCES",
-    "AlgorithmName",
+    "AlgorithmSettings",
     "AlgorithmSpec",
     "BacktestSpec",
     "BayesianSettings",

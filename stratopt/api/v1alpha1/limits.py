@@ -41,42 +41,6 @@ def axis_points(parameter: ParameterRange, steps: int) -> int:
     return steps
 
 
-def grid_points(spec: OptimizationRunSpec) -> int:
-    settings = spec.algorithm.grid
-    steps = settings.steps if settings is not None else 10
-    return math.prod(axis_points(p, steps) for p in spec.parameters)
-
-
-def planned_evaluations(spec: OptimizationRunSpec) -> int:
-    """Evaluations the search will make at most."""
-    algorithm = spec.algorithm
-    if algorithm.nsga2 is not None:
-        return algorithm.nsga2.population_size * algorithm.nsga2.generations
-    if algorithm.bayesian is not None:
-        return algorithm.bayesian.iterations
-    if algorithm.grid is not None:
-        return grid_points(spec)
-    if algorithm.random is not None:
-        return algorithm.random.samples
-    assert algorithm.ensemble is not None
-    return algorithm.ensemble.budget
-
-
-def first_batch(spec: OptimizationRunSpec) -> int:
-    """Evaluations of the search's first batch (an estimate for ensembles: their
-    largest member's)."""
-    algorithm = spec.algorithm
-    if algorithm.nsga2 is not None:
-        return algorithm.nsga2.population_size
-    if algorithm.bayesian is not None:
-        return min(algorithm.bayesian.batch_size, algorithm.bayesian.iterations)
-    if algorithm.ensemble is not None:
-        settings = algorithm.ensemble
-        total = sum(m.weight for m in settings.members)
-        return max(int(settings.budget * m.weight / total) for m in settings.members)
-    return planned_evaluations(spec)
-
-
 def bars(source: str) -> int:
     """Bars of the data: known for synthetic data, assumed for files and URLs."""
     if not source.startswith("synthetic:"):
@@ -96,21 +60,11 @@ def results_memory(evaluations: int) -> str:
 
 def limit_problem(spec: OptimizationRunSpec) -> str | None:
     """Why ``spec`` is over a limit, naming the field and the limit; None when within."""
-    algorithm = spec.algorithm
-    evaluations = planned_evaluations(spec)
-    if algorithm.grid is not None and evaluations > MAX_EVALUATIONS:
-        return (
-            f"algorithm.grid.steps: the grid has {evaluations:,} points "
-            f"({results_memory(evaluations)} of results), over the limit of "
-            f"{MAX_EVALUATIONS:,}; lower steps, give parameters a coarser step, or search "
-            "with random or nsga2"
-        )
-    if algorithm.nsga2 is not None and evaluations > MAX_EVALUATIONS:
-        return (
-            f"algorithm.nsga2: populationSize × generations is {evaluations:,} "
-            f"({results_memory(evaluations)} of results), over the limit of "
-            f"{MAX_EVALUATIONS:,} evaluations; lower either"
-        )
+    settings = spec.algorithm.settings()
+    evaluations = settings.planned_evaluations(spec)
+    problem = settings.limit_problem(evaluations)
+    if problem is not None:
+        return problem
     data_bars = bars(spec.backtest.data.source)
     bar_evaluations = evaluations * data_bars
     if bar_evaluations > MAX_BAR_EVALUATIONS:

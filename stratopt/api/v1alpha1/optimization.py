@@ -10,31 +10,22 @@ from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import (
-    ConfigDict,
     Field,
-    JsonValue,
     field_validator,
     model_validator,
 )
 
-from stratopt.api._base import ApiModel, first_repeated
+from stratopt.api._base import ApiModel, cel, cel_rules, first_repeated
 from stratopt.api._resource import CrdInfo, Resource, condition_column
 from stratopt.api.metrics import METRIC_NAMES, default_goal
+from stratopt.api.v1alpha1.algorithms import ALGORITHMS, AlgorithmSpec
 from stratopt.api.v1alpha1.backtest import BacktestSpec
-from stratopt.api.v1alpha1.limits import MAX_EVALUATIONS, MAX_POPULATION, limit_problem
+from stratopt.api.v1alpha1.limits import limit_problem
 from stratopt.api.v1alpha1.status import RunSpec, RunStatus
 
 _METRICS = ", ".join(METRIC_NAMES)
 _CEL_METRICS = "[" + ", ".join(f"'{m}'" for m in METRIC_NAMES) + "]"
 _CATEGORICAL = "(has(self.type) && self.type == 'categorical')"
-
-
-def cel(rule: str, message: str, field_path: str | None = None) -> dict[str, str]:
-    """An ``x-kubernetes-validations`` entry: the API server's copy of a model rule."""
-    entry = {"rule": rule, "message": message}
-    if field_path is not None:
-        entry["fieldPath"] = field_path
-    return entry
 
 
 def _keyed_by_name(schema: dict[str, Any]) -> None:
@@ -51,12 +42,6 @@ def _weights_schema(schema: dict[str, Any]) -> None:
     objective at most) so that the rules over it stay within CEL's cost budget."""
     schema["additionalProperties"] = {"type": "number", "minimum": 0}
     schema["maxProperties"] = len(METRIC_NAMES)
-
-
-def cel_rules(*rules: dict[str, str]) -> ConfigDict:
-    """Model config carrying CEL rules into the generated schema."""
-    validations: list[JsonValue] = [dict(rule) for rule in rules]
-    return ConfigDict(json_schema_extra={"x-kubernetes-validations": validations})
 
 
 class ParameterType(StrEnum):
@@ -252,189 +237,6 @@ def _value(term: tuple[float, str | None, float], parameters: dict[str, float]) 
     return offset if name is None else scale * parameters[name] + offset
 
 
-class EarlyStop(ApiModel):
-    """Stop NSGA-II when the front's hypervolume stops improving."""
-
-    patience: int = Field(
-        default=10, ge=1, description="Generations without improvement before stopping."
-    )
-    tolerance: float = Field(
-        default=1e-4,
-        ge=0,
-        description="Relative hypervolume gain below which a generation counts as no improvement.",
-    )
-
-
-class Nsga2Settings(ApiModel):
-    """NSGA-II (pymoo): a generational genetic algorithm for several objectives."""
-
-    population_size: int = Field(
-        default=100,
-        ge=4,
-        le=MAX_POPULATION,
-        description="Individuals per generation (= evaluations per batch).",
-    )
-    generations: int = Field(default=50, ge=1, le=100_000, description="Generations to run.")
-    crossover_probability: float = Field(
-        default=0.9, ge=0, le=1, description="Probability of simulated binary crossover."
-    )
-    crossover_eta: float = Field(
-        default=15.0,
-        gt=0,
-        description="SBX distribution index; larger keeps children near their parents.",
-    )
-    mutation_eta: float = Field(
-        default=20.0, gt=0, description="Polynomial mutation distribution index."
-    )
-    mutation_probability: float | None = Field(
-        default=None,
-        gt=0,
-        le=1,
-        description="Per-variable mutation probability; default 1 / number of parameters.",
-    )
-    early_stop: EarlyStop | None = Field(
-        default=None, description="Optional early stop on hypervolume stagnation."
-    )
-
-
-class BayesianSettings(ApiModel):
-    """Bayesian optimization (scikit-optimize, Gaussian process) of one objective."""
-
-    model_config = cel_rules(
-        cel(
-            "!has(self.initialPoints) || self.initialPoints <= "
-            "(has(self.iterations) ? self.iterations : 50)",
-            "initialPoints must not exceed iterations",
-            ".initialPoints",
-        )
-    )
-
-    iterations: int = Field(default=50, ge=1, le=10_000, description="Evaluations in total.")
-    initial_points: int = Field(
-        default=10,
-        ge=1,
-        description="Space-filling evaluations before the model guides the search.",
-    )
-    acquisition: Literal["gp_hedge", "EI", "PI", "LCB"] = Field(
-        default="gp_hedge", description="Acquisition function."
-    )
-    batch_size: int = Field(
-        default=1,
-        ge=1,
-        le=256,
-        description="Points asked together "
-        "(constant liar when above 1); they evaluate in parallel.",
-    )
-
-    @model_validator(mode="after")
-    def _initial_within_budget(self) -> BayesianSettings:
-        if self.initial_points > self.iterations:
-            raise ValueError(
-                f"bayesian.initialPoints ({self.initial_points}) must not exceed "
-                f"bayesian.iterations ({self.iterations})"
-            )
-        return self
-
-
-class GridSettings(ApiModel):
-    """Exhaustive search over a grid."""
-
-    steps: int = Field(
-        default=10,
-        ge=2,
-        le=10_000,
-        description="Points per parameter "
-        "(min to max inclusive) for parameters without their own step.",
-    )
-
-
-class RandomSettings(ApiModel):
-    """Random or quasi-random sampling."""
-
-    samples: int = Field(default=100, ge=1, le=MAX_EVALUATIONS, description="Evaluations.")
-    sampler: Literal["random", "sobol", "lhs"] = Field(
-        default="random",
-        description="'random' (uniform), 'sobol' (scrambled Sobol "
-        "sequence) or 'lhs' (Latin hypercube).",
-    )
-
-
-class EnsembleMember(ApiModel):
-    """One algorithm of an ensemble and its share of the budget."""
-
-    name: Literal["nsga2", "bayesian", "grid", "random"] = Field(description="Algorithm.")
-    weight: float = Field(default=1.0, gt=0, description="Relative share of the budget.")
-
-
-class EnsembleSettings(ApiModel):
-    """Several algorithms sharing an evaluation budget; their results form one front."""
-
-    budget: int = Field(
-        default=1000, ge=2, le=MAX_EVALUATIONS, description="Evaluations across all members."
-    )
-    members: list[EnsembleMember] = Field(
-        default_factory=lambda: [
-            EnsembleMember(name="random", weight=1.0),
-            EnsembleMember(name="nsga2", weight=3.0),
-        ],
-        min_length=1,
-        description="Members; each gets budget × weight / total weight.",
-    )
-
-
-class AlgorithmName(StrEnum):
-    NSGA2 = "nsga2"
-    BAYESIAN = "bayesian"
-    GRID = "grid"
-    RANDOM = "random"
-    ENSEMBLE = "ensemble"
-
-
-class AlgorithmSpec(ApiModel):
-    """The search algorithm: its name and, optionally, the settings block of that name."""
-
-    model_config = cel_rules(
-        *(
-            cel(
-                f"!has(self.{other}) || self.name == '{other}'",
-                f"algorithm.{other} is set but algorithm.name is not '{other}'",
-                f".{other}",
-            )
-            for other in ("nsga2", "bayesian", "grid", "random", "ensemble")
-        )
-    )
-
-    name: AlgorithmName = Field(description="nsga2, bayesian, grid, random or ensemble.")
-    nsga2: Nsga2Settings | None = Field(default=None, description="Settings of nsga2.")
-    bayesian: BayesianSettings | None = Field(default=None, description="Settings of bayesian.")
-    grid: GridSettings | None = Field(default=None, description="Settings of grid.")
-    random: RandomSettings | None = Field(default=None, description="Settings of random.")
-    ensemble: EnsembleSettings | None = Field(default=None, description="Settings of ensemble.")
-
-    @model_validator(mode="after")
-    def _settings_match_name(self) -> AlgorithmSpec:
-        for other in AlgorithmName:
-            if other is not self.name and getattr(self, other.value) is not None:
-                raise ValueError(
-                    f"algorithm.{other.value} is set but algorithm.name is "
-                    f"'{self.name.value}'; remove it or change the name"
-                )
-        if getattr(self, self.name.value) is None:
-            defaults = {
-                "nsga2": Nsga2Settings,
-                "bayesian": BayesianSettings,
-                "grid": GridSettings,
-                "random": RandomSettings,
-                "ensemble": EnsembleSettings,
-            }
-            setattr(self, self.name.value, defaults[self.name.value]())
-        return self
-
-    def settings(self) -> Any:
-        """The settings block of the chosen algorithm (defaults filled in)."""
-        return getattr(self, self.name.value)
-
-
 class ExecutionSpec(ApiModel):
     """Where and how evaluations run."""
 
@@ -538,10 +340,14 @@ class OptimizationRunSpec(RunSpec):
     """Search the parameters of a backtested strategy."""
 
     model_config = cel_rules(
-        cel(
-            "self.algorithm.name != 'bayesian' || size(self.objectives) == 1",
-            "bayesian optimizes exactly one objective",
-            ".objectives",
+        *(
+            cel(
+                f"self.algorithm.name != '{a.name}' || size(self.objectives) == 1",
+                f"{a.name} optimizes exactly one objective",
+                ".objectives",
+            )
+            for a in ALGORITHMS
+            if a.single_objective
         ),
         cel(
             "!has(self.selection) || !has(self.selection.weights) || "
@@ -697,9 +503,9 @@ class OptimizationRunSpec(RunSpec):
                     f"walkForward.select: must be one of {sorted(choices)}; got "
                     f"{self.walk_forward.select!r}"
                 )
-        if self.algorithm.name is AlgorithmName.BAYESIAN and len(self.objectives) != 1:
+        if self.algorithm.settings().single_objective and len(self.objectives) != 1:
             raise ValueError(
-                "objectives: bayesian optimizes exactly one objective; got "
+                f"objectives: {self.algorithm.name} optimizes exactly one objective; got "
                 f"{len(self.objectives)} (use nsga2 for several)"
             )
         problem = limit_problem(self)

@@ -1,8 +1,8 @@
 """The search algorithms, each an ask/tell :class:`~stratopt.optimize.driver.Driver`.
 
-A new algorithm is one module here, one settings model in ``stratopt.api``, one entry
-in :data:`DRIVERS`, one example and one line in the contract tests. Modules load on
-first use, so a grid search never pays for importing scikit-optimize.
+Algorithm ``<name>`` of the catalogue (:data:`stratopt.api.v1alpha1.ALGORITHMS`) is
+driven by the ``DRIVER`` of module ``stratopt.optimize.algorithms.<name>``. Modules load
+on first use, so a grid search never pays for importing scikit-optimize.
 """
 
 from __future__ import annotations
@@ -10,30 +10,24 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping
 
+from stratopt.api.v1alpha1.algorithms import ALGORITHM_NAMES
 from stratopt.optimize.driver import Driver
-
-_LOCATIONS = {
-    "nsga2": "stratopt.optimize.algorithms.nsga2:Nsga2Driver",
-    "bayesian": "stratopt.optimize.algorithms.bayesian:BayesianDriver",
-    "grid": "stratopt.optimize.algorithms.grid:GridDriver",
-    "random": "stratopt.optimize.algorithms.random:RandomDriver",
-    "ensemble": "stratopt.optimize.algorithms.ensemble:EnsembleDriver",
-}
 
 
 class _Registry(Mapping[str, type[Driver]]):
     """Algorithm name → driver class, imported when first looked up."""
 
     def __getitem__(self, name: str) -> type[Driver]:
-        module, _, attribute = _LOCATIONS[name].partition(":")
-        driver: type[Driver] = getattr(importlib.import_module(module), attribute)
+        if name not in ALGORITHM_NAMES:
+            raise KeyError(name)
+        driver: type[Driver] = importlib.import_module(f"{__name__}.{name}").DRIVER
         return driver
 
     def __iter__(self) -> Iterator[str]:
-        return iter(_LOCATIONS)
+        return iter(ALGORITHM_NAMES)
 
     def __len__(self) -> int:
-        return len(_LOCATIONS)
+        return len(ALGORITHM_NAMES)
 
 
 DRIVERS: Mapping[str, type[Driver]] = _Registry()

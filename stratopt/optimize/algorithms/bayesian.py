@@ -40,7 +40,7 @@ class BayesianDriver(Driver):
     """One objective; ``batchSize`` points per batch (constant liar above one)."""
 
     def _setup(self) -> None:
-        settings: BayesianSettings = self.spec.algorithm.bayesian or BayesianSettings()
+        settings = self.settings_of(BayesianSettings)
         self.settings = settings
         self.iterations = self.budget if self.budget is not None else settings.iterations
         initial = min(settings.initial_points, self.iterations)
@@ -89,10 +89,6 @@ class BayesianDriver(Driver):
             space_constraint=self._keeps_relations if self.spec.parameter_relations else None,
         )
         self._asked: list[list[float]] = []
-
-    @property
-    def planned_evaluations(self) -> int:
-        return self.iterations
 
     def _ask(self) -> list[Params]:
         remaining = self.iterations - len(self.evaluations)
@@ -154,3 +150,6 @@ class BayesianDriver(Driver):
             # No model is fitted on a part of the initial design: it would be thrown away.
             fit = len(self.evaluations) >= len(self._design)
             self.optimizer.tell(self._asked, [float(s) for s in scores], fit=fit)
+
+
+DRIVER = BayesianDriver

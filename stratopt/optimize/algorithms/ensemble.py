@@ -17,7 +17,7 @@ class EnsembleDriver(Driver):
     def _setup(self) -> None:
         from stratopt.optimize.algorithms import DRIVERS
 
-        settings: EnsembleSettings = self.spec.algorithm.ensemble or EnsembleSettings()
+        settings = self.settings_of(EnsembleSettings)
         total_weight = sum(m.weight for m in settings.members)
         budget = self.budget if self.budget is not None else settings.budget
         self.members: list[Driver] = []
@@ -50,3 +50,6 @@ class EnsembleDriver(Driver):
     def progress(self) -> dict[str, Any]:
         index = min(self._current, len(self.members) - 1)
         return {"member": self.names[index]}
+
+
+DRIVER = EnsembleDriver

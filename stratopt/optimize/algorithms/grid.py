@@ -11,7 +11,7 @@ class GridDriver(Driver):
     """Every combination of each parameter's step (or ``steps`` points) and choices."""
 
     def _setup(self) -> None:
-        settings: GridSettings = self.spec.algorithm.grid or GridSettings()
+        settings = self.settings_of(GridSettings)
         steps = settings.steps
         if self.budget is not None:
             # As many points per axis as the budget allows.
@@ -41,3 +41,6 @@ class GridDriver(Driver):
             f"grid: {self.skipped} of {total} combinations break spec.parameterConstraints "
             "and were skipped"
         ]
+
+
+DRIVER = GridDriver

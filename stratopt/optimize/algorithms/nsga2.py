@@ -67,7 +67,7 @@ class Nsga2Driver(Driver):
     as pymoo implements them."""
 
     def _setup(self) -> None:
-        settings: Nsga2Settings = self.spec.algorithm.nsga2 or Nsga2Settings()
+        settings = self.settings_of(Nsga2Settings)
         self.settings = settings
         self.population_size = settings.population_size
         self.generations = settings.generations
@@ -137,3 +137,6 @@ class Nsga2Driver(Driver):
 
     def progress(self) -> dict[str, Any]:
         return {"generation": self.generation}
+
+
+DRIVER = Nsga2Driver

@@ -14,7 +14,7 @@ class RandomDriver(Driver):
     """``samples`` points drawn with the chosen sampler from the run's seed."""
 
     def _setup(self) -> None:
-        settings: RandomSettings = self.spec.algorithm.random or RandomSettings()
+        settings = self.settings_of(RandomSettings)
         self.samples = self.budget if self.budget is not None else settings.samples
         dimensions = self.space.dimensions
 
@@ -40,3 +40,6 @@ class RandomDriver(Driver):
 
     def _tell(self, batch: list[Evaluation]) -> None:
         """Nothing to learn: the sample is fixed."""
+
+
+DRIVER = RandomDriver
