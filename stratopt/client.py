@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from stratopt.api._resource import GROUP, VERSION
 from stratopt.api.kinds import DEFAULT_KIND, KINDS, PLURALS
+from stratopt.api.v1alpha1.status import ConditionType, Phase, Reason
 from stratopt.errors import InputError, StratoptError
 
 if TYPE_CHECKING:
@@ -304,7 +305,7 @@ class Run:
 
     @property
     def phase(self) -> str:
-        return str((self.body().get("status") or {}).get("phase", "Pending"))
+        return str((self.body().get("status") or {}).get("phase", Phase.PENDING))
 
     def wait(
         self,
@@ -330,13 +331,18 @@ class Run:
             if progress is not None and status.get("progress") not in (None, shown):
                 shown = status["progress"]
                 progress(shown)
-            if current and status.get("phase") == "Failed":
+            if current and status.get("phase") == Phase.FAILED:
                 failed: dict[str, Any] = next(
-                    (c for c in status.get("conditions", []) if c.get("type") == "Failed"), {}
+                    (
+                        c
+                        for c in status.get("conditions", [])
+                        if c.get("type") == ConditionType.FAILED
+                    ),
+                    {},
                 )
                 field, message = _split_field(str(failed.get("message", "")))
-                raise RunFailed(field, message, str(failed.get("reason", "Failed")))
-            if current and status.get("phase") == "Succeeded":
+                raise RunFailed(field, message, str(failed.get("reason", Reason.FAILED)))
+            if current and status.get("phase") == Phase.SUCCEEDED:
                 return Result.of(
                     self.kind,
                     status,

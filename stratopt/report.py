@@ -136,7 +136,9 @@ def _from_cluster(kind: str, name: str, namespace: str, kubeconfig: str | None) 
             "SOURCE", f"cannot read {kind} {namespace}/{name}: {exc.reason} ({exc.status})"
         ) from exc
     status = body.get("status") or {}
-    if status.get("phase") != "Succeeded":
+    from stratopt.api.v1alpha1.status import Phase
+
+    if status.get("phase") != Phase.SUCCEEDED:
         raise InputError(
             "SOURCE",
             f"{kind} {namespace}/{name} is {status.get('phase', 'not started')}, not "

@@ -30,6 +30,7 @@ from stratopt.api.v1alpha1.features import (
     FeatureAnalysisStatus,
     FeatureImportance,
 )
+from stratopt.api.v1alpha1.status import Phase
 from stratopt.data import MarketData
 from stratopt.errors import DataError
 from stratopt.features.catalogue import feature_matrix, lookback, reads_volume
@@ -170,7 +171,7 @@ def analyze_features(spec: FeatureAnalysisSpec, data: MarketData) -> FeatureAnal
         for rank, i in enumerate(order, start=1)
     ]
     status = FeatureAnalysisStatus(
-        phase="Succeeded",
+        phase=Phase.SUCCEEDED,
         features=features,
         top_features=[f.name for f in features[: spec.top_k]],
         model_score=float(ranker.scores_.mean()),

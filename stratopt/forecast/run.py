@@ -9,6 +9,7 @@ import pandas as pd
 
 from stratopt.api.v1alpha1 import ForecastRunSpec, ForecastRunStatus
 from stratopt.api.v1alpha1.forecast import DEFAULT_FORECAST_FEATURES, ForecastMetrics, Prediction
+from stratopt.api.v1alpha1.status import Phase
 from stratopt.data import MarketData
 from stratopt.errors import InputError
 from stratopt.forecast.dataset import SequenceData, prepare
@@ -131,7 +132,7 @@ def forecast(spec: ForecastRunSpec, data: MarketData) -> tuple[ForecastRunStatus
         for k in range(spec.horizon)
     ]
     status = ForecastRunStatus(
-        phase="Succeeded",
+        phase=Phase.SUCCEEDED,
         predictions=predictions,
         metrics=metrics,
         model_accuracy=metrics.directional_accuracy,

@@ -10,6 +10,8 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from stratopt.api.v1alpha1.status import TERMINAL_PHASES
+
 REGISTRY = CollectorRegistry()
 RUNS = Gauge(
     "stratopt_runs",
@@ -84,5 +86,5 @@ CENSUS = PhaseCensus()
 def record_phase(run: _Run, previous: str | None, phase: str) -> None:
     """``run`` moved from ``previous`` to ``phase``: the gauge, and a finished run counted."""
     CENSUS.observe(run, phase)
-    if phase != previous and phase in ("Succeeded", "Failed"):
+    if phase != previous and phase in TERMINAL_PHASES:
         FINISHED.labels(run.kind, phase).inc()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
+from stratopt.api.v1alpha1.status import Reason
 from stratopt.operator.manifests import build_batch_job, build_folds_job, build_shard_configmaps
 from stratopt.operator.snapshot import JobOutcome, JobView, waiting_jobs
 from stratopt.operator.steps import CountEvaluations, RecordBatch, RemoveJobs, StepRecorder
@@ -20,6 +21,7 @@ from stratopt.runtime.distributed import Replay, replay
 from stratopt.runtime.protocol import batch_job_name, folds_job_name
 from stratopt.runtime.stored import (
     Params,
+    ResultMissingError,
     missing_folds,
     missing_shards,
     shard,
@@ -93,7 +95,7 @@ class BatchPipeline:
             if outcome is JobOutcome.SUCCEEDED:  # its pods store results before they end
                 missing = missing_shards(results, run.name, run.revision, state.batch, len(shards))
                 steps.fail(
-                    "ResultMissing",
+                    ResultMissingError.reason,
                     f"Job {name} succeeded but the results of batch {state.batch}, shards "
                     f"{_listed(missing)}, are missing or incomplete",
                 )
@@ -106,7 +108,7 @@ class BatchPipeline:
             if later and steps.check(ahead) is JobOutcome.FAILED:
                 return
         update = steps.in_progress(job, f"batch {state.batch} running")
-        steps.set_if_changed({**update, "progress": self.progress})
+        steps.set_if_changed(update, progress=self.progress)
 
     def batch_job(self, batch: int, shards: int, per_input: int) -> dict[str, Any]:
         run = self.run
@@ -148,7 +150,7 @@ class BatchPipeline:
         planned = state.driver.planned_evaluations
         waiting = " (its pods were started ahead)" if job is not None and not replaced else ""
         steps.announce(
-            "BatchStarted",
+            Reason.BATCH_STARTED,
             f"Job {name}: batch {state.batch}, {len(state.pending or ())} evaluations "
             f"in {len(shards)} shards ({evaluated}/{planned} done){waiting}",
         )
@@ -189,7 +191,9 @@ class BatchPipeline:
         run, results, steps = self.run, self.snapshot.results, self.steps
         folds = stored_fold_count(results, run.name, run.revision)
         if folds is None:
-            steps.fail("ResultMissing", "the walk-forward plan its first pod writes is missing")
+            steps.fail(
+                ResultMissingError.reason, "the walk-forward plan its first pod writes is missing"
+            )
             return False
         missing = missing_folds(results, run.name, run.revision, folds)
         if not missing:
@@ -208,20 +212,20 @@ class BatchPipeline:
                 suspend=run.suspended,
             )
             steps.ensure(manifest)
-            steps.announce("FoldsStarted", f"Job {name}: {folds} walk-forward folds")
+            steps.announce(Reason.FOLDS_STARTED, f"Job {name}: {folds} walk-forward folds")
         else:
             outcome = steps.check(job)
             if outcome is JobOutcome.FAILED:
                 return False
             if outcome is JobOutcome.SUCCEEDED:
                 steps.fail(
-                    "ResultMissing",
+                    ResultMissingError.reason,
                     f"Job {name} succeeded but the results of folds {_listed(missing)} are missing",
                 )
                 return False
         done = folds - len(missing)
         update = steps.in_progress(job, f"walk-forward: {done}/{folds} folds done")
-        steps.set_if_changed({**update, "progress": self.progress})
+        steps.set_if_changed(update, progress=self.progress)
         return False
 
 

@@ -17,6 +17,7 @@ from stratopt.api import SpecError, parse_model
 from stratopt.api._parse import relative_paths
 from stratopt.api.kinds import KINDS
 from stratopt.api.v1alpha1 import OptimizationRunSpec
+from stratopt.api.v1alpha1.status import Phase, Reason, RunStatus
 from stratopt.operator import status as projection
 from stratopt.operator.manifests import build_finalize_job, build_run_job
 from stratopt.operator.pipeline import BatchPipeline
@@ -51,16 +52,16 @@ class _Planner:
         run, status, steps = self.run, self.steps.status, self.steps
         if answered(run, status):
             if status.get("observedGeneration") != run.generation:  # suspend changed
-                steps.set_status({"observedGeneration": run.generation})
+                steps.set_status(RunStatus(observed_generation=run.generation))
             return
         previous = status.get("revision")
         if previous is not None and previous != run.revision:
             steps.announce(
-                "Restarted",
+                Reason.RESTARTED,
                 f"the spec changed (revision {previous} to {run.revision}): the run starts "
                 "over, and the Jobs of the earlier revision are removed",
             )
-            steps.set_status({})  # stamps the new revision: announced once
+            steps.set_status(RunStatus())  # stamps the new revision: announced once
         spec = dict(self.snapshot.spec)
         try:
             parsed = parse_model(KINDS[run.kind].spec, spec, "spec")
@@ -71,7 +72,7 @@ class _Planner:
         if relative:
             at, value = relative[0]
             steps.fail(
-                "InvalidSpec",
+                SpecError.reason,
                 f"{at}: {value!r} is a relative path, which only `stratopt run` resolves "
                 "(against the spec file's folder); on a cluster give an absolute path in the "
                 "worker image or a mounted volume, or a URL",
@@ -94,7 +95,11 @@ class _Planner:
             if waiting is not None:
                 steps.set_if_changed(
                     projection.waiting(
-                        status, run.generation, "WaitingForFeatureAnalysis", waiting, steps.now
+                        steps.lifecycle,
+                        run.generation,
+                        Reason.WAITING_FOR_FEATURE_ANALYSIS,
+                        waiting,
+                        steps.now,
                     )
                 )
                 return
@@ -115,8 +120,8 @@ class _Planner:
         analysis = self.snapshot.analysis
         if analysis is None:
             return f"waiting for FeatureAnalysis {name!r}, which does not exist yet"
-        phase = analysis.get("phase", "Pending")
-        if phase == "Succeeded":
+        phase = analysis.get("phase", Phase.PENDING)
+        if phase == Phase.SUCCEEDED:
             return None
         return f"waiting for FeatureAnalysis {name!r} to succeed (it is {phase})"
 
@@ -126,7 +131,7 @@ class _Planner:
         job = self.snapshot.jobs.get(name)
         if job is None:
             self.steps.ensure(manifest)
-            self.steps.announce("JobCreated", f"Job {name} created")
+            self.steps.announce(Reason.JOB_CREATED, f"Job {name} created")
         else:
             outcome = self.steps.check(job)
             if outcome is JobOutcome.FAILED:
@@ -136,9 +141,8 @@ class _Planner:
                 return
         update = self.steps.in_progress(job, f"Job {name} running")
         progress = self.progress or self.reported_progress()
-        if progress is not None:
-            update["progress"] = progress
-        self.steps.set_if_changed(update)
+        extra = {} if progress is None else {"progress": progress}
+        self.steps.set_if_changed(update, **extra)
 
     def report_result(self) -> None:
         run, steps = self.run, self.steps
@@ -148,9 +152,11 @@ class _Planner:
             steps.fail(exc.reason, f"the Job succeeded but {exc}")
             return
         if document is None:
-            steps.fail("ResultMissing", "the Job succeeded but wrote no result")
+            steps.fail(ResultMissingError.reason, "the Job succeeded but wrote no result")
             return
-        steps.set_status(projection.succeeded(steps.status, run.generation, document, steps.now))
+        warnings = list(document.get("warnings") or [])
+        closed = projection.succeeded(steps.lifecycle, run.generation, warnings, steps.now)
+        steps.set_status(closed, **projection.result_fields(document))
 
     def reported_progress(self) -> dict[str, Any] | None:
         """The progress a single-mode search's pod last reported, if any."""

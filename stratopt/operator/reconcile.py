@@ -30,6 +30,7 @@ from kubernetes.client import ApiException
 
 from stratopt.api._resource import GROUP, VERSION
 from stratopt.api.kinds import PLURALS
+from stratopt.api.v1alpha1.status import Phase
 from stratopt.operator import metrics
 from stratopt.operator import status as projection
 from stratopt.operator.manifests import build_event, build_worker_rbac
@@ -331,7 +332,7 @@ def _apply(
     if isinstance(step, SetStatus):
         if step.phase is not None:
             metrics.record_phase(run.key, phase, step.phase)
-            if step.phase == "Failed" and phase != "Failed":
+            if step.phase is Phase.FAILED and phase != Phase.FAILED:
                 metrics.JOB_FAILURES.labels(run.kind).inc()
             return step.phase
     elif isinstance(step, Announce):

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from stratopt.operator import status as projection
+from stratopt.api.v1alpha1.status import TERMINAL_PHASES, Reason
 from stratopt.operator.queue import RunKey
 from stratopt.runtime.protocol import WorkerFailure, job_name, revision
 from stratopt.runtime.stored import SHARDS_PER_INPUT_LABEL, StoredResults, stored_layout
@@ -55,6 +55,21 @@ class JobOutcome(StrEnum):
     FAILED = "Failed"
 
 
+def job_outcome(job: Mapping[str, Any]) -> tuple[JobOutcome, str]:
+    """How a Job went, and its reason, from the conditions of its status."""
+    conditions = {
+        c["type"]: c
+        for c in (job.get("status") or {}).get("conditions") or []
+        if c.get("status") == "True"
+    }
+    if "Complete" in conditions or "SuccessCriteriaMet" in conditions:
+        return JobOutcome.SUCCEEDED, "Completed"
+    for kind in ("Failed", "FailureTarget"):
+        if kind in conditions:
+            return JobOutcome.FAILED, str(conditions[kind].get("reason") or Reason.JOB_FAILED)
+    return JobOutcome.RUNNING, ""
+
+
 @dataclass(frozen=True)
 class JobView:
     """One of the run's Jobs, as much of it as the plan looks at."""
@@ -79,7 +94,7 @@ class JobView:
 def job_view(job: Mapping[str, Any]) -> JobView:
     """A Job as the API serves it (JSON), seen as the plan looks at it."""
     meta, spec, state = job["metadata"], job.get("spec") or {}, job.get("status") or {}
-    outcome, reason = projection.job_outcome(dict(job))
+    outcome, reason = job_outcome(job)
     seconds = None
     if state.get("startTime") and state.get("completionTime"):
         started = datetime.fromisoformat(state["startTime"])
@@ -89,7 +104,7 @@ def job_view(job: Mapping[str, Any]) -> JobView:
     return JobView(
         meta["name"],
         labels.get("stratopt.io/revision", ""),
-        JobOutcome(outcome),
+        outcome,
         reason,
         bool(spec.get("suspend")),
         active,
@@ -125,7 +140,7 @@ def needs_analysis(run: Run, spec: Mapping[str, Any], jobs: Mapping[str, Any]) -
 def answered(run: Run, status: Mapping[str, Any]) -> bool:
     """A finished run whose status answers its spec's revision (only ``suspend``, which
     is not part of it, may have changed): the plan reads nothing more of it."""
-    return status.get("phase") in projection.TERMINAL_PHASES and (
+    return status.get("phase") in TERMINAL_PHASES and (
         status.get("observedGeneration") == run.generation or status.get("revision") == run.revision
     )
 

@@ -1,123 +1,156 @@
 """Status projection: Kubernetes-style conditions and the phase derived from them.
 
-Pure functions over plain dicts (the status as stored). Setting a condition is a no-op
-when its status and reason are unchanged, and keeps ``lastTransitionTime`` unless the
-status flips.
+Pure functions over the :class:`~stratopt.api.v1alpha1.status.RunStatus` and
+:class:`~stratopt.api.v1alpha1.status.Condition` models. Each returns a patch: a
+``RunStatus`` holding only the fields it sets (:func:`patch` dumps them at the write
+boundary). Setting a condition keeps its entry when its status and reason are
+unchanged, and keeps ``lastTransitionTime`` unless the status flips.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
-TERMINAL_PHASES = ("Succeeded", "Failed")
+from stratopt.api.v1alpha1.status import (
+    TERMINAL_PHASES,
+    Condition,
+    ConditionType,
+    Phase,
+    Reason,
+    RunStatus,
+)
+
+__all__ = ["TERMINAL_PHASES"]
+
+Truth = Literal["True", "False"]
+_LIFECYCLE = {field.alias or name: name for name, field in RunStatus.model_fields.items()}
+
+
+def lifecycle(status: Mapping[str, Any]) -> RunStatus:
+    """The lifecycle fields of a status as the API stores it (JSON)."""
+    return RunStatus.model_validate({k: v for k, v in status.items() if k in _LIFECYCLE})
+
+
+def patch(status: RunStatus) -> dict[str, Any]:
+    """The fields a patch sets, as the API stores them."""
+    return status.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 def set_condition(
-    conditions: list[dict[str, Any]], kind: str, status: str, reason: str, message: str, now: str
-) -> list[dict[str, Any]]:
+    conditions: list[Condition],
+    kind: ConditionType,
+    status: Truth,
+    reason: str,
+    message: str,
+    now: str,
+) -> list[Condition]:
     """A new list with condition ``kind`` set; unchanged entries are kept as they are."""
     updated = []
     found = False
     for condition in conditions:
-        if condition.get("type") != kind:
+        if condition.type != kind:
             updated.append(condition)
             continue
         found = True
-        if condition.get("status") == status and condition.get("reason") == reason:
-            updated.append({**condition, "message": message})
+        if condition.status == status and condition.reason == reason:
+            updated.append(condition.model_copy(update={"message": message}))
             continue
-        transition = (
-            condition.get("lastTransitionTime", now) if condition.get("status") == status else now
-        )
-        updated.append(
-            {
-                "type": kind,
-                "status": status,
-                "reason": reason,
-                "message": message,
-                "lastTransitionTime": transition,
-            }
-        )
+        kept = condition.status == status and condition.last_transition_time is not None
+        transition = condition.last_transition_time if kept else now
+        updated.append(_condition(kind, status, reason, message, transition))
     if not found:
-        updated.append(
-            {
-                "type": kind,
-                "status": status,
-                "reason": reason,
-                "message": message,
-                "lastTransitionTime": now,
-            }
-        )
+        updated.append(_condition(kind, status, reason, message, now))
     return updated
 
 
-def phase_of(conditions: list[dict[str, Any]]) -> str:
+def _condition(
+    kind: ConditionType, status: Truth, reason: str, message: str, at: str | None
+) -> Condition:
+    return Condition(
+        type=kind, status=status, reason=reason, message=message, last_transition_time=at
+    )
+
+
+def phase_of(conditions: list[Condition]) -> Phase:
     """The phase the conditions imply."""
-    state = {c["type"]: c["status"] for c in conditions}
-    if state.get("Failed") == "True":
-        return "Failed"
-    if state.get("Succeeded") == "True":
-        return "Succeeded"
-    if state.get("Suspended") == "True":
-        return "Suspended"
-    if state.get("Stalled") == "True":
-        return "Pending"
-    if state.get("Reconciling") == "True":
-        return "Running"
-    return "Pending"
+    true = {c.type for c in conditions if c.status == "True"}
+    for kind, phase in (
+        (ConditionType.FAILED, Phase.FAILED),
+        (ConditionType.SUCCEEDED, Phase.SUCCEEDED),
+        (ConditionType.SUSPENDED, Phase.SUSPENDED),
+        (ConditionType.STALLED, Phase.PENDING),
+        (ConditionType.RECONCILING, Phase.RUNNING),
+    ):
+        if kind in true:
+            return phase
+    return Phase.PENDING
+
+
+def _has(conditions: list[Condition], kind: ConditionType) -> bool:
+    return any(c.type == kind for c in conditions)
 
 
 def _with(
-    status: dict[str, Any], conditions: list[dict[str, Any]], generation: int, **fields: Any
-) -> dict[str, Any]:
-    return {
+    conditions: list[Condition], generation: int, *, phase: Phase | None = None, **fields: Any
+) -> RunStatus:
+    return RunStatus(
+        conditions=conditions,
+        phase=phase_of(conditions) if phase is None else phase,
+        observed_generation=generation,
         **fields,
-        "conditions": conditions,
-        "phase": phase_of(conditions),
-        "observedGeneration": generation,
-    }
+    )
 
 
-def running(status: dict[str, Any], generation: int, message: str, now: str) -> dict[str, Any]:
+def running(status: RunStatus, generation: int, message: str, now: str) -> RunStatus:
     """The patch for a run whose Job is under way."""
-    conditions = status.get("conditions", [])
-    if any(c.get("type") == "Suspended" for c in conditions):
-        conditions = set_condition(conditions, "Suspended", "False", "Resumed", "", now)
-    if any(c.get("type") == "Stalled" for c in conditions):
-        conditions = set_condition(conditions, "Stalled", "False", "Resolved", "", now)
-    conditions = set_condition(conditions, "Reconciling", "True", "JobRunning", message, now)
-    conditions = set_condition(conditions, "Succeeded", "False", "InProgress", message, now)
-    conditions = set_condition(conditions, "Finished", "False", "InProgress", message, now)
-    return _with(status, conditions, generation, startTime=status.get("startTime") or now)
+    conditions = status.conditions
+    if _has(conditions, ConditionType.SUSPENDED):
+        conditions = set_condition(
+            conditions, ConditionType.SUSPENDED, "False", Reason.RESUMED, "", now
+        )
+    if _has(conditions, ConditionType.STALLED):
+        conditions = set_condition(
+            conditions, ConditionType.STALLED, "False", Reason.RESOLVED, "", now
+        )
+    under_way: tuple[tuple[ConditionType, Truth, Reason], ...] = (
+        (ConditionType.RECONCILING, "True", Reason.JOB_RUNNING),
+        (ConditionType.SUCCEEDED, "False", Reason.IN_PROGRESS),
+        (ConditionType.FINISHED, "False", Reason.IN_PROGRESS),
+    )
+    for kind, truth, reason in under_way:
+        conditions = set_condition(conditions, kind, truth, reason, message, now)
+    return _with(conditions, generation, start_time=status.start_time or now)
 
 
-def stalled(
-    status: dict[str, Any], generation: int, reason: str, message: str, now: str
-) -> dict[str, Any]:
+def stalled(status: RunStatus, generation: int, reason: str, message: str, now: str) -> RunStatus:
     """The patch for a run whose Job cannot start, e.g. no node can take its pods; it
     goes on by itself once the cause is gone (a node joins, a GPU frees up)."""
-    conditions = status.get("conditions", [])
-    if any(c.get("type") == "Suspended" for c in conditions):
-        conditions = set_condition(conditions, "Suspended", "False", "Resumed", "", now)
+    conditions = status.conditions
+    if _has(conditions, ConditionType.SUSPENDED):
+        conditions = set_condition(
+            conditions, ConditionType.SUSPENDED, "False", Reason.RESUMED, "", now
+        )
     # Not Reconciling while stalled: kstatus (Flux) reads the first true one of the two.
-    conditions = set_condition(conditions, "Reconciling", "False", reason, message, now)
-    conditions = set_condition(conditions, "Succeeded", "False", "InProgress", message, now)
-    conditions = set_condition(conditions, "Stalled", "True", reason, message, now)
-    conditions = set_condition(conditions, "Finished", "False", "InProgress", message, now)
-    return _with(status, conditions, generation, startTime=status.get("startTime") or now)
+    conditions = set_condition(conditions, ConditionType.RECONCILING, "False", reason, message, now)
+    conditions = set_condition(
+        conditions, ConditionType.SUCCEEDED, "False", Reason.IN_PROGRESS, message, now
+    )
+    conditions = set_condition(conditions, ConditionType.STALLED, "True", reason, message, now)
+    conditions = set_condition(
+        conditions, ConditionType.FINISHED, "False", Reason.IN_PROGRESS, message, now
+    )
+    return _with(conditions, generation, start_time=status.start_time or now)
 
 
-def waiting(
-    status: dict[str, Any], generation: int, reason: str, message: str, now: str
-) -> dict[str, Any]:
+def waiting(status: RunStatus, generation: int, reason: str, message: str, now: str) -> RunStatus:
     """The patch for a run that waits for another resource (a ForecastRun for its
     FeatureAnalysis): still in progress, not stalled, and Pending until its Job starts."""
-    patch = running(status, generation, message, now)
-    patch["conditions"] = set_condition(
-        patch["conditions"], "Reconciling", "True", reason, message, now
+    started = running(status, generation, message, now)
+    conditions = set_condition(
+        started.conditions, ConditionType.RECONCILING, "True", reason, message, now
     )
-    patch["phase"] = "Pending"
-    return patch
+    return _with(conditions, generation, phase=Phase.PENDING, start_time=started.start_time)
 
 
 def unschedulable_message(pods: list[dict[str, Any]]) -> str | None:
@@ -155,31 +188,28 @@ def pod_creation_failure(events: list[dict[str, Any]]) -> str | None:
     return f"the Job cannot create its pods: {failed[1]}"
 
 
-def suspended(status: dict[str, Any], generation: int, now: str) -> dict[str, Any]:
+def suspended(status: RunStatus, generation: int, now: str) -> RunStatus:
     """The patch for a run whose Job is suspended (``spec.suspend: true``)."""
     message = "spec.suspend is true; set it to false to resume"
     conditions = set_condition(
-        status.get("conditions", []), "Suspended", "True", "Suspended", message, now
+        status.conditions, ConditionType.SUSPENDED, "True", Reason.SUSPENDED, message, now
     )
-    conditions = set_condition(conditions, "Reconciling", "False", "Suspended", message, now)
-    conditions = set_condition(conditions, "Succeeded", "False", "Suspended", message, now)
-    conditions = set_condition(conditions, "Finished", "False", "Suspended", message, now)
-    return _with(status, conditions, generation, startTime=status.get("startTime") or now)
+    for kind in (ConditionType.RECONCILING, ConditionType.SUCCEEDED, ConditionType.FINISHED):
+        conditions = set_condition(conditions, kind, "False", Reason.SUSPENDED, message, now)
+    return _with(conditions, generation, start_time=status.start_time or now)
 
 
-def succeeded(
-    status: dict[str, Any], generation: int, result: dict[str, Any], now: str
-) -> dict[str, Any]:
-    """The patch for a run whose Job finished: its result, and the closing conditions."""
+def succeeded(status: RunStatus, generation: int, warnings: list[str], now: str) -> RunStatus:
+    """The patch for a run whose Job finished with ``warnings``: the closing conditions
+    (the result's own fields are written beside it)."""
     conditions = set_condition(
-        status.get("conditions", []), "Reconciling", "False", "Completed", "", now
+        status.conditions, ConditionType.RECONCILING, "False", Reason.COMPLETED, "", now
     )
-    warnings = result.get("warnings") or []
     conditions = set_condition(
         conditions,
-        "Succeeded",
+        ConditionType.SUCCEEDED,
         "True",
-        "CompletedWithWarnings" if warnings else "Completed",
+        Reason.COMPLETED_WITH_WARNINGS if warnings else Reason.COMPLETED,
         f"the run finished with {len(warnings)} warning{'s' if len(warnings) > 1 else ''}: "
         f"{warnings[0]}"
         if warnings
@@ -187,45 +217,30 @@ def succeeded(
         now,
     )
     # One condition true at either end: `kubectl wait --for=condition=Finished`.
-    conditions = set_condition(conditions, "Finished", "True", "Succeeded", "the run finished", now)
-    fields = {k: v for k, v in result.items() if k not in ("phase", "conditions")}
-    return _with(
-        status,
-        conditions,
-        generation,
-        **fields,
-        startTime=status.get("startTime") or now,
-        completionTime=now,
-    )
-
-
-def failed(
-    status: dict[str, Any], generation: int, reason: str, message: str, now: str
-) -> dict[str, Any]:
-    """The patch for a run that cannot finish: the reason says what to fix."""
     conditions = set_condition(
-        status.get("conditions", []), "Reconciling", "False", reason, message, now
+        conditions, ConditionType.FINISHED, "True", Reason.SUCCEEDED, "the run finished", now
     )
-    conditions = set_condition(conditions, "Failed", "True", reason, message, now)
-    # Stalled as well: kstatus (Flux) knows no Failed condition, and calls this Failed.
-    conditions = set_condition(conditions, "Stalled", "True", reason, message, now)
-    conditions = set_condition(conditions, "Succeeded", "False", reason, message, now)
-    conditions = set_condition(conditions, "Finished", "True", "Failed", message, now)
-    return _with(
-        status, conditions, generation, startTime=status.get("startTime") or now, completionTime=now
-    )
+    return _with(conditions, generation, start_time=status.start_time or now, completion_time=now)
 
 
-def job_outcome(job: dict[str, Any]) -> tuple[str, str]:
-    """("Running" | "Succeeded" | "Failed", the Job's reason) from a Job's status."""
-    conditions = {
-        c["type"]: c
-        for c in (job.get("status") or {}).get("conditions") or []
-        if c.get("status") == "True"
-    }
-    if "Complete" in conditions or "SuccessCriteriaMet" in conditions:
-        return "Succeeded", "Completed"
-    for kind in ("Failed", "FailureTarget"):
-        if kind in conditions:
-            return "Failed", str(conditions[kind].get("reason") or "JobFailed")
-    return "Running", ""
+def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:
+    """What a finished run's result document writes beside the lifecycle fields."""
+    return {k: v for k, v in result.items() if k not in ("phase", "conditions")}
+
+
+def failed(status: RunStatus, generation: int, reason: str, message: str, now: str) -> RunStatus:
+    """The patch for a run that cannot finish: the reason says what to fix."""
+    ended: tuple[tuple[ConditionType, Truth], ...] = (
+        (ConditionType.RECONCILING, "False"),
+        (ConditionType.FAILED, "True"),
+        # Stalled as well: kstatus (Flux) knows no Failed condition, and calls this Failed.
+        (ConditionType.STALLED, "True"),
+        (ConditionType.SUCCEEDED, "False"),
+    )
+    conditions = status.conditions
+    for kind, truth in ended:
+        conditions = set_condition(conditions, kind, truth, reason, message, now)
+    conditions = set_condition(
+        conditions, ConditionType.FINISHED, "True", Reason.FAILED, message, now
+    )
+    return _with(conditions, generation, start_time=status.start_time or now, completion_time=now)

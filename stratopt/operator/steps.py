@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stratopt.api.v1alpha1.status import ConditionType, Phase, Reason, RunStatus
 from stratopt.operator import status as projection
 from stratopt.operator.snapshot import JobOutcome, JobView, Snapshot, waiting_jobs
 from stratopt.runtime.distributed import Replay
@@ -64,14 +65,15 @@ class CountEvaluations:
 
 @dataclass(frozen=True)
 class SetStatus:
-    """Fields of the status to write; ``phase`` among them when it is set."""
+    """Fields of the status to write, as the API stores them; ``phase`` among them when
+    it is set."""
 
     fields: dict[str, Any]
 
     @property
-    def phase(self) -> str | None:
+    def phase(self) -> Phase | None:
         phase = self.fields.get("phase")
-        return None if phase is None else str(phase)
+        return None if phase is None else Phase(phase)
 
 
 Step = Announce | EnsureJob | RemoveJobs | SetSuspended | RecordBatch | CountEvaluations | SetStatus
@@ -99,9 +101,11 @@ class StepRecorder:
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self.run = snapshot.run
+        #: The status as stored, and its lifecycle fields as the model.
         self.status = dict(snapshot.status)
+        self.lifecycle = projection.lifecycle(self.status)
         self.steps: list[Step] = []
-        self.phase: str | None = self.status.get("phase")
+        self.phase: Phase | None = self.lifecycle.phase if "phase" in self.status else None
 
     @property
     def now(self) -> str:
@@ -130,7 +134,7 @@ class StepRecorder:
         """How ``job`` went. A failure fails the run; a running Job is suspended or
         resumed as the spec says."""
         if job.outcome is JobOutcome.FAILED:
-            reason = job.reason or "JobFailed"
+            reason = job.reason or Reason.JOB_FAILED
             failure = job.failure or WorkerFailure(
                 reason, f"Job {job.name} failed ({reason}); see its pods"
             )
@@ -139,17 +143,19 @@ class StepRecorder:
             self.add(SetSuspended(job.name, self.run.suspended))
         return job.outcome
 
-    def in_progress(self, job: JobView | None, message: str) -> dict[str, Any]:
+    def in_progress(self, job: JobView | None, message: str) -> RunStatus:
         """The status of an unfinished run: suspended, stalled (its pods cannot be
         created or fit no node), or running. ``job`` is None when just created."""
-        run, status, now = self.run, self.status, self.now
+        run, status, now = self.run, self.lifecycle, self.now
         if run.suspended:
             return projection.suspended(status, run.generation, now)
         if job is not None and not job.active and job.refused is not None:
-            return projection.stalled(status, run.generation, "FailedCreate", job.refused, now)
+            return projection.stalled(
+                status, run.generation, Reason.FAILED_CREATE, job.refused, now
+            )
         if job is not None and job.unschedulable is not None:
             return projection.stalled(
-                status, run.generation, "Unschedulable", job.unschedulable, now
+                status, run.generation, Reason.UNSCHEDULABLE, job.unschedulable, now
             )
         return projection.running(status, run.generation, message, now)
 
@@ -157,42 +163,48 @@ class StepRecorder:
 
     def fail(self, reason: str, message: str) -> None:
         self.set_status(
-            projection.failed(self.status, self.run.generation, reason, message, self.now)
+            projection.failed(self.lifecycle, self.run.generation, reason, message, self.now)
         )
         waiting = waiting_jobs(self.snapshot)
         if waiting:  # a failed run keeps no pods waiting for a batch that will not come
             self.add(RemoveJobs(waiting))
 
-    def set_if_changed(self, update: dict[str, Any]) -> None:
+    def set_if_changed(self, update: RunStatus, **extra: Any) -> None:
         """Write only what moved: unchanged conditions keep their entries, so comparing
         them notices a new message or stall without rewriting status every reconcile."""
-        fields = ("phase", "progress", "conditions", "observedGeneration")
-        if any(self.status.get(f) != update.get(f) for f in fields if f in update):
-            self.set_status(update)
+        fields = {**extra, **projection.patch(update)}
+        watched = ("phase", "progress", "conditions", "observedGeneration")
+        if any(self.status.get(f) != fields.get(f) for f in watched if f in fields):
+            self.set_status(update, **extra)
 
-    def set_status(self, fields: dict[str, Any]) -> None:
-        """Write ``fields`` with the revision they answer; a new phase is announced."""
-        self.add(SetStatus({**fields, "revision": self.run.revision}))
-        phase = fields.get("phase")
+    def set_status(self, update: RunStatus, **extra: Any) -> None:
+        """Write ``update`` (the fields set on it) and the kind's own ``extra`` fields,
+        with the revision they answer; a new phase is announced."""
+        fields = {**extra, **projection.patch(update), "revision": self.run.revision}
+        self.add(SetStatus(fields))
+        phase = SetStatus(fields).phase
         if phase is None:
             return
         if phase != self.phase:
-            self.announce_phase(str(phase), fields)
-        self.phase = str(phase)
+            self.announce_phase(phase, update, fields.get("warnings") or [], fields)
+        self.phase = phase
 
-    def announce_phase(self, phase: str, fields: Mapping[str, Any]) -> None:
-        if phase == "Running":
-            reason = "Resumed" if self.phase == "Suspended" else "Started"
+    def announce_phase(
+        self, phase: Phase, update: RunStatus, warnings: list[str], fields: Mapping[str, Any]
+    ) -> None:
+        if phase is Phase.RUNNING:
+            resumed = self.phase is Phase.SUSPENDED
+            reason = Reason.RESUMED if resumed else Reason.STARTED
             self.announce(reason, f"{self.run.kind} {self.run.name} is running")
-        elif phase == "Suspended":
-            self.announce("Suspended", "the run's Job is suspended (spec.suspend is true)")
-        elif phase == "Succeeded":
-            self.announce("Succeeded", _summary(fields))
-            for warning in fields.get("warnings") or []:
-                self.announce("Degenerate", str(warning), warning=True)
-        elif phase == "Failed":
-            failed = next(c for c in fields["conditions"] if c["type"] == "Failed")
-            self.announce(failed["reason"], failed["message"], warning=True)
+        elif phase is Phase.SUSPENDED:
+            self.announce(Reason.SUSPENDED, "the run's Job is suspended (spec.suspend is true)")
+        elif phase is Phase.SUCCEEDED:
+            self.announce(Reason.SUCCEEDED, _summary(fields))
+            for warning in warnings:
+                self.announce(Reason.DEGENERATE, str(warning), warning=True)
+        elif phase is Phase.FAILED:
+            failed = next(c for c in update.conditions if c.type is ConditionType.FAILED)
+            self.announce(failed.reason, failed.message, warning=True)
 
     def announce(self, reason: str, message: str, *, warning: bool = False) -> None:
         self.add(Announce(reason, message, warning))

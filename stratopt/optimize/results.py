@@ -19,6 +19,7 @@ from stratopt.api.v1alpha1 import (
     Progress,
     Solution,
 )
+from stratopt.api.v1alpha1.status import Phase
 from stratopt.backtest.metrics import INFEASIBLE, too_few_trades
 from stratopt.optimize.driver import Evaluation
 from stratopt.optimize.objectives import feasible_mask, minimized, violations
@@ -275,7 +276,7 @@ def summarize(
     order = front[trade_off_order(objectives[front], spec.objective_weights())]
     solutions = distinct(spec, [candidates[i] for i in order])
     status = OptimizationRunStatus(
-        phase="Succeeded",
+        phase=Phase.SUCCEEDED,
         algorithm=spec.algorithm.name,
         progress=search_progress(
             len(evaluations), planned, batches, generation=generation, history=history

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from stratopt.api._resource import GROUP, VERSION
+from stratopt.api.v1alpha1.status import Reason
 
 #: Exit code of a worker that found bad input: the Job fails at once, without retries.
 BAD_INPUT_EXIT_CODE = 2
@@ -138,4 +139,4 @@ def read_failure(termination_message: str, job_reason: str) -> WorkerFailure:
             str(report["reason"]), str(report["message"]), None if field is None else str(field)
         )
     last = text.splitlines()[-1] if text else "no message"
-    return WorkerFailure(job_reason or "JobFailed", f"the worker failed: {last}")
+    return WorkerFailure(job_reason or Reason.JOB_FAILED, f"the worker failed: {last}")

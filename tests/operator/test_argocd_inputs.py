@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from stratopt.api.v1alpha1.status import Reason, RunStatus
 from stratopt.operator import status as build
 from tests.conftest import ROOT
 
@@ -18,32 +19,31 @@ NOW = "2026-12-02T00:00:00Z"
 
 
 def resources() -> dict[str, dict[str, Any]]:
-    running = build.running({}, 1, "batch 2 of 50", NOW)
+    new = RunStatus()
+    running = build.running(new, 1, "batch 2 of 50", NOW)
     unschedulable = "0/1 nodes are available: 1 Insufficient nvidia.com/gpu."
     waiting = "no FeatureAnalysis eurusd-features has succeeded yet"
+    succeeded = {
+        "topFeatures": ["rsi_14"],
+        **build.patch(build.succeeded(running, 1, [], NOW)),
+    }
+    failed = build.failed(
+        running, 1, "InvalidData", "spec.backtest.data.source: file not found", NOW
+    )
+    stalled = build.stalled(new, 1, Reason.UNSCHEDULABLE, unschedulable, NOW)
     cases: dict[str, tuple[str, int, dict[str, Any] | None]] = {
         "new": ("OptimizationRun", 1, None),
-        "running": ("OptimizationRun", 1, running),
-        "changed": ("OptimizationRun", 2, running),
-        "suspended": ("OptimizationRun", 1, build.suspended(running, 1, NOW)),
-        "stalled": ("ForecastRun", 1, build.stalled({}, 1, "Unschedulable", unschedulable, NOW)),
+        "running": ("OptimizationRun", 1, build.patch(running)),
+        "changed": ("OptimizationRun", 2, build.patch(running)),
+        "suspended": ("OptimizationRun", 1, build.patch(build.suspended(running, 1, NOW))),
+        "stalled": ("ForecastRun", 1, build.patch(stalled)),
         "waiting": (
             "ForecastRun",
             1,
-            build.waiting({}, 1, "WaitingForFeatureAnalysis", waiting, NOW),
+            build.patch(build.waiting(new, 1, Reason.WAITING_FOR_FEATURE_ANALYSIS, waiting, NOW)),
         ),
-        "succeeded": (
-            "FeatureAnalysis",
-            1,
-            build.succeeded(running, 1, {"topFeatures": ["rsi_14"]}, NOW),
-        ),
-        "failed": (
-            "OptimizationRun",
-            1,
-            build.failed(
-                running, 1, "InvalidData", "spec.backtest.data.source: file not found", NOW
-            ),
-        ),
+        "succeeded": ("FeatureAnalysis", 1, succeeded),
+        "failed": ("OptimizationRun", 1, build.patch(failed)),
     }
     documents = {}
     for name, (kind, generation, status) in cases.items():

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
+from stratopt.api.v1alpha1.status import RunStatus
 from stratopt.operator import status
 from stratopt.operator.manifests import (
     build_event,
@@ -13,6 +13,7 @@ from stratopt.operator.manifests import (
     build_worker_rbac,
 )
 from stratopt.operator.queue import RunKey
+from stratopt.operator.snapshot import job_outcome
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     batch_job_name,
@@ -65,12 +66,15 @@ def test_worker_role_grants_only_what_workers_use() -> None:
     assert binding["subjects"][0]["name"] == "stratopt-worker"
 
 
+NEW = RunStatus()
+
+
 def test_conditions_are_transition_aware() -> None:
     first = status.set_condition([], "Succeeded", "False", "InProgress", "a", "t1")
     same = status.set_condition(first, "Succeeded", "False", "InProgress", "b", "t2")
-    assert same[0]["lastTransitionTime"] == "t1" and same[0]["message"] == "b"
+    assert same[0].last_transition_time == "t1" and same[0].message == "b"
     flipped = status.set_condition(same, "Succeeded", "True", "Completed", "", "t3")
-    assert flipped[0]["lastTransitionTime"] == "t3"
+    assert flipped[0].last_transition_time == "t3"
     assert status.phase_of(flipped) == "Succeeded"
     assert (
         status.phase_of(status.set_condition([], "Reconciling", "True", "x", "", "t")) == "Running"
@@ -79,25 +83,26 @@ def test_conditions_are_transition_aware() -> None:
 
 
 def test_status_patches() -> None:
-    running = status.running({}, 2, "Job created", "t1")
-    assert running["phase"] == "Running" and running["observedGeneration"] == 2
-    done = status.succeeded(running, 2, {"best": {"x": 1}, "phase": "ignored"}, "t2")
-    assert done["phase"] == "Succeeded" and done["best"] == {"x": 1}
-    assert done["startTime"] == "t1" and done["completionTime"] == "t2"
+    running = status.running(NEW, 2, "Job created", "t1")
+    assert running.phase == "Running" and running.observed_generation == 2
+    done = status.succeeded(running, 2, [], "t2")
+    fields = status.result_fields({"best": {"x": 1}, "phase": "ignored"})
+    assert done.phase == "Succeeded" and fields == {"best": {"x": 1}}
+    assert done.start_time == "t1" and done.completion_time == "t2"
     failed = status.failed(running, 2, "InvalidData", "spec.backtest.data.source: ...", "t3")
-    assert failed["phase"] == "Failed"
+    assert failed.phase == "Failed"
 
 
 def test_job_outcome() -> None:
-    assert status.job_outcome({"status": {}}) == ("Running", "")
+    assert job_outcome({"status": {}}) == ("Running", "")
     complete = {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}
-    assert status.job_outcome(complete) == ("Succeeded", "Completed")
+    assert job_outcome(complete) == ("Succeeded", "Completed")
     failed = {
         "status": {
             "conditions": [{"type": "Failed", "status": "True", "reason": "PodFailurePolicy"}]
         }
     }
-    assert status.job_outcome(failed) == ("Failed", "PodFailurePolicy")
+    assert job_outcome(failed) == ("Failed", "PodFailurePolicy")
 
 
 def _metric(name: str, kind: str, phase: str) -> float:
@@ -196,18 +201,18 @@ def test_pods_refused_at_creation_stall_the_run_until_one_is_created() -> None:
 
 
 def test_finished_is_true_at_either_end_and_false_on_the_way() -> None:
-    def finished(patch: dict[str, Any]) -> tuple[str, str]:
-        found = next(c for c in patch["conditions"] if c["type"] == "Finished")
-        return found["status"], found["reason"]
+    def finished(patch: RunStatus) -> tuple[str, str]:
+        found = next(c for c in patch.conditions if c.type == "Finished")
+        return found.status, found.reason
 
-    running = status.running({}, 1, "Job running", "t1")
+    running = status.running(NEW, 1, "Job running", "t1")
     assert finished(running) == ("False", "InProgress")
     assert finished(status.suspended(running, 1, "t2")) == ("False", "Suspended")
     assert finished(status.stalled(running, 1, "FailedCreate", "quota", "t2")) == (
         "False",
         "InProgress",
     )
-    assert finished(status.succeeded(running, 1, {}, "t3")) == ("True", "Succeeded")
+    assert finished(status.succeeded(running, 1, [], "t3")) == ("True", "Succeeded")
     assert finished(status.failed(running, 1, "InvalidData", "spec.x: bad", "t3")) == (
         "True",
         "Failed",
@@ -215,14 +220,14 @@ def test_finished_is_true_at_either_end_and_false_on_the_way() -> None:
 
 
 def test_suspension_is_a_phase_of_its_own_and_resuming_clears_it() -> None:
-    running = status.running({}, 1, "Job created", "t1")
+    running = status.running(NEW, 1, "Job created", "t1")
     paused = status.suspended(running, 2, "t2")
-    assert paused["phase"] == "Suspended"
-    assert {c["type"]: c["status"] for c in paused["conditions"]}["Reconciling"] == "False"
+    assert paused.phase == "Suspended"
+    assert {c.type: c.status for c in paused.conditions}["Reconciling"] == "False"
     resumed = status.running(paused, 3, "Job running", "t3")
-    assert resumed["phase"] == "Running" and resumed["startTime"] == "t1"
-    assert {c["type"]: c["reason"] for c in resumed["conditions"]}["Suspended"] == "Resumed"
-    assert "Suspended" not in {c["type"] for c in running["conditions"]}
+    assert resumed.phase == "Running" and resumed.start_time == "t1"
+    assert {c.type: c.reason for c in resumed.conditions}["Suspended"] == "Resumed"
+    assert "Suspended" not in {c.type for c in running.conditions}
 
 
 def test_event_points_at_the_run() -> None:
@@ -249,14 +254,14 @@ def test_a_pod_no_node_fits_stalls_the_run_until_it_is_scheduled() -> None:
     message = status.unschedulable_message([{"status": {}}, pending])
     assert message is not None and "Insufficient nvidia.com/gpu" in message
     assert status.unschedulable_message([{"status": {"conditions": []}}]) is None
-    stalled = status.stalled({}, 1, "Unschedulable", message, "t1")
-    assert stalled["phase"] == "Pending"
-    kinds = {c["type"]: (c["status"], c["reason"]) for c in stalled["conditions"]}
+    stalled = status.stalled(NEW, 1, "Unschedulable", message, "t1")
+    assert stalled.phase == "Pending"
+    kinds = {c.type: (c.status, c.reason) for c in stalled.conditions}
     assert kinds["Stalled"] == ("True", "Unschedulable")
     assert kinds["Reconciling"] == ("False", "Unschedulable"), "kstatus reads Reconciling first"
     scheduled = status.running(stalled, 1, "Job running", "t2")
-    assert scheduled["phase"] == "Running"
-    assert {c["type"]: c["status"] for c in scheduled["conditions"]}["Stalled"] == "False"
+    assert scheduled.phase == "Running"
+    assert {c.type: c.status for c in scheduled.conditions}["Stalled"] == "False"
 
 
 def test_a_large_batch_is_split_over_configmaps_under_the_size_limit() -> None:
@@ -278,21 +283,21 @@ def test_a_large_batch_is_split_over_configmaps_under_the_size_limit() -> None:
 
 def test_waiting_for_an_analysis_is_in_progress_and_a_failure_is_stalled() -> None:
     """The conditions kstatus (Flux) reads: Reconciling while waiting, Stalled on failure."""
-    waiting = status.waiting({}, 1, "WaitingForFeatureAnalysis", "no analysis yet", "t1")
-    kinds = {c["type"]: (c["status"], c["reason"]) for c in waiting["conditions"]}
-    assert waiting["phase"] == "Pending"
+    waiting = status.waiting(NEW, 1, "WaitingForFeatureAnalysis", "no analysis yet", "t1")
+    kinds = {c.type: (c.status, c.reason) for c in waiting.conditions}
+    assert waiting.phase == "Pending"
     assert kinds["Reconciling"] == ("True", "WaitingForFeatureAnalysis")
     assert "Stalled" not in kinds
     failed = status.failed(waiting, 1, "InvalidData", "spec.x: bad", "t2")
-    kinds = {c["type"]: (c["status"], c["reason"]) for c in failed["conditions"]}
-    assert failed["phase"] == "Failed"
+    kinds = {c.type: (c.status, c.reason) for c in failed.conditions}
+    assert failed.phase == "Failed"
     assert kinds["Stalled"] == kinds["Failed"] == ("True", "InvalidData")
     assert kinds["Reconciling"][0] == "False"
 
 
 def test_a_stalled_run_seen_again_keeps_its_transition_times() -> None:
     """Each reconcile of a stalled run computes the same status: nothing to patch."""
-    first = status.stalled({}, 1, "Unschedulable", "no node", "t1")
+    first = status.stalled(NEW, 1, "Unschedulable", "no node", "t1")
     again = status.stalled(first, 1, "Unschedulable", "no node", "t2")
     assert again == first
 

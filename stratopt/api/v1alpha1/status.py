@@ -1,12 +1,67 @@
-"""Lifecycle building blocks shared by every kind: suspension, Kubernetes-style conditions."""
+"""Lifecycle building blocks shared by every kind: suspension, Kubernetes-style
+conditions, and the one list of phases, condition types and reasons the operator sets."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field
 
 from stratopt.api._base import ApiModel
+
+
+class Phase(StrEnum):
+    """A run's lifecycle phase, derived from its conditions."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SUSPENDED = "Suspended"
+
+
+#: Phases a run does not leave until its spec changes.
+TERMINAL_PHASES = (Phase.SUCCEEDED, Phase.FAILED)
+
+
+class ConditionType(StrEnum):
+    """The conditions of a run's status. ``Finished`` is true at either end, for
+    ``kubectl wait``; ``Stalled`` and ``Reconciling`` are the ones kstatus reads."""
+
+    RECONCILING = "Reconciling"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    STALLED = "Stalled"
+    SUSPENDED = "Suspended"
+    FINISHED = "Finished"
+
+
+class Reason(StrEnum):
+    """The reasons of the conditions and Events the operator sets itself. A failure's
+    reason is its error class's (``StratoptError.reason``) or the failed Job's."""
+
+    # conditions
+    JOB_RUNNING = "JobRunning"
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    COMPLETED_WITH_WARNINGS = "CompletedWithWarnings"
+    RESUMED = "Resumed"
+    RESOLVED = "Resolved"
+    SUSPENDED = "Suspended"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    FAILED_CREATE = "FailedCreate"
+    UNSCHEDULABLE = "Unschedulable"
+    WAITING_FOR_FEATURE_ANALYSIS = "WaitingForFeatureAnalysis"
+    JOB_FAILED = "JobFailed"
+    # Events only
+    STARTED = "Started"
+    RESTARTED = "Restarted"
+    JOB_CREATED = "JobCreated"
+    BATCH_STARTED = "BatchStarted"
+    FOLDS_STARTED = "FoldsStarted"
+    DEGENERATE = "Degenerate"
 
 
 class RunSpec(ApiModel):
@@ -22,7 +77,7 @@ class RunSpec(ApiModel):
 class Condition(ApiModel):
     """A Kubernetes condition (type, status, reason, message, lastTransitionTime)."""
 
-    type: str = Field(description="Condition type, e.g. Succeeded, Reconciling, Failed.")
+    type: ConditionType = Field(description="Condition type, e.g. Succeeded, Reconciling, Failed.")
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str = Field(default="", description="CamelCase reason.")
     message: str = Field(default="", description="Human-readable detail; says what to fix.")
@@ -34,8 +89,8 @@ class Condition(ApiModel):
 class RunStatus(ApiModel):
     """The lifecycle fields every kind's status shares (Kubernetes conventions)."""
 
-    phase: Literal["Pending", "Running", "Succeeded", "Failed", "Suspended"] = Field(
-        default="Pending", description="Lifecycle phase, derived from the conditions."
+    phase: Phase = Field(
+        default=Phase.PENDING, description="Lifecycle phase, derived from the conditions."
     )
     conditions: list[Condition] = Field(
         default_factory=list, description="Kubernetes-style conditions."
