@@ -144,7 +144,7 @@ def backtest(
         def write(folder: str) -> None:
             from pathlib import Path
 
-            from stratopt.reporting import write_ledger
+            from stratopt.output import write_ledger
 
             (Path(folder) / "backtest.yaml").write_text(yaml.safe_dump(report, sort_keys=False))
             write_ledger(Path(folder), backtester, parameters)
@@ -157,7 +157,7 @@ def _print_backtest(report: dict[str, Any]) -> None:
     from rich.table import Table
 
     from stratopt.backtest.metrics import METRICS
-    from stratopt.reporting import terminal
+    from stratopt.output import terminal
 
     console = terminal()
     parameters = ", ".join(f"{k}={v:g}" for k, v in report["parameters"].items())
@@ -245,7 +245,7 @@ def run(
         if wanted is not None:
             top = analyses[wanted].get("topFeatures") or []
             document = {**document, "spec": resolved(document["spec"], top)}
-        status, show, write = RUNNERS[kind](document, workers)
+        status, show, write = LOCAL_RUNS[kind](document, workers)
         if wanted is not None and (unskilled := analysis_skill_warning(wanted, analyses[wanted])):
             status["warnings"] = [unskilled, *status.get("warnings", [])]
         name = name_of(document)
@@ -346,7 +346,7 @@ Shown = tuple[dict[str, Any], Callable[[dict[str, Any]], None], Callable[[str], 
 def _run_optimization(document: dict[str, Any], workers: int | None) -> Shown:
     from stratopt.api import parse_model
     from stratopt.api.v1alpha1 import OptimizationRunSpec
-    from stratopt.reporting import ProgressReporter, print_optimization, write_optimization
+    from stratopt.output import ProgressReporter, print_optimization, write_optimization
     from stratopt.runtime import run_optimization
 
     spec = parse_model(OptimizationRunSpec, document["spec"], "spec")
@@ -363,7 +363,7 @@ def _run_optimization(document: dict[str, Any], workers: int | None) -> Shown:
 def _run_feature_analysis(document: dict[str, Any], workers: int | None) -> Shown:
     from stratopt.api import parse_model
     from stratopt.api.v1alpha1 import FeatureAnalysisSpec
-    from stratopt.reporting import print_features, write_features
+    from stratopt.output import print_features, write_features
     from stratopt.runtime import run_feature_analysis
 
     spec = parse_model(FeatureAnalysisSpec, document["spec"], "spec")
@@ -434,7 +434,7 @@ def crds(out_dir: str) -> None:
 def _run_forecast(document: dict[str, Any], workers: int | None) -> Shown:
     from stratopt.api import parse_model
     from stratopt.api.v1alpha1 import ForecastRunSpec
-    from stratopt.reporting import print_forecast, write_forecast
+    from stratopt.output import print_forecast, write_forecast
     from stratopt.runtime import run_forecast
 
     spec = parse_model(ForecastRunSpec, document["spec"], "spec")
@@ -448,7 +448,7 @@ def _run_forecast(document: dict[str, Any], workers: int | None) -> Shown:
 
 
 #: How ``stratopt run`` runs and shows each kind.
-RUNNERS: dict[str, Callable[[dict[str, Any], int | None], Shown]] = {
+LOCAL_RUNS: dict[str, Callable[[dict[str, Any], int | None], Shown]] = {
     "OptimizationRun": _run_optimization,
     "FeatureAnalysis": _run_feature_analysis,
     "ForecastRun": _run_forecast,

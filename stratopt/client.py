@@ -269,7 +269,7 @@ def stored_evaluations(
     from kubernetes import client
 
     from stratopt.api.v1alpha1 import OptimizationRunSpec
-    from stratopt.runtime.distributed import replay
+    from stratopt.runtime.distributed import search_state
     from stratopt.runtime.protocol import revision, run_selector
     from stratopt.runtime.stored import any_metrics
 
@@ -281,7 +281,7 @@ def stored_evaluations(
     results = {cm.metadata.name: cm.data or {} for cm in listed.items}
     if not any_metrics(results):
         return None
-    state = replay(OptimizationRunSpec.model_validate(spec), results, name, run_revision)
+    state = search_state(OptimizationRunSpec.model_validate(spec), results, name, run_revision)
     evaluations = state.driver.evaluations
     if state.pending is not None or not evaluations:
         return None

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from stratopt.api.crds import build_crd
-from stratopt.api.metrics import METRICS
+from stratopt.api.vocabulary import METRICS
 from stratopt.api.v1alpha1 import RESOURCES
 from stratopt.cli import cli
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from stratopt.api.metrics import METRIC_NAMES, METRICS, Goal, default_goal
+from stratopt.api.vocabulary import METRIC_NAMES, METRICS, Goal, default_goal
 from stratopt.backtest import _kernel as k
 
 __all__ = [

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from stratopt.api.kinds import DEFAULT_KIND, PLURALS
 from stratopt.errors import InputError, StratoptError
 from stratopt.jobs._cluster import ApiError, Cluster
-from stratopt.runtime.execute import execute
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
     TERMINATION_LOG,
@@ -37,6 +36,7 @@ from stratopt.runtime.protocol import (
     revision,
     run_selector,
 )
+from stratopt.runtime.resources import run_resource
 from stratopt.runtime.stored import (
     INPUT_WAIT_SECONDS,
     ResultMissingError,
@@ -80,7 +80,7 @@ class Store(Protocol):
     def store_config_map(self, namespace: str, configmap: dict[str, Any]) -> None: ...
 
 
-class Step(enum.Enum):
+class WorkerStep(enum.Enum):
     """What a worker pod does, one per kind of Job the operator creates."""
 
     RUN = "run"  # a whole run in one pod (single mode, features, forecasts)
@@ -98,7 +98,7 @@ class Task:
     waits for up to ``input_wait`` seconds.
     """
 
-    step: Step
+    step: WorkerStep
     kind: str
     name: str
     namespace: str
@@ -140,11 +140,11 @@ class Worker:
         task = self.task
         if task.kind == "ForecastRun":
             spec, unskilled = self.resolve_analysis(self.body["spec"])
-            status = execute(task.kind, spec)
+            status = run_resource(task.kind, spec)
             if unskilled is not None:
                 status["warnings"] = [unskilled, *status.get("warnings", [])]
         else:
-            status = execute(task.kind, self.body["spec"], ProgressReport(self))
+            status = run_resource(task.kind, self.body["spec"], ProgressReport(self))
         self.write(result_name(task.name, task.revision), status_data(status))
 
     def resolve_analysis(self, spec: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
@@ -274,11 +274,11 @@ class ProgressReport:
         self.written = self.clock()
 
 
-_STEPS: dict[Step, Callable[[Worker], None]] = {
-    Step.RUN: Worker.run,
-    Step.EVALUATE: Worker.evaluate,
-    Step.FOLD: Worker.fold,
-    Step.FINALIZE: Worker.finalize,
+_STEPS: dict[WorkerStep, Callable[[Worker], None]] = {
+    WorkerStep.RUN: Worker.run,
+    WorkerStep.EVALUATE: Worker.evaluate,
+    WorkerStep.FOLD: Worker.fold,
+    WorkerStep.FINALIZE: Worker.finalize,
 }
 
 
@@ -333,11 +333,11 @@ def parse_task(argv: list[str] | None, environ: dict[str, str] | os._Environ[str
     Indexed Job's pod comes from ``JOB_COMPLETION_INDEX``."""
     parser = argparse.ArgumentParser(prog="python -m stratopt.jobs")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser(Step.RUN.value, help="run one resource and store its status")
+    run = commands.add_parser(WorkerStep.RUN.value, help="run one resource and store its status")
     run.add_argument("--kind", required=True, choices=sorted(PLURALS))
-    evaluate = commands.add_parser(Step.EVALUATE.value, help="evaluate one shard of a batch")
-    fold = commands.add_parser(Step.FOLD.value, help="run one walk-forward fold")
-    finalize = commands.add_parser(Step.FINALIZE.value, help="summarize a distributed search")
+    evaluate = commands.add_parser(WorkerStep.EVALUATE.value, help="evaluate one shard of a batch")
+    fold = commands.add_parser(WorkerStep.FOLD.value, help="run one walk-forward fold")
+    finalize = commands.add_parser(WorkerStep.FINALIZE.value, help="summarize a distributed search")
     for command in (run, evaluate, fold, finalize):
         command.add_argument("--name", required=True)
         command.add_argument("--namespace", required=True)
@@ -348,7 +348,7 @@ def parse_task(argv: list[str] | None, environ: dict[str, str] | os._Environ[str
     args = parser.parse_args(argv)
     if args.command == "compile":
         return None
-    step = Step(args.command)
+    step = WorkerStep(args.command)
     return Task(
         step=step,
         kind=getattr(args, "kind", DEFAULT_KIND),

@@ -26,7 +26,7 @@ from prometheus_client import start_http_server
 from stratopt.api._resource import GROUP, VERSION
 from stratopt.api.kinds import PLURALS
 from stratopt.errors import InputError
-from stratopt.operator import metrics
+from stratopt.operator import monitoring
 from stratopt.operator.credentials import in_cluster_connection
 from stratopt.operator.queue import RunKey, RunQueue, is_settled, owning_run, spec_unanswered
 from stratopt.operator.reconcile import Clients, RunMemory, reconcile
@@ -50,7 +50,7 @@ def load_client_configuration() -> None:
 def serve_metrics(port: int) -> None:
     """Serve the metrics once per process, even when the operator is restarted in it."""
     if port and port not in _serving:
-        start_http_server(port, registry=metrics.REGISTRY)
+        start_http_server(port, registry=monitoring.REGISTRY)
         _serving.add(port)
 
 
@@ -171,7 +171,7 @@ def reconcile_one(
 
 def _failed(runs: RunQueue, key: RunKey, exc: Exception) -> None:
     failures, delay = runs.failed(key, time.monotonic())
-    metrics.HANDLER_ERRORS.labels(key.kind).inc()
+    monitoring.HANDLER_ERRORS.labels(key.kind).inc()
     logger.error(
         "reconciling failed (attempt %d, next in %gs): %s",
         failures,
@@ -200,7 +200,7 @@ def _register(kind: str, plural: str) -> None:
     def watch_run(type: str, body: kopf.Body, name: str, namespace: str | None, **_: Any) -> None:
         key = RunKey(kind, namespace or "", name)
         phase = None if type == "DELETED" else (body.get("status") or {}).get("phase")
-        metrics.CENSUS.observe(key, phase)
+        monitoring.CENSUS.observe(key, phase)
         if type == "DELETED" or is_settled(body):
             forget(key)
         elif type in (None, "ADDED") or spec_unanswered(body):

@@ -17,7 +17,7 @@ from stratopt.operator.snapshot import JobOutcome, JobView, waiting_jobs
 from stratopt.operator.steps import CountEvaluations, RecordBatch, RemoveJobs, StepRecorder
 from stratopt.optimize import ReplayMismatchError
 from stratopt.optimize.results import search_progress
-from stratopt.runtime.distributed import Replay, replay
+from stratopt.runtime.distributed import SearchState, search_state
 from stratopt.runtime.protocol import batch_job_name, folds_job_name
 from stratopt.runtime.stored import (
     Params,
@@ -41,19 +41,19 @@ class BatchPipeline:
         self.steps, self.spec, self.settings = steps, spec, settings
         self.snapshot, self.run = steps.snapshot, steps.run
         #: Where the search stands, to resume from next time; None until replayed.
-        self.replay: Replay | None = None
+        self.search: SearchState | None = None
         #: The search's progress, as its stored results say; None until replayed.
         self.progress: dict[str, Any] | None = None
 
-    def advance(self, resume: Replay | None) -> bool:
+    def advance(self, resume: SearchState | None) -> bool:
         """Run the next batch's Indexed Job; True once every batch and fold has results."""
         run, results, steps = self.run, self.snapshot.results, self.steps
         try:
-            state = replay(self.spec, results, run.name, run.revision, resume)
+            state = search_state(self.spec, results, run.name, run.revision, resume)
         except ReplayMismatchError as exc:
             steps.fail(exc.reason, str(exc))
             return False
-        self.replay = state
+        self.search = state
         evaluated, planned = len(state.driver.evaluations), state.driver.planned_evaluations
         generation = state.driver.progress().get("generation")
         self.progress = search_progress(
@@ -70,7 +70,7 @@ class BatchPipeline:
         self.batch(state)
         return False
 
-    def batch(self, state: Replay) -> None:
+    def batch(self, state: SearchState) -> None:
         """Follow the Job of the batch the search waits for: write its inputs, replace a
         Job that does not read them, start the next batches' Jobs ahead."""
         run, results, steps = self.run, self.snapshot.results, self.steps
@@ -125,7 +125,9 @@ class BatchPipeline:
             suspend=run.suspended,
         )
 
-    def start_batch(self, state: Replay, shards: list[list[Params]], job: JobView | None) -> None:
+    def start_batch(
+        self, state: SearchState, shards: list[list[Params]], job: JobView | None
+    ) -> None:
         """Write the batch's inputs, for the pods of its Job started ahead when they fit
         them, else with a Job of its own (replacing one that does not fit)."""
         run, steps = self.run, self.steps
@@ -155,7 +157,7 @@ class BatchPipeline:
             f"in {len(shards)} shards ({evaluated}/{planned} done){waiting}",
         )
 
-    def start_ahead(self, state: Replay, shards: list[list[Params]], job: JobView) -> None:
+    def start_ahead(self, state: SearchState, shards: list[list[Params]], job: JobView) -> None:
         """Start the Jobs of the next ``batches_ahead`` batches, each once every pod of
         the one before it exists and fits a node: their pods load the run and compile
         while the batches before them run, then wait for their inputs, so a generation

@@ -23,19 +23,19 @@ from stratopt.operator.manifests import build_finalize_job, build_run_job
 from stratopt.operator.pipeline import BatchPipeline
 from stratopt.operator.snapshot import JobOutcome, Snapshot, answered, needs_analysis
 from stratopt.operator.steps import Plan, StepRecorder
-from stratopt.runtime.distributed import Replay, execution_mode
+from stratopt.runtime.distributed import SearchState, execution_mode
 from stratopt.runtime.protocol import finalize_job_name, job_name
 from stratopt.runtime.stored import ResultMissingError, stored_progress, stored_status
 from stratopt.settings import JobSettings
 
 
-def plan(snapshot: Snapshot, settings: JobSettings, resume: Replay | None = None) -> Plan:
-    """The steps that move the run one stage on. ``resume`` is the replay a previous plan
+def plan(snapshot: Snapshot, settings: JobSettings, resume: SearchState | None = None) -> Plan:
+    """The steps that move the run one stage on. ``resume`` is the search state a previous plan
     of the same run and revision returned; it only saves work (the result is the same
     without it) and is advanced in place."""
     planner = _Planner(snapshot, settings)
     planner.reconcile(resume)
-    return Plan(tuple(planner.steps.steps), planner.replay)
+    return Plan(tuple(planner.steps.steps), planner.search)
 
 
 class _Planner:
@@ -44,11 +44,11 @@ class _Planner:
         self.run = snapshot.run
         self.settings = settings
         self.steps = StepRecorder(snapshot)
-        self.replay: Replay | None = None
+        self.search: SearchState | None = None
         #: A distributed search's progress, as its stored results say.
         self.progress: dict[str, Any] | None = None
 
-    def reconcile(self, resume: Replay | None) -> None:
+    def reconcile(self, resume: SearchState | None) -> None:
         run, status, steps = self.run, self.steps.status, self.steps
         if answered(run, status):
             if status.get("observedGeneration") != run.generation:  # suspend changed
@@ -81,7 +81,7 @@ class _Planner:
         if isinstance(parsed, OptimizationRunSpec) and execution_mode(parsed) == "distributed":
             pipeline = BatchPipeline(self.steps, parsed, self.settings)
             finished = pipeline.advance(resume)
-            self.replay, self.progress = pipeline.replay, pipeline.progress
+            self.search, self.progress = pipeline.search, pipeline.progress
             if not finished:
                 return
             name = finalize_job_name(run.name, run.revision)

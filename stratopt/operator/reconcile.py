@@ -31,7 +31,7 @@ from kubernetes.client import ApiException
 from stratopt.api._resource import GROUP, VERSION
 from stratopt.api.kinds import PLURALS
 from stratopt.api.v1alpha1.status import Phase
-from stratopt.operator import metrics
+from stratopt.operator import monitoring
 from stratopt.operator import status as projection
 from stratopt.operator.manifests import build_event, build_worker_rbac
 from stratopt.operator.plan import plan
@@ -56,7 +56,7 @@ from stratopt.operator.steps import (
     SetSuspended,
     Step,
 )
-from stratopt.runtime.distributed import Replay
+from stratopt.runtime.distributed import SearchState
 from stratopt.runtime.protocol import WorkerFailure, read_failure, run_selector
 from stratopt.runtime.stored import StoredResults
 from stratopt.settings import OperatorSettings
@@ -96,7 +96,7 @@ class _Remembered:
     revision: str
     #: ConfigMap name to (resourceVersion, data), as last read.
     config_maps: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
-    replay: Replay | None = None
+    search: SearchState | None = None
 
 
 class RunMemory:
@@ -299,9 +299,9 @@ def reconcile(
     run = Run.of(kind, body)
     remembered = memory.of(run) if memory is not None else None
     snapshot = observe(clients, kind, body, remembered)
-    steps = plan(snapshot, settings.jobs, remembered.replay if remembered else None)
+    steps = plan(snapshot, settings.jobs, remembered.search if remembered else None)
     if remembered is not None:
-        remembered.replay = steps.replay
+        remembered.search = steps.search
     access = memory.access if memory is not None else None
     return act(clients, run, steps, settings, snapshot.status.get("phase"), access)
 
@@ -331,9 +331,9 @@ def _apply(
 ) -> str | None:
     if isinstance(step, SetStatus):
         if step.phase is not None:
-            metrics.record_phase(run.key, phase, step.phase)
+            monitoring.record_phase(run.key, phase, step.phase)
             if step.phase is Phase.FAILED and phase != Phase.FAILED:
-                metrics.JOB_FAILURES.labels(run.kind).inc()
+                monitoring.JOB_FAILURES.labels(run.kind).inc()
             return step.phase
     elif isinstance(step, Announce):
         announce(clients, run, step)
@@ -352,9 +352,9 @@ def _apply(
             step.job, run.namespace, {"spec": {"suspend": step.suspended}}
         )
     elif isinstance(step, RecordBatch):
-        metrics.BATCH_SECONDS.observe(step.seconds)
+        monitoring.BATCH_SECONDS.observe(step.seconds)
     elif isinstance(step, CountEvaluations):
-        metrics.EVALUATIONS.labels(run.kind).inc(step.count)
+        monitoring.EVALUATIONS.labels(run.kind).inc(step.count)
     return phase
 
 
@@ -381,7 +381,7 @@ def announce(clients: Clients, run: Run, step: Announce) -> None:
     try:
         clients.core.create_namespaced_event(run.namespace, event)
     except ApiException as exc:
-        metrics.HANDLER_ERRORS.labels(run.kind).inc()
+        monitoring.HANDLER_ERRORS.labels(run.kind).inc()
         logger.warning(
             "cannot post Event %s of %s: %s %s", step.reason, run.name, exc.status, exc.reason
         )

@@ -10,7 +10,7 @@ from typing import Any
 from stratopt.api.v1alpha1.status import ConditionType, Phase, Reason, RunStatus
 from stratopt.operator import status as projection
 from stratopt.operator.snapshot import JobOutcome, JobView, Snapshot, waiting_jobs
-from stratopt.runtime.distributed import Replay
+from stratopt.runtime.distributed import SearchState
 from stratopt.runtime.protocol import WorkerFailure
 
 
@@ -83,7 +83,7 @@ Step = Announce | EnsureJob | RemoveJobs | SetSuspended | RecordBatch | CountEva
 class Plan:
     steps: tuple[Step, ...]
     #: Where a distributed search stands, to resume from next time; None otherwise.
-    replay: Replay | None = None
+    search: SearchState | None = None
 
     def status(self) -> dict[str, Any]:
         """The status fields the steps write, merged in order."""

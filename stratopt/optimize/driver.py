@@ -1,7 +1,7 @@
 """The ask/tell driver every search algorithm implements.
 
 A driver's state is a pure function of the spec (with its seed) and the results told so
-far: :meth:`Driver.replay` rebuilds a driver by asking again and telling the stored
+far: :meth:`Driver.resumed` rebuilds a driver by asking again and telling the stored
 results, and checks that each batch asked is the batch that was stored. This is what
 makes an interrupted run resumable and the local and cluster runs identical.
 
@@ -135,7 +135,7 @@ class Driver(ABC):
         return {}
 
     @classmethod
-    def replay(
+    def resumed(
         cls, spec: OptimizationRunSpec, history: Sequence[Sequence[Evaluation]], **kwargs: Any
     ) -> Self:
         """Rebuild a driver from stored batches of results.

@@ -16,7 +16,8 @@ from stratopt.api.v1alpha1 import (
     Solution,
     WalkForwardSpec,
 )
-from stratopt.api.v1alpha1.optimization import Goal, ParameterSpread
+from stratopt.api.v1alpha1.optimization import ParameterSpread
+from stratopt.api.vocabulary import Goal
 from stratopt.errors import InputError
 
 #: A last test window shorter than this share of a full one is too short to mean

@@ -10,8 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stratopt.runtime.features import run_feature_analysis as run_feature_analysis
-    from stratopt.runtime.features import run_forecast as run_forecast
+    from stratopt.runtime.feature_analysis import run_feature_analysis as run_feature_analysis
+    from stratopt.runtime.forecasting import run_forecast as run_forecast
     from stratopt.runtime.local import LocalExecutor as LocalExecutor
     from stratopt.runtime.optimization import OptimizationOutcome as OptimizationOutcome
     from stratopt.runtime.optimization import run_optimization as run_optimization
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 _MODULES = {
     "LocalExecutor": "stratopt.runtime.local",
     "OptimizationOutcome": "stratopt.runtime.optimization",
-    "run_feature_analysis": "stratopt.runtime.features",
-    "run_forecast": "stratopt.runtime.features",
+    "run_feature_analysis": "stratopt.runtime.feature_analysis",
+    "run_forecast": "stratopt.runtime.forecasting",
     "run_optimization": "stratopt.runtime.optimization",
 }
 __all__ = sorted(_MODULES)

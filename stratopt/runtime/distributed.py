@@ -2,9 +2,9 @@
 pods stored (:mod:`stratopt.runtime.stored`): the driver is asked and told every batch
 whose results are stored.
 
-Replay is what makes the operator restart-safe: whatever it remembered is gone after a
-restart, and nothing is lost or evaluated twice, because the stored results say exactly
-which batches are done.
+Replaying the stored results is what makes the operator restart-safe: whatever it
+remembered is gone after a restart, and nothing is lost or evaluated twice, because the
+stored results say exactly which batches are done.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class StoredExecutor:
 
 
 @dataclass
-class Replay:
+class SearchState:
     """Where a distributed search stands."""
 
     driver: Driver
@@ -92,13 +92,13 @@ class Replay:
     pending: list[Params] | None  # its parameter sets; None when the search is done
 
 
-def replay(
+def search_state(
     spec: OptimizationRunSpec,
     results: StoredResults,
     name: str,
     revision: str,
-    resume: Replay | None = None,
-) -> Replay:
+    resume: SearchState | None = None,
+) -> SearchState:
     """Ask and tell through every batch with stored results; stop at the first without.
     Each batch's results are told only after its stored inputs are checked to be the
     batch asked (:func:`stored_metrics`).
@@ -115,11 +115,11 @@ def replay(
     while batch:
         metrics = stored_metrics(results, name, revision, number, batch)
         if metrics is None:
-            return Replay(driver, number, batch)
+            return SearchState(driver, number, batch)
         driver.tell(metrics)
         number += 1
         batch = driver.ask()
-    return Replay(driver, number, None)
+    return SearchState(driver, number, None)
 
 
 #: Seconds a worker pod takes to start and load its run (measured on the test harness).

@@ -23,9 +23,9 @@ def test_the_registry_is_what_the_shipped_crds_declare() -> None:
 def test_every_per_kind_table_covers_exactly_the_registry() -> None:
     """How each kind runs, is shown and is reported; the operator, the worker and the
     client take their kinds from the registry itself."""
-    from stratopt.cli import RUNNERS as SHOWN
+    from stratopt.cli import LOCAL_RUNS as SHOWN
     from stratopt.report import SECTIONS
-    from stratopt.runtime.execute import RUNNERS
+    from stratopt.runtime.resources import RUNNERS
 
     for table in (RUNNERS, SHOWN, SECTIONS):
         assert set(table) == set(KINDS)

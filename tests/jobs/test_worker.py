@@ -17,17 +17,17 @@ from stratopt.jobs._cluster import ApiError
 from stratopt.jobs.worker import (
     PROGRESS_SECONDS,
     ProgressReport,
-    Step,
     Task,
     Worker,
+    WorkerStep,
     parse_task,
     work,
 )
 from stratopt.operator.manifests import build_shard_configmaps
 from stratopt.optimize.results import BatchProgress
-from stratopt.runtime.distributed import replay
-from stratopt.runtime.execute import execute
+from stratopt.runtime.distributed import search_state
 from stratopt.runtime.protocol import revision, run_selector
+from stratopt.runtime.resources import run_resource
 from stratopt.runtime.stored import (
     fold_result_name,
     plan_name,
@@ -61,7 +61,7 @@ class MemoryStore:
             "spec": spec,
             **extra,
         }
-        return Task(Step.RUN, kind, name, NAMESPACE, revision(spec))
+        return Task(WorkerStep.RUN, kind, name, NAMESPACE, revision(spec))
 
     def resource(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
         assert namespace == NAMESPACE
@@ -125,7 +125,7 @@ def test_a_run_step_stores_the_status_of_the_same_run_here_owned_and_labelled() 
         result_name("rsi", task.revision)
     }
     assert _without_timing(_status(store, task)) == _without_timing(
-        execute("OptimizationRun", spec)
+        run_resource("OptimizationRun", spec)
     )
     progress = json.loads(
         store.config_maps[progress_name("rsi", task.revision)]["data"]["progress.json"]
@@ -136,7 +136,7 @@ def test_a_run_step_stores_the_status_of_the_same_run_here_owned_and_labelled() 
 def test_a_spec_changed_since_the_job_was_made_writes_nothing() -> None:
     store = MemoryStore()
     task = store.add("OptimizationRun", "rsi", _search())
-    stale = Task(Step.RUN, task.kind, task.name, NAMESPACE, "0123456789")
+    stale = Task(WorkerStep.RUN, task.kind, task.name, NAMESPACE, "0123456789")
 
     assert work(store, stale) is None
     assert store.writes == []
@@ -165,7 +165,7 @@ def _distributed(store: MemoryStore, name: str, spec: dict[str, Any]) -> Task:
     uid = f"uid-{name}"
     while True:
         results = store.config_maps_data(NAMESPACE, run_selector(name, task.revision))
-        state = replay(model, results, name, task.revision)
+        state = search_state(model, results, name, task.revision)
         if state.pending is None:
             break
         shards = shard(state.pending, model.execution.shard_size)
@@ -175,7 +175,7 @@ def _distributed(store: MemoryStore, name: str, spec: dict[str, Any]) -> Task:
             store.store_config_map(NAMESPACE, configmap)
         for index in range(len(shards)):
             evaluate = Task(
-                Step.EVALUATE,
+                WorkerStep.EVALUATE,
                 "OptimizationRun",
                 name,
                 NAMESPACE,
@@ -200,12 +200,12 @@ def test_a_distributed_search_stepped_through_its_pods_ends_as_the_same_search_h
     assert last["metadata"]["labels"]["stratopt.io/batch"] == "2"
     assert shard_result_name("ga", task.revision, 3, 0) not in store.config_maps
 
-    finalize = Task(Step.FINALIZE, "OptimizationRun", "ga", NAMESPACE, task.revision)
+    finalize = Task(WorkerStep.FINALIZE, "OptimizationRun", "ga", NAMESPACE, task.revision)
     assert work(store, finalize) is None
 
     local = dict(spec, execution={"mode": "single"})
     assert _without_timing(_status(store, task)) == _without_timing(
-        execute("OptimizationRun", local)
+        run_resource("OptimizationRun", local)
     )
 
 
@@ -218,7 +218,9 @@ def test_the_first_shard_of_a_look_ahead_strategy_fails_the_run_before_evaluatin
     spec["backtest"]["strategy"] = {"name": "tests.user_strategies.dishonest:PeeksAhead"}
     store = MemoryStore()
     task = store.add("OptimizationRun", "peek", spec)
-    first = Task(Step.EVALUATE, "OptimizationRun", "peek", NAMESPACE, task.revision, input_wait=0)
+    first = Task(
+        WorkerStep.EVALUATE, "OptimizationRun", "peek", NAMESPACE, task.revision, input_wait=0
+    )
 
     failure = work(store, first)
 
@@ -241,7 +243,9 @@ def test_finalize_without_a_batchs_results_fails_naming_the_batch() -> None:
     store, task = _stepped_random_search()
     del store.config_maps[shard_result_name("r", task.revision, 0, 1)]
 
-    failure = work(store, Task(Step.FINALIZE, "OptimizationRun", "r", NAMESPACE, task.revision))
+    failure = work(
+        store, Task(WorkerStep.FINALIZE, "OptimizationRun", "r", NAMESPACE, task.revision)
+    )
 
     assert failure is not None and failure.reason == "ResultMissing"
     assert "batch 0" in failure.message
@@ -255,7 +259,9 @@ def test_finalize_over_results_of_other_inputs_fails_and_never_mixes_them() -> N
     first[0] = {key: value + 1 for key, value in first[0].items()}
     inputs["shard-0"] = json.dumps(first)
 
-    failure = work(store, Task(Step.FINALIZE, "OptimizationRun", "r", NAMESPACE, task.revision))
+    failure = work(
+        store, Task(WorkerStep.FINALIZE, "OptimizationRun", "r", NAMESPACE, task.revision)
+    )
 
     assert failure is not None and failure.reason == "ReplayMismatch"
     assert "batch 0" in failure.message
@@ -267,7 +273,13 @@ def test_a_shard_without_its_input_fails_rather_than_evaluating_nothing() -> Non
     spec = _search(execution={"mode": "distributed"})
     task = store.add("OptimizationRun", "r", spec)
     evaluate = Task(
-        Step.EVALUATE, "OptimizationRun", "r", NAMESPACE, task.revision, index=3, shards_per_input=4
+        WorkerStep.EVALUATE,
+        "OptimizationRun",
+        "r",
+        NAMESPACE,
+        task.revision,
+        index=3,
+        shards_per_input=4,
     )
     assert work(store, evaluate) is not None  # no input ConfigMap at all
     store.store_config_map(
@@ -298,7 +310,7 @@ def test_a_pod_started_ahead_of_its_batch_waits_for_its_input_then_evaluates_it(
         "data": {"shard-0": json.dumps(params), "shard-1": "[]"},
     }
     evaluate = Task(
-        Step.EVALUATE,
+        WorkerStep.EVALUATE,
         "OptimizationRun",
         "r",
         NAMESPACE,
@@ -326,7 +338,7 @@ def test_a_pod_whose_input_never_comes_fails_after_its_wait() -> None:
     spec = _search(execution={"mode": "distributed"})
     task = store.add("OptimizationRun", "r", spec)
     evaluate = Task(
-        Step.EVALUATE, "OptimizationRun", "r", NAMESPACE, task.revision, batch=2, input_wait=7
+        WorkerStep.EVALUATE, "OptimizationRun", "r", NAMESPACE, task.revision, batch=2, input_wait=7
     )
 
     failure = work(store, evaluate)
@@ -350,16 +362,17 @@ def test_a_distributed_walk_forward_records_its_plan_and_each_fold() -> None:
     assert folds == 3  # (3000 - 1200) // 600
 
     for index in range(folds):
-        fold = Task(Step.FOLD, "OptimizationRun", "wf", NAMESPACE, task.revision, index=index)
+        fold = Task(WorkerStep.FOLD, "OptimizationRun", "wf", NAMESPACE, task.revision, index=index)
         assert work(store, fold) is None
         assert fold_result_name("wf", task.revision, index) in store.config_maps
     assert (
-        work(store, Task(Step.FINALIZE, "OptimizationRun", "wf", NAMESPACE, task.revision)) is None
+        work(store, Task(WorkerStep.FINALIZE, "OptimizationRun", "wf", NAMESPACE, task.revision))
+        is None
     )
 
     local = dict(spec, execution={"mode": "single"})
     assert _without_timing(_status(store, task)) == _without_timing(
-        execute("OptimizationRun", local)
+        run_resource("OptimizationRun", local)
     )
 
 
@@ -369,7 +382,7 @@ def test_a_fold_past_the_data_fails_naming_how_many_folds_there_are() -> None:
     task = store.add("OptimizationRun", "wf", spec)
 
     failure = work(
-        store, Task(Step.FOLD, "OptimizationRun", "wf", NAMESPACE, task.revision, index=7)
+        store, Task(WorkerStep.FOLD, "OptimizationRun", "wf", NAMESPACE, task.revision, index=7)
     )
 
     assert failure is not None and failure.reason == "ResultMissing"
@@ -457,11 +470,11 @@ def test_the_command_line_names_a_typed_task_with_the_pods_completion_index() ->
 
     task = parse_task(argv, {"JOB_COMPLETION_INDEX": "21"})
 
-    assert task == Task(Step.EVALUATE, "OptimizationRun", "r", "ns", "abc", 21, 4, 16)
+    assert task == Task(WorkerStep.EVALUATE, "OptimizationRun", "r", "ns", "abc", 21, 4, 16)
     run = parse_task(
         ["run", "--kind", "ForecastRun", "--name", "f", "--namespace", "ns", "--revision", "r"], {}
     )
-    assert run == Task(Step.RUN, "ForecastRun", "f", "ns", "r")
+    assert run == Task(WorkerStep.RUN, "ForecastRun", "f", "ns", "r")
     assert parse_task(["compile"], {}) is None
     with pytest.raises(SystemExit):
         parse_task(

@@ -25,7 +25,7 @@ from stratopt.operator.steps import (
     SetStatus,
     SetSuspended,
 )
-from stratopt.runtime.distributed import replay
+from stratopt.runtime.distributed import search_state
 from stratopt.runtime.protocol import (
     WorkerFailure,
     batch_job_name,
@@ -148,7 +148,7 @@ def stored(
     rev = revision(spec)
     results: StoredResults = {}
     for number in range(batches + started):
-        state = replay(parsed, results, "rsi", rev)
+        state = search_state(parsed, results, "rsi", rev)
         assert state.batch == number and state.pending is not None
         shards = shard(state.pending, parsed.execution.shard_size)
         if tamper:
@@ -419,7 +419,7 @@ def test_a_distributed_run_starts_with_the_first_batch_and_its_shard_inputs() ->
     assert [len(s) for s in shards] == [4, 4]
     assert reasons(planned) == ["BatchStarted", "Started"]
     assert planned.status()["progress"]["evaluationsCompleted"] == 0
-    assert planned.replay is not None and planned.replay.batch == 0
+    assert planned.search is not None and planned.search.batch == 0
 
 
 def test_a_finished_batch_is_counted_timed_and_followed_by_the_next() -> None:
@@ -438,7 +438,7 @@ def test_a_search_with_every_batch_stored_runs_its_finalize_job() -> None:
     planned = plan(snapshot(DISTRIBUTED, {}, jobs, stored(DISTRIBUTED, 2)), SETTINGS)
     ensure = of(planned, EnsureJob)[0]
     assert ensure.manifest["metadata"]["name"] == finalize_job_name("rsi", REV)
-    assert planned.replay is not None and planned.replay.pending is None
+    assert planned.search is not None and planned.search.pending is None
 
 
 def test_the_finalize_jobs_result_finishes_the_run() -> None:
@@ -489,7 +489,7 @@ def test_stored_inputs_that_differ_from_what_the_search_asks_fail_the_run() -> N
     assert failed["reason"] == "ReplayMismatch"
     assert "batch 0, evaluation 0" in failed["message"]
     assert "'stop_loss': 21.0" in failed["message"]
-    assert of(planned, EnsureJob) == [] and planned.replay is None
+    assert of(planned, EnsureJob) == [] and planned.search is None
 
 
 def test_resuming_a_replay_plans_the_same_as_replaying_from_the_start() -> None:
@@ -497,7 +497,7 @@ def test_resuming_a_replay_plans_the_same_as_replaying_from_the_start() -> None:
     before = settled(first)
     done = [job(batch_job_name("rsi", REV, 0), DISTRIBUTED, JobOutcome.SUCCEEDED)]
     view = snapshot(DISTRIBUTED, before, done, stored(DISTRIBUTED, 1))
-    resumed = plan(view, SETTINGS, first.replay)
+    resumed = plan(view, SETTINGS, first.search)
     fresh = plan(view, SETTINGS)
     assert resumed.steps == fresh.steps
 

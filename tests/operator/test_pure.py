@@ -106,24 +106,24 @@ def test_job_outcome() -> None:
 
 
 def _metric(name: str, kind: str, phase: str) -> float:
-    from stratopt.operator import metrics
+    from stratopt.operator import monitoring
 
-    sample = metrics.REGISTRY.get_sample_value(name, {"kind": kind, "phase": phase})
+    sample = monitoring.REGISTRY.get_sample_value(name, {"kind": kind, "phase": phase})
     return sample or 0.0
 
 
 def test_phase_metrics_follow_transitions() -> None:
-    from stratopt.operator import metrics
+    from stratopt.operator import monitoring
 
     run = RunKey("Probe", "ns", "a")
-    metrics.record_phase(run, None, "Running")
-    metrics.record_phase(run, "Running", "Running")
+    monitoring.record_phase(run, None, "Running")
+    monitoring.record_phase(run, "Running", "Running")
     assert _metric("stratopt_runs", "Probe", "Running") == 1
-    metrics.record_phase(run, "Running", "Succeeded")
+    monitoring.record_phase(run, "Running", "Succeeded")
     assert _metric("stratopt_runs", "Probe", "Running") == 0
     assert _metric("stratopt_runs", "Probe", "Succeeded") == 1
     assert _metric("stratopt_runs_finished_total", "Probe", "Succeeded") == 1
-    metrics.CENSUS.observe(run, None)  # deleted
+    monitoring.CENSUS.observe(run, None)  # deleted
     assert _metric("stratopt_runs", "Probe", "Succeeded") == 0
 
 
@@ -132,7 +132,7 @@ def test_the_runs_gauge_is_right_after_a_restart() -> None:
     finish: the gauge counts what exists, and never goes below zero."""
     from prometheus_client import CollectorRegistry, Gauge
 
-    from stratopt.operator.metrics import PhaseCensus
+    from stratopt.operator.monitoring import PhaseCensus
 
     registry = CollectorRegistry()
     census = PhaseCensus(Gauge("runs", "runs", ["kind", "phase"], registry=registry))

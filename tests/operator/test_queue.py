@@ -109,7 +109,7 @@ def test_a_result_a_worker_stores_wakes_its_run_and_the_operators_inputs_do_not(
     from kopf._core.intents.registries import _matches_metadata
 
     import stratopt.operator.handlers  # noqa: F401  (registers the handlers)
-    from stratopt.jobs.worker import Step, Task, Worker
+    from stratopt.jobs.worker import Task, Worker, WorkerStep
     from stratopt.operator.manifests import build_shard_configmaps
 
     written: list[dict[str, Any]] = []
@@ -118,7 +118,7 @@ def test_a_result_a_worker_stores_wakes_its_run_and_the_operators_inputs_do_not(
         def store_config_map(self, namespace: str, configmap: dict[str, Any]) -> None:
             written.append(configmap)
 
-    task = Task(Step.EVALUATE, "OptimizationRun", "rsi", "research", "v")
+    task = Task(WorkerStep.EVALUATE, "OptimizationRun", "rsi", "research", "v")
     body = {"metadata": {"name": "rsi", "uid": "u"}, "spec": {}}
     Worker(Store(), task, body).write("rsi-v-b0-s0", {"metrics.json": "[]"})  # type: ignore[arg-type]
     [result] = written

@@ -67,7 +67,7 @@ def test_replay_at_every_batch_equals_uninterrupted(name: str, backtester: Backt
     spec = small_spec(name)
     live = drive(DRIVERS[name](spec), backtester)
     for cut in range(len(live.history) + 1):
-        resumed = DRIVERS[name].replay(spec, live.history[:cut])
+        resumed = DRIVERS[name].resumed(spec, live.history[:cut])
         assert len(resumed.history) == cut
         drive(resumed, backtester)
         assert resumed.evaluations == live.evaluations, f"diverged after resuming at {cut}"
@@ -77,7 +77,7 @@ def test_replay_at_every_batch_equals_uninterrupted(name: str, backtester: Backt
 def test_replay_refuses_results_of_another_spec(name: str, backtester: Backtester) -> None:
     live = drive(DRIVERS[name](small_spec(name, seed=1)), backtester)
     with pytest.raises(ReplayMismatchError, match="batch 0"):
-        DRIVERS[name].replay(small_spec(name, seed=2), live.history)
+        DRIVERS[name].resumed(small_spec(name, seed=2), live.history)
 
 
 @pytest.mark.parametrize("name", ALL)

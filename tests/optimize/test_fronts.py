@@ -128,7 +128,7 @@ def test_a_large_front_keeps_a_spread_of_members_with_both_ends_and_rank_one() -
 def test_the_front_table_fits_80_columns_with_every_name_whole(
     monkeypatch: Any, capsys: Any
 ) -> None:
-    from stratopt.reporting import print_optimization
+    from stratopt.output import print_optimization
 
     spec = OptimizationRunSpec.model_validate(
         {
@@ -167,7 +167,7 @@ def test_the_front_table_fits_80_columns_with_every_name_whole(
 
 
 def test_numbers_in_tables_keep_four_digits_and_name_what_is_not_finite() -> None:
-    from stratopt.reporting import _number
+    from stratopt.output import _number
 
     assert [_number(v) for v in (0.0239364, 3196.64, -347.2, 40.0, 1e6)] == [
         "0.02394",

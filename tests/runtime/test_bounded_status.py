@@ -11,7 +11,7 @@ import yaml
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.api.v1alpha1.optimization import ExecutionSpec
 from stratopt.optimize.results import HISTORY_LIMIT, thinned
-from stratopt.runtime.distributed import StoredExecutor, replay
+from stratopt.runtime.distributed import StoredExecutor, search_state
 from stratopt.runtime.optimization import prepare, run_optimization
 from stratopt.runtime.stored import StoredResults
 from tests.conftest import EXAMPLES
@@ -33,7 +33,7 @@ def _spec() -> OptimizationRunSpec:
 
 def _stored(spec: OptimizationRunSpec) -> tuple[StoredResults, int]:
     """The first batch's inputs and results, as the operator and shard pods write them."""
-    pending = replay(spec, {}, "big", "rev").pending
+    pending = search_state(spec, {}, "big", "rev").pending
     assert pending is not None
     results: StoredResults = {}
     shards = store_batch(results, spec, prepare(spec), 0, pending, name="big", revision="rev")
@@ -44,7 +44,7 @@ def test_a_batch_of_500_shards_keeps_status_bounded() -> None:
     spec = _spec()
     results, shards = _stored(spec)
     assert shards == 500
-    state = replay(spec, results, "big", "rev")
+    state = search_state(spec, results, "big", "rev")
     assert state.pending is None and len(state.driver.evaluations) == 1000
 
     status = run_optimization(spec, executor=StoredExecutor(results, "big", "rev")).status

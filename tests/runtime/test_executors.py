@@ -15,7 +15,7 @@ import yaml
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.optimize.walkforward import fold_windows
-from stratopt.runtime.distributed import StoredExecutor, replay
+from stratopt.runtime.distributed import StoredExecutor, search_state
 from stratopt.runtime.executor import Executor
 from stratopt.runtime.local import LocalExecutor
 from stratopt.runtime.optimization import prepare, run_optimization
@@ -40,7 +40,7 @@ def _jobs(spec: OptimizationRunSpec) -> Executor:
     stores a batch as they do), read back."""
     backtester = prepare(spec)
     results: StoredResults = {}
-    while (state := replay(spec, results, "r", "v")).pending is not None:
+    while (state := search_state(spec, results, "r", "v")).pending is not None:
         store_batch(results, spec, backtester, state.batch, state.pending)
     assert spec.walk_forward is not None
     for index, fold in enumerate(fold_windows(backtester.data.index, spec.walk_forward)):
@@ -93,7 +93,7 @@ def test_the_contract_tells_seeds_apart() -> None:
 def test_a_batch_with_a_repeat_gets_its_metrics_in_order(backend: str) -> None:
     spec = _spec()
     executor = BACKENDS[backend](spec)
-    state = replay(spec, {}, "r", "v")
+    state = search_state(spec, {}, "r", "v")
     assert state.pending is not None
     batch = state.pending
     try:

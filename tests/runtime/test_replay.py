@@ -13,7 +13,7 @@ import yaml
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec
 from stratopt.optimize import ReplayMismatchError
-from stratopt.runtime.distributed import Replay, replay
+from stratopt.runtime.distributed import SearchState, search_state
 from stratopt.runtime.optimization import prepare
 from stratopt.runtime.stored import StoredResults, shard_input_name, shard_result_name
 from tests.conftest import EXAMPLES
@@ -33,11 +33,11 @@ def test_resumed_replay_equals_a_replay_from_the_start() -> None:
     spec = _spec()
     backtester = prepare(spec)
     results: StoredResults = {}
-    resumed: Replay | None = None
+    resumed: SearchState | None = None
     batches = 0
     while True:
-        resumed = replay(spec, results, "r", "v", resumed)
-        fresh = replay(spec, results, "r", "v")
+        resumed = search_state(spec, results, "r", "v", resumed)
+        fresh = search_state(spec, results, "r", "v")
         assert (resumed.batch, resumed.pending) == (fresh.batch, fresh.pending)
         assert resumed.driver.evaluations == fresh.driver.evaluations
         if resumed.pending is None:
@@ -49,7 +49,7 @@ def test_resumed_replay_equals_a_replay_from_the_start() -> None:
 
 def _first_batch_stored(spec: OptimizationRunSpec) -> dict[str, Any]:
     results: StoredResults = {}
-    pending = replay(spec, results, "r", "v").pending
+    pending = search_state(spec, results, "r", "v").pending
     assert pending is not None
     store_batch(results, spec, prepare(spec), 0, pending)
     return results
@@ -60,7 +60,7 @@ def test_results_of_other_inputs_end_the_replay_naming_the_difference() -> None:
     stored results are never told to a driver that asks for other parameters."""
     results = _first_batch_stored(_spec(seed=1))
     with pytest.raises(ReplayMismatchError, match=r"batch 0, evaluation 0: evaluated with \{"):
-        replay(_spec(seed=2), results, "r", "v")
+        search_state(_spec(seed=2), results, "r", "v")
 
 
 def test_a_tampered_input_is_caught_at_its_evaluation() -> None:
@@ -71,7 +71,7 @@ def test_a_tampered_input_is_caught_at_its_evaluation() -> None:
     params[2]["take_profit"] += 1.0
     stored["shard-1"] = json.dumps(params)
     with pytest.raises(ReplayMismatchError, match="batch 0, evaluation 5: evaluated with"):
-        replay(spec, results, "r", "v")
+        search_state(spec, results, "r", "v")
 
 
 def test_a_result_shorter_than_its_input_is_refused() -> None:
@@ -80,13 +80,13 @@ def test_a_result_shorter_than_its_input_is_refused() -> None:
     found = results[shard_result_name("r", "v", 0, 2)]
     found["metrics.json"] = json.dumps(json.loads(found["metrics.json"])[:-1])
     with pytest.raises(ReplayMismatchError, match="shard 2: 3 parameter sets but 2 results"):
-        replay(spec, results, "r", "v")
+        search_state(spec, results, "r", "v")
 
 
 def test_a_missing_shard_result_leaves_the_batch_pending() -> None:
     spec = _spec()
     results = _first_batch_stored(spec)
     del results[shard_result_name("r", "v", 0, 3)]
-    state = replay(spec, results, "r", "v")
+    state = search_state(spec, results, "r", "v")
     assert state.batch == 0 and state.pending is not None and len(state.pending) == 10
     assert state.driver.evaluations == []

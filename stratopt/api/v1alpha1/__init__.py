@@ -32,7 +32,6 @@ from stratopt.api.v1alpha1.optimization import (
     Constraint,
     Diagnostics,
     ExecutionSpec,
-    Goal,
     Objective,
     OptimizationRun,
     OptimizationRunSpec,
@@ -46,6 +45,7 @@ from stratopt.api.v1alpha1.optimization import (
     WalkForwardStatus,
 )
 from stratopt.api.v1alpha1.status import Condition
+from stratopt.api.vocabulary import Goal
 
 #: Every resource kind of this version, in the order their CRDs are written.
 RESOURCES = (OptimizationRun, FeatureAnalysis, ForecastRun)

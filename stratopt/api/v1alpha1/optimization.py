@@ -17,11 +17,11 @@ from pydantic import (
 
 from stratopt.api._base import ApiModel, cel, cel_rules, first_repeated
 from stratopt.api._resource import CrdInfo, Resource, condition_column
-from stratopt.api.metrics import METRIC_NAMES, default_goal
 from stratopt.api.v1alpha1.algorithms import ALGORITHMS, AlgorithmSpec
 from stratopt.api.v1alpha1.backtest import BacktestSpec
 from stratopt.api.v1alpha1.limits import limit_problem
 from stratopt.api.v1alpha1.status import RunSpec, RunStatus
+from stratopt.api.vocabulary import METRIC_NAMES, Goal, default_goal
 
 _METRICS = ", ".join(METRIC_NAMES)
 _CEL_METRICS = "[" + ", ".join(f"'{m}'" for m in METRIC_NAMES) + "]"
@@ -129,11 +129,6 @@ class ParameterRange(ApiModel):
         return self
 
 
-class Goal(StrEnum):
-    MAXIMIZE = "maximize"
-    MINIMIZE = "minimize"
-
-
 def _check_metric(name: str) -> str:
     if name not in METRIC_NAMES:
         raise ValueError(f"unknown metric '{name}'; use one of: {_METRICS}")
@@ -157,7 +152,7 @@ class Objective(ApiModel):
 
     @property
     def direction(self) -> Goal:
-        return self.goal if self.goal is not None else Goal(default_goal(self.name))
+        return self.goal if self.goal is not None else default_goal(self.name)
 
 
 _CONSTRAINT = re.compile(r"^\s*([a-z_]+)\s*(>=|<=)\s*(-?[0-9.eE+-]+)\s*$")

@@ -38,7 +38,7 @@ RUNNERS: dict[str, Callable[[Any, ProgressCallback | None], BaseModel]] = {
 }
 
 
-def execute(
+def run_resource(
     kind: str, spec: dict[str, Any], on_progress: ProgressCallback | None = None
 ) -> dict[str, Any]:
     """The status document of ``spec`` (a ``kind`` resource's spec) run here."""
