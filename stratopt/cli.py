@@ -8,18 +8,60 @@ and exit with status 2.
 
 from __future__ import annotations
 
-import gc
+import importlib
 import json
 import logging
 import math
+import shutil
 import sys
+import tempfile
+import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 import yaml
 
-from stratopt.errors import DataNotice, StratoptError
+from stratopt.errors import DataNotice, InputError, StratoptError
+from stratopt.startup import exit_without_collecting, lazy_import
+
+# What the commands use, imported when first used: `stratopt --help` and a mistyped
+# option load none of it (see stratopt.startup).
+if TYPE_CHECKING:
+    import kopf
+    from rich import markup as rich_markup
+    from rich import table as rich_table
+
+    from stratopt import api, runtime, settings
+    from stratopt import backtest as backtesting
+    from stratopt import output as display
+    from stratopt import report as reports
+    from stratopt.api import crds as definitions
+    from stratopt.api import documents as resources
+    from stratopt.api import kinds, v1alpha1, vocabulary
+    from stratopt.backtest import ledger
+    from stratopt.operator import handlers
+    from stratopt.runtime import blas, checks
+else:
+    kopf = lazy_import("kopf")
+    rich_markup = lazy_import("rich.markup")
+    rich_table = lazy_import("rich.table")
+    api = lazy_import("stratopt.api")
+    display = lazy_import("stratopt.output")
+    runtime = lazy_import("stratopt.runtime")
+    settings = lazy_import("stratopt.settings")
+    backtesting = lazy_import("stratopt.backtest")
+    reports = lazy_import("stratopt.report")
+    definitions = lazy_import("stratopt.api.crds")
+    resources = lazy_import("stratopt.api.documents")
+    kinds = lazy_import("stratopt.api.kinds")
+    v1alpha1 = lazy_import("stratopt.api.v1alpha1")
+    vocabulary = lazy_import("stratopt.api.vocabulary")
+    ledger = lazy_import("stratopt.backtest.ledger")
+    handlers = lazy_import("stratopt.operator.handlers")
+    blas = lazy_import("stratopt.runtime.blas")
+    checks = lazy_import("stratopt.runtime.checks")
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
 
@@ -39,7 +81,6 @@ def _fail_cleanly(function: Callable[..., None]) -> Callable[..., None]:
 
 def parse_assignments(assignments: Sequence[str]) -> dict[str, float]:
     """``["stop_loss=38", "take_profit=95"]`` → ``{"stop_loss": 38.0, ...}``."""
-    from stratopt.errors import InputError
 
     values: dict[str, float] = {}
     for assignment in assignments:
@@ -72,7 +113,6 @@ def emit(document: dict[str, Any], output: str, table: Callable[[dict[str, Any]]
 @click.version_option(package_name="stratopt")
 def cli() -> None:
     """Optimize trading-strategy parameters, locally or on Kubernetes."""
-    import warnings
 
     default = warnings.showwarning
 
@@ -115,60 +155,45 @@ def backtest(
     file: str, assignments: tuple[str, ...], output: str, out_dir: str | None, force: bool
 ) -> None:
     """Backtest the spec.backtest of FILE once and print every metric."""
-    from stratopt.api import parse_model, read_document
-    from stratopt.api.v1alpha1 import BacktestSpec
-    from stratopt.backtest import Backtester
-    from stratopt.backtest.ledger import buy_and_hold
-    from stratopt.runtime.checks import backtest_warnings
-
-    document = read_document(file)
-    spec = parse_model(BacktestSpec, document["spec"].get("backtest"), "spec.backtest")
+    document = api.read_document(file)
+    spec = api.parse_model(v1alpha1.BacktestSpec, document["spec"].get("backtest"), "spec.backtest")
     if out_dir is not None:
         _check_out(out_dir, force)
-    backtester = Backtester(spec)
+    backtester = backtesting.Backtester(spec)
     parameters = backtester.parameters(parse_assignments(assignments), "--set")
-    warnings = backtest_warnings(backtester, parameters)
-    for warning in warnings:
+    found = checks.backtest_warnings(backtester, parameters)
+    for warning in found:
         click.echo(f"warning: {warning}", err=True)
     report = {
         "strategy": spec.strategy.name,
         "parameters": parameters,
         "bars": len(backtester.data),
         "metrics": backtester.evaluate(parameters),
-        "benchmark": buy_and_hold(backtester)[0],
-        "warnings": warnings,
+        "benchmark": ledger.buy_and_hold(backtester)[0],
+        "warnings": found,
     }
     emit(report, output, _print_backtest)
     if out_dir is not None:
 
         def write(folder: str) -> None:
-            from pathlib import Path
-
-            from stratopt.output import write_ledger
-
             (Path(folder) / "backtest.yaml").write_text(yaml.safe_dump(report, sort_keys=False))
-            write_ledger(Path(folder), backtester, parameters)
+            display.write_ledger(Path(folder), backtester, parameters)
 
         _write_results(out_dir, document, write)
 
 
 def _print_backtest(report: dict[str, Any]) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    from stratopt.backtest.metrics import METRICS
-    from stratopt.output import terminal
-
-    console = terminal()
+    escape, table_of = rich_markup.escape, rich_table.Table
+    console = display.terminal()
     parameters = ", ".join(f"{k}={v:g}" for k, v in report["parameters"].items())
     console.print(
         f"[bold]{escape(report['strategy'])}[/bold] on {report['bars']} bars: {escape(parameters)}"
     )
-    table = Table("metric", "value", "buy and hold", "unit")
+    table = table_of("metric", "value", "buy and hold", "unit")
     held = report.get("benchmark") or {}
     for name, value in report["metrics"].items():
         beside = f"{held[name]:,.4f}" if name in held else ""
-        table.add_row(name, f"{value:,.4f}", beside, METRICS[name][0])
+        table.add_row(name, f"{value:,.4f}", beside, vocabulary.METRICS[name][0])
     console.print(table)
 
 
@@ -209,29 +234,17 @@ def run(
     fromFeatureAnalysis names a FeatureAnalysis among them runs after it, on its
     topFeatures, as on a cluster.
     """
-    from pathlib import Path
-
-    from stratopt.api import read_documents
-    from stratopt.api.documents import (
-        analysis_of,
-        analysis_skill_warning,
-        in_dependency_order,
-        name_of,
-    )
-    from stratopt.api.documents import with_analysis_features as resolved
-    from stratopt.api.kinds import kind_of
-
-    documents = [d for file in files for d in read_documents(file)]
-    for document in documents:  # every spec checked before any runs: no work lost
+    found = [d for file in files for d in api.read_documents(file)]
+    for document in found:  # every spec checked before any runs: no work lost
         _parse_spec(document)
-    documents = in_dependency_order(documents)
+    documents = resources.in_dependency_order(found)
     several = len(documents) > 1
     folders: list[str | None] = [out_dir] * len(documents)
     if out_dir is not None and several:
         # A folder each, named by kind and name: the names are Kubernetes names, checked
         # when read, so none leaves the folder.
         folders = [
-            str(Path(out_dir) / f"{kind_of(d).lower()}-{name_of(d) or i}")
+            str(Path(out_dir) / f"{kinds.kind_of(d).lower()}-{resources.name_of(d) or i}")
             for i, d in enumerate(documents)
         ]
     for folder in folders:
@@ -240,15 +253,16 @@ def run(
     analyses: dict[str, dict[str, Any]] = {}
     listed = []
     for document, folder in zip(documents, folders, strict=True):
-        kind = kind_of(document)
-        wanted = analysis_of(document)
+        kind = kinds.kind_of(document)
+        wanted = resources.analysis_of(document)
         if wanted is not None:
             top = analyses[wanted].get("topFeatures") or []
-            document = {**document, "spec": resolved(document["spec"], top)}
+            document = {**document, "spec": resources.with_analysis_features(document["spec"], top)}
         status, show, write = LOCAL_RUNS[kind](document, workers)
-        if wanted is not None and (unskilled := analysis_skill_warning(wanted, analyses[wanted])):
+        unskilled = wanted and resources.analysis_skill_warning(wanted, analyses[wanted])
+        if unskilled:
             status["warnings"] = [unskilled, *status.get("warnings", [])]
-        name = name_of(document)
+        name = resources.name_of(document)
         if kind == "FeatureAnalysis" and name is not None:
             analyses[name] = status
         if not several:
@@ -268,17 +282,11 @@ def run(
 
 
 def _parse_spec(document: dict[str, Any]) -> Any:
-    from stratopt.api import parse_model
-    from stratopt.api.kinds import KINDS, kind_of
-
-    return parse_model(KINDS[kind_of(document)].spec, document["spec"], "spec")
+    return api.parse_model(kinds.KINDS[kinds.kind_of(document)].spec, document["spec"], "spec")
 
 
 def _check_out(folder: str, force: bool) -> None:
     """A results folder that may be written: new, empty, or replaced with --force."""
-    from pathlib import Path
-
-    from stratopt.errors import InputError
 
     path = Path(folder)
     if path.is_dir() and any(path.iterdir()) and not force:
@@ -294,11 +302,6 @@ def _check_out(folder: str, force: bool) -> None:
 def _write_results(folder: str, document: dict[str, Any], write: Callable[[str], None]) -> None:
     """Write a run's results into a hidden folder beside ``folder``, then rename it into
     place: an interrupted write leaves no folder that claims a result."""
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    from stratopt.errors import InputError
 
     target = Path(folder)
     stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
@@ -324,10 +327,6 @@ def _write_results(folder: str, document: dict[str, Any], write: Callable[[str],
 
 
 def _check_writable(out_dir: str) -> None:
-    import tempfile
-    from pathlib import Path
-
-    from stratopt.errors import InputError
 
     try:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -344,35 +343,25 @@ Shown = tuple[dict[str, Any], Callable[[dict[str, Any]], None], Callable[[str], 
 
 
 def _run_optimization(document: dict[str, Any], workers: int | None) -> Shown:
-    from stratopt.api import parse_model
-    from stratopt.api.v1alpha1 import OptimizationRunSpec
-    from stratopt.output import ProgressReporter, print_optimization, write_optimization
-    from stratopt.runtime import run_optimization
-
-    spec = parse_model(OptimizationRunSpec, document["spec"], "spec")
-    with ProgressReporter(spec.algorithm.name) as reporter:
-        outcome = run_optimization(spec, workers=workers, on_batch=reporter.update)
+    spec = api.parse_model(v1alpha1.OptimizationRunSpec, document["spec"], "spec")
+    with display.ProgressReporter(spec.algorithm.name) as reporter:
+        outcome = runtime.run_optimization(spec, workers=workers, on_batch=reporter.update)
     status = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
     return (
         status,
-        lambda _: print_optimization(spec, outcome.status),
-        lambda folder: write_optimization(folder, spec, outcome),
+        lambda _: display.print_optimization(spec, outcome.status),
+        lambda folder: display.write_optimization(folder, spec, outcome),
     )
 
 
 def _run_feature_analysis(document: dict[str, Any], workers: int | None) -> Shown:
-    from stratopt.api import parse_model
-    from stratopt.api.v1alpha1 import FeatureAnalysisSpec
-    from stratopt.output import print_features, write_features
-    from stratopt.runtime import run_feature_analysis
-
-    spec = parse_model(FeatureAnalysisSpec, document["spec"], "spec")
-    result = run_feature_analysis(spec)
+    spec = api.parse_model(v1alpha1.FeatureAnalysisSpec, document["spec"], "spec")
+    result = runtime.run_feature_analysis(spec)
     status = result.model_dump(mode="json", by_alias=True, exclude_none=True)
     return (
         status,
-        lambda _: print_features(result),
-        lambda folder: write_features(folder, spec, result),
+        lambda _: display.print_features(result),
+        lambda folder: display.write_features(folder, spec, result),
     )
 
 
@@ -404,11 +393,9 @@ def report(source: str, out_dir: str, namespace: str, kubeconfig: str | None, re
     SOURCE is a `stratopt run --out` directory, or optrun/NAME, fa/NAME or fcrun/NAME of
     a resource on the cluster of your kubeconfig.
     """
-    from stratopt.report import load_source, write_report
-
     _check_writable(out_dir)
-    found = load_source(source, namespace=namespace, kubeconfig=kubeconfig, rerun=rerun)
-    path = write_report(found, out_dir)
+    found = reports.load_source(source, namespace=namespace, kubeconfig=kubeconfig, rerun=rerun)
+    path = reports.write_report(found, out_dir)
     click.echo(path)
 
 
@@ -423,27 +410,18 @@ def report(source: str, out_dir: str, namespace: str, kubeconfig: str | None, re
 )
 def crds(out_dir: str) -> None:
     """Write the CustomResourceDefinitions generated from the resource models."""
-    from pathlib import Path
-
-    from stratopt.api.crds import write_crds
-
-    for path in write_crds(Path(out_dir)):
+    for path in definitions.write_crds(Path(out_dir)):
         click.echo(path)
 
 
 def _run_forecast(document: dict[str, Any], workers: int | None) -> Shown:
-    from stratopt.api import parse_model
-    from stratopt.api.v1alpha1 import ForecastRunSpec
-    from stratopt.output import print_forecast, write_forecast
-    from stratopt.runtime import run_forecast
-
-    spec = parse_model(ForecastRunSpec, document["spec"], "spec")
-    result, model, data = run_forecast(spec)
+    spec = api.parse_model(v1alpha1.ForecastRunSpec, document["spec"], "spec")
+    result, model, data = runtime.run_forecast(spec)
     status = result.model_dump(mode="json", by_alias=True, exclude_none=True)
     return (
         status,
-        lambda _: print_forecast(result),
-        lambda folder: write_forecast(folder, spec, result, model, data),
+        lambda _: display.print_forecast(result),
+        lambda folder: display.write_forecast(folder, spec, result, model, data),
     )
 
 
@@ -493,13 +471,9 @@ def operator(
     Logs go to standard error: milestones at INFO, every failed reconciliation at ERROR
     with the run's namespace and name; nothing while there is nothing to do.
     """
-    import kopf
-
-    from stratopt.settings import OperatorSettings
-
     if not namespaces and not all_namespaces:
         raise click.UsageError("give --namespace NS (repeatable) or --all-namespaces")
-    OperatorSettings.from_environment()  # a bad STRATOPT_* variable stops it here, named
+    settings.OperatorSettings.from_environment()  # a bad STRATOPT_* variable stops it here, named
     kopf.configure(
         verbose=verbose,
         log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL,
@@ -507,7 +481,7 @@ def operator(
     )
     if not verbose:  # kopf says "Handler … succeeded" for every watch event
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-    import stratopt.operator.handlers  # noqa: F401 - registers the handlers
+    importlib.import_module(handlers.__name__)  # registers the handlers with kopf
 
     kopf.run(
         standalone=peering is None,
@@ -520,15 +494,11 @@ def operator(
 
 def main() -> None:
     """Entry point of the ``stratopt`` console script."""
-    from stratopt.runtime.blas import one_blas_thread
-
-    one_blas_thread()
+    blas.one_blas_thread()
     try:
         cli()
     finally:
-        # Left to itself the interpreter's exit collects every object that numba and
-        # pydantic made (about 0.25 s, a quarter of a short run); the exit frees them.
-        gc.freeze()
+        exit_without_collecting()
 
 
 if __name__ == "__main__":
