@@ -11,8 +11,8 @@ from typing import Any
 import click
 
 from stratopt.api.crds import build_crd
-from stratopt.api.vocabulary import METRICS
 from stratopt.api.v1alpha1 import RESOURCES
+from stratopt.api.vocabulary import METRICS
 from stratopt.cli import cli
 
 _MARKER = re.compile(r"^\{\{ (fields (?P<kind>\w+)|metrics|cli) \}\}$", re.M)
