@@ -1,7 +1,8 @@
 """Reference pages written from the code, so they cannot drift from it: a page's
-``{{ fields KIND }}``, ``{{ metrics }}`` and ``{{ cli }}`` lines are replaced, when the
-site is built, by the fields of KIND's CRD schema (what the API server validates and
-``kubectl explain`` shows), the metric vocabulary and every command's ``--help``."""
+``{{ resources }}``, ``{{ metrics }}`` and ``{{ cli }}`` lines are replaced, when the
+site is built, by every kind's fields as its CRD declares them (what the API server
+validates and ``kubectl explain`` shows), the metric vocabulary and every command's
+``--help``."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from typing import Any
 
 import click
 
+from stratopt.api._resource import Resource
 from stratopt.api.crds import build_crd
 from stratopt.api.v1alpha1 import RESOURCES
 from stratopt.api.vocabulary import METRICS
 from stratopt.cli import cli
 
-_MARKER = re.compile(r"^\{\{ (fields (?P<kind>\w+)|metrics|cli) \}\}$", re.M)
+_MARKER = re.compile(r"^\{\{ (resources|metrics|cli) \}\}$", re.M)
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
@@ -23,13 +25,22 @@ def on_page_markdown(markdown: str, **_: Any) -> str:
 
 
 def _expand(match: re.Match[str]) -> str:
-    if match["kind"]:
-        return _fields(match["kind"])
-    return _metrics() if match[1] == "metrics" else _commands()
+    return {"resources": _resources, "metrics": _metrics, "cli": _commands}[match[1]]()
 
 
-def _fields(kind: str) -> str:
-    (resource,) = [r for r in RESOURCES if r.crd.kind == kind]
+def _resources() -> str:
+    sections = []
+    for resource in RESOURCES:
+        info = resource.crd
+        short = "".join(f" or `kubectl get {name}`" for name in info.short_names)
+        sections.append(
+            f"## {info.kind}\n\n{info.description} `kubectl get {info.plural}`{short}."
+            f"\n\n{_fields(resource)}"
+        )
+    return "\n".join(sections)
+
+
+def _fields(resource: type[Resource]) -> str:
     crd = build_crd(resource)
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
     rows: list[str] = []
