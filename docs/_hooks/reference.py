@@ -43,11 +43,10 @@ def _resources() -> str:
 def _fields(resource: type[Resource]) -> str:
     crd = build_crd(resource)
     schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
-    rows: list[str] = []
+    parts = []
     for part in ("spec", "status"):
-        rows += _rows(schema[part], part)
-    header = "| field | type | default | description |\n|---|---|---|---|\n"
-    return header + "\n".join(rows) + "\n"
+        parts.append(f"### {resource.crd.kind} {part}\n\n" + "\n".join(_rows(schema[part], part)))
+    return "\n\n".join(parts) + "\n"
 
 
 def _rows(schema: dict[str, Any], path: str) -> list[str]:
@@ -62,17 +61,20 @@ def _rows(schema: dict[str, Any], path: str) -> list[str]:
 
 
 def _row(path: str, field: dict[str, Any]) -> str:
+    """One field as a list item: its path, its type and bounds, then what it means."""
     kind = field.get("type", "object")
     if kind == "array":
         kind = f"list of {field.get('items', {}).get('type', 'object')}"
+    facts = [kind]
     if "enum" in field:
-        kind += ": " + ", ".join(f"`{v}`" for v in field["enum"])
-    bounds = [f"{key} {field[key]}" for key in ("minimum", "maximum") if key in field]
-    if bounds:
-        kind += f" ({', '.join(bounds)})"
-    default = f"`{field['default']}`" if "default" in field else ""
-    description = " ".join(str(field.get("description", "")).split()).replace("|", "\\|")
-    return f"| `{path}` | {kind} | {default} | {description} |"
+        facts.append("one of " + ", ".join(f"`{v}`" for v in field["enum"]))
+    for key, sign in (("minimum", "≥"), ("maximum", "≤")):
+        if key in field:
+            facts.append(f"{sign} {field[key]:g}")
+    if "default" in field:
+        facts.append(f"default `{field['default']}`")
+    description = " ".join(str(field.get("description", "")).split())
+    return f"- **`{path}`** ({'; '.join(facts)}): {description}"
 
 
 def _metrics() -> str:
