@@ -2,12 +2,12 @@
 
     from stratopt.client import Client
 
-    client = Client(namespace="research")           # kubeconfig, or in-cluster credentials
+    client = Client(namespace="research")  # kubeconfig, or the pod's credentials
     run = client.submit("examples/optimization-genetic.yaml")
-    result = run.wait(timeout=1800, progress=print)  # raises RunFailed on a failed run
+    result = run.wait(timeout=1800, progress=print)  # RunFailed if it failed
     result.pareto_front, result.best_parameters
 
-``run_local(resource)`` gives the same :class:`Result` without a cluster. Needs the
+``run_local(resource)`` gives the same `Result` without a cluster. Needs the
 ``operator`` extra (the Kubernetes client) for everything but ``run_local``.
 """
 
@@ -230,10 +230,10 @@ def load_resource(
 def run_local(
     resource: str | Path | Mapping[str, Any] | BaseModel, data: pd.DataFrame | None = None
 ) -> Result:
-    """Run the resource on this machine (as ``stratopt run``): the same :class:`Result`
+    """Run the resource on this machine (as ``stratopt run``): the same `Result`
     a cluster gives, with every evaluation of a search. ``data``: the bars as a pandas
     DataFrame (OHLC columns, a time column or index), instead of the spec's source.
-    Bad input raises :class:`stratopt.errors.InputError`."""
+    Bad input raises `stratopt.errors.InputError`."""
     from stratopt.api import parse_model
     from stratopt.runtime import run_feature_analysis, run_forecast, run_optimization
 
@@ -314,7 +314,7 @@ class Run:
         progress: Callable[[dict[str, Any]], None] | None = None,
         poll: float = 2.0,
     ) -> Result:
-        """Wait until the run has finished for its current spec; its :class:`Result`.
+        """Wait until the run has finished for its current spec; its `Result`.
 
         ``progress`` is called with the status's ``progress`` whenever it moves.
 
@@ -425,7 +425,7 @@ class Client:
     def submit(
         self, resource: str | Path | Mapping[str, Any] | BaseModel, *, name: str | None = None
     ) -> Run:
-        """Create the resource; a :class:`Run` to wait on.
+        """Create the resource; a `Run` to wait on.
 
         Raises:
             Rejected: the API server refused it (the field and message it gave).
