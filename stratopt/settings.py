@@ -76,6 +76,30 @@ class JobSettings(BaseSettings):
         "volumes are mounted), comma-separated; empty allows none.",
     )
 
+    worker_network_policy: bool = Field(
+        default=False,
+        description="Create the stratopt-worker NetworkPolicy beside the workers' "
+        "ServiceAccount in each namespace: worker pods take no connections and reach only "
+        "DNS, the API server and public addresses on the ports of data sources.",
+    )
+    api_server_cidrs: str = Field(
+        default="",
+        description="With worker_network_policy: the API server's addresses as pods reach "
+        "it (the endpoints of the kubernetes Service), comma-separated CIDRs; empty "
+        "allows any address on api_server_port.",
+    )
+    api_server_port: int = Field(
+        default=6443,
+        ge=1,
+        le=65535,
+        description="With worker_network_policy: the port of those endpoints.",
+    )
+    data_ports: str = Field(
+        default="443,80",
+        description="With worker_network_policy: the ports worker pods may reach public "
+        "addresses on (network data sources), comma-separated.",
+    )
+
     def data_policy_environment(self) -> list[dict[str, str]]:
         """The variables that give worker pods the data-source policy."""
         return [

@@ -198,6 +198,60 @@ def build_worker_rbac(namespace: str, settings: JobSettings) -> list[dict[str, A
     ]
 
 
+#: Addresses no data source may have (the data policy refuses them too): worker pods
+#: reach these only where the policy names them (the API server).
+NON_PUBLIC = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "127.0.0.0/8",
+    "100.64.0.0/10",
+)
+NON_PUBLIC_V6 = ("fc00::/7", "fe80::/10", "::1/128")
+
+
+def build_worker_network_policy(namespace: str, settings: JobSettings) -> dict[str, Any]:
+    """The NetworkPolicy of worker pods: no ingress; egress to DNS, to the API server,
+    and to public addresses on the ports of network data sources."""
+    api_server: dict[str, Any] = {"ports": [{"protocol": "TCP", "port": settings.api_server_port}]}
+    cidrs = [c.strip() for c in settings.api_server_cidrs.split(",") if c.strip()]
+    if cidrs:
+        api_server["to"] = [{"ipBlock": {"cidr": cidr}} for cidr in cidrs]
+    data_ports = [int(p) for p in settings.data_ports.split(",") if p.strip()]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": settings.service_account,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "stratopt"},
+        },
+        "spec": {
+            # Every pod of a run's Jobs carries it (run_labels).
+            "podSelector": {"matchLabels": {"app.kubernetes.io/managed-by": "stratopt"}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": [
+                {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                api_server,
+                {
+                    "to": [
+                        {"ipBlock": {"cidr": "0.0.0.0/0", "except": list(NON_PUBLIC)}},
+                        {
+                            "ipBlock": {
+                                "cidr": "::/0",
+                                "except": ["fc00::/7", "fe80::/10", "::1/128"],
+                            }
+                        },
+                    ],
+                    "ports": [{"protocol": "TCP", "port": port} for port in data_ports],
+                },
+            ],
+        },
+    }
+
+
 def _worker_job(
     step: str,
     job: str,

@@ -33,7 +33,11 @@ from stratopt.api.kinds import PLURALS
 from stratopt.api.v1alpha1.status import Phase
 from stratopt.operator import monitoring
 from stratopt.operator import status as projection
-from stratopt.operator.manifests import build_event, build_worker_rbac
+from stratopt.operator.manifests import (
+    build_event,
+    build_worker_network_policy,
+    build_worker_rbac,
+)
 from stratopt.operator.plan import plan
 from stratopt.operator.queue import RunKey
 from stratopt.operator.snapshot import (
@@ -79,6 +83,7 @@ class Clients:
     batch: Any
     rbac: Any
     custom: Any
+    networking: Any = None
 
     @classmethod
     def default(cls) -> Clients:
@@ -87,6 +92,7 @@ class Clients:
             client.BatchV1Api(),
             client.RbacAuthorizationV1Api(),
             client.CustomObjectsApi(),
+            client.NetworkingV1Api(),
         )
 
 
@@ -445,5 +451,14 @@ def ensure_worker_rbac(
         clients.rbac.patch_namespaced_role_binding(
             name, namespace, {"subjects": binding["subjects"]}
         )
+    if settings.jobs.worker_network_policy:
+        policy = build_worker_network_policy(namespace, settings.jobs)
+        found = _read(clients.networking.read_namespaced_network_policy, name, namespace)
+        if found is None:
+            _create(clients.networking.create_namespaced_network_policy, namespace, policy)
+        elif _serialize(found).get("spec") != policy["spec"]:
+            clients.networking.patch_namespaced_network_policy(
+                name, namespace, {"spec": policy["spec"]}
+            )
     if access is not None:
         access.found(namespace, name)

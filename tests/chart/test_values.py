@@ -30,6 +30,10 @@ MATRIX: dict[str, tuple[tuple[str, ...], set[str]]] = {
         {"ServiceMonitor", "ConfigMap"},
     ),
     "namespaced": (("watchNamespaces={research}", "peering=stratopt"), {"KopfPeering"}),
+    "network policy": (
+        ("networkPolicy.enabled=true", "networkPolicy.apiServer.cidrs={10.0.0.1/32}"),
+        {"NetworkPolicy"},
+    ),
 }
 
 
@@ -72,6 +76,7 @@ def test_each_set_of_values_lints_and_renders_its_parts(helm: Path, case: str) -
         (("replicas=two",), "/replicas"),
         (("logs.format=xml",), "/logs/format"),
         (("workerResources.limits.cpu=2",), "'limits' not allowed"),
+        (("networkPolicy.apiServer.cidrs={10.0.0.1}",), "/networkPolicy/apiServer/cidrs/0"),
         (("replicas=2",), "/peering"),
         (("metrics.port=0", "metrics.serviceMonitor.enabled=true"), "/metrics/port"),
     ],
@@ -114,3 +119,25 @@ def test_the_dashboard_reads_only_metrics_the_operator_exports(helm: Path) -> No
     ]
     assert json.loads(shipped["data"]["stratopt.json"]) == dashboard
     assert shipped["metadata"]["labels"]["grafana_dashboard"] == "1"
+
+
+def test_the_network_policy_reaches_the_operator_and_it_the_workers_policy(helm: Path) -> None:
+    """The operator's own policy admits its probes and scrapes; with it enabled, the
+    operator is told to create the workers' policy and may."""
+    values = ("networkPolicy.enabled=true", "networkPolicy.apiServer.cidrs={10.0.0.1/32}")
+    documents = rendered(helm, *values)
+    (policy,) = [d for d in documents if d["kind"] == "NetworkPolicy"]
+    ports = {port["port"] for port in policy["spec"]["ingress"][0]["ports"]}
+    assert ports == {8080, 8081}
+    assert policy["spec"]["egress"][1]["to"] == [{"ipBlock": {"cidr": "10.0.0.1/32"}}]
+    (deployment,) = [d for d in documents if d["kind"] == "Deployment"]
+    env = {
+        e["name"]: e["value"]
+        for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["STRATOPT_WORKER_NETWORK_POLICY"] == "true"
+    assert env["STRATOPT_API_SERVER_CIDRS"] == "10.0.0.1/32"
+    (role,) = [d for d in documents if d["kind"] == "ClusterRole"]
+    assert any("networkpolicies" in rule["resources"] for rule in role["rules"])
+    (plain_role,) = [d for d in rendered(helm) if d["kind"] == "ClusterRole"]
+    assert not any("networkpolicies" in rule["resources"] for rule in plain_role["rules"])

@@ -69,6 +69,28 @@ def test_worker_role_grants_only_what_workers_use() -> None:
 NEW = RunStatus()
 
 
+def test_the_workers_network_policy_lets_them_reach_what_a_run_needs_only() -> None:
+    from stratopt.operator.manifests import NON_PUBLIC, build_worker_network_policy
+
+    settings = JobSettings(api_server_cidrs="10.96.0.10/32, 10.96.0.11/32", data_ports="443")
+    policy = build_worker_network_policy("research", settings)
+    spec = policy["spec"]
+    assert spec["podSelector"] == {"matchLabels": {"app.kubernetes.io/managed-by": "stratopt"}}
+    assert spec["ingress"] == [] and spec["policyTypes"] == ["Ingress", "Egress"]
+    dns, api_server, data = spec["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert api_server == {
+        "ports": [{"protocol": "TCP", "port": 6443}],
+        "to": [{"ipBlock": {"cidr": "10.96.0.10/32"}}, {"ipBlock": {"cidr": "10.96.0.11/32"}}],
+    }
+    assert data["ports"] == [{"protocol": "TCP", "port": 443}]
+    v4 = data["to"][0]["ipBlock"]
+    assert v4["cidr"] == "0.0.0.0/0" and set(NON_PUBLIC) <= set(v4["except"])
+    assert "169.254.0.0/16" in v4["except"], "cloud metadata stays out of reach"
+    anywhere = build_worker_network_policy("research", JobSettings())["spec"]["egress"][1]
+    assert "to" not in anywhere, "no API server address given: any, on its port"
+
+
 def test_conditions_are_transition_aware() -> None:
     first = status.set_condition([], "Succeeded", "False", "InProgress", "a", "t1")
     same = status.set_condition(first, "Succeeded", "False", "InProgress", "b", "t2")

@@ -105,7 +105,7 @@ class FakeApi:
 
 
 def clients(api: FakeApi) -> Clients:
-    return Clients(api, api, api, api)
+    return Clients(api, api, api, api, api)
 
 
 RUN = Run("OptimizationRun", "rsi", "ns", "uid-1", 1, revision(SINGLE), False)
@@ -244,6 +244,24 @@ def test_the_workers_access_is_read_once_a_period_per_namespace_not_once_a_job()
     assert [api.calls[read] for read in reads] == [3, 3]
     accounts = [body for kind, body in api.created if kind == "service_account"]
     assert len(accounts) == 3  # each check found it missing here (the fake keeps nothing)
+
+
+def test_the_workers_network_policy_is_created_only_when_asked() -> None:
+    def ensured(settings: OperatorSettings) -> list[dict[str, Any]]:
+        api = FakeApi()
+        job = {"metadata": {"name": "rsi-b0"}}
+        act(clients(api), RUN, Plan((EnsureJob(job, (), ()),)), settings, None)
+        return [body for kind, body in api.created if kind == "network_policy"]
+
+    assert ensured(OperatorSettings()) == []
+    settings = OperatorSettings()
+    settings.jobs.worker_network_policy = True
+    (policy,) = ensured(settings)
+    assert policy["metadata"] == {
+        "name": "stratopt-worker",
+        "namespace": RUN.namespace,
+        "labels": {"app.kubernetes.io/managed-by": "stratopt"},
+    }
 
 
 def test_memory_forgets_a_run_whose_spec_changed_and_keeps_a_bounded_number() -> None:
