@@ -344,7 +344,7 @@ def _apply(
     elif isinstance(step, Announce):
         announce(clients, run, step)
     elif isinstance(step, EnsureJob):
-        ensure_worker_rbac(clients, run.namespace, settings, access)
+        ensure_worker_access(clients, run.namespace, settings, access)
         for name in step.stale:  # earlier revisions' Jobs go, their pods with them
             _delete_job(clients, name, run.namespace)
         for config_map in step.config_maps:
@@ -423,42 +423,32 @@ def _serialize(found: Any) -> dict[str, Any]:
     return serialized
 
 
-def ensure_worker_rbac(
+def ensure_worker_access(
     clients: Clients,
     namespace: str,
     settings: OperatorSettings,
     access: CheckedAccess | None = None,
 ) -> None:
-    """The workers' ServiceAccount, Role and RoleBinding: created the first time a run's
-    Job is, then only read (at most once per ``access`` period), and mended when they
-    differ from what this operator grants (after an upgrade). They stay in the namespace
-    for its next runs."""
+    """The workers' ServiceAccount, Role and RoleBinding, and their NetworkPolicy when
+    asked: created the first time a run's Job is, then only read (at most once per
+    ``access`` period), and mended when they differ from what this operator grants
+    (after an upgrade). They stay in the namespace for its next runs."""
     name = settings.jobs.service_account
     if access is not None and not access.due(namespace, name):
         return
     account, role, binding = build_worker_rbac(namespace, settings.jobs)
     if _read(clients.core.read_namespaced_service_account, name, namespace) is None:
         _create(clients.core.create_namespaced_service_account, namespace, account)
-    found = _read(clients.rbac.read_namespaced_role, name, namespace)
-    if found is None:
-        _create(clients.rbac.create_namespaced_role, namespace, role)
-    elif _serialize(found).get("rules") != role["rules"]:
-        clients.rbac.patch_namespaced_role(name, namespace, {"rules": role["rules"]})
-    found = _read(clients.rbac.read_namespaced_role_binding, name, namespace)
-    if found is None:
-        _create(clients.rbac.create_namespaced_role_binding, namespace, binding)
-    elif _serialize(found).get("subjects") != binding["subjects"]:
-        clients.rbac.patch_namespaced_role_binding(
-            name, namespace, {"subjects": binding["subjects"]}
-        )
+    networking, rbac = clients.networking, clients.rbac
+    wanted = [(rbac, "role", role, "rules"), (rbac, "role_binding", binding, "subjects")]
     if settings.jobs.worker_network_policy:
         policy = build_worker_network_policy(namespace, settings.jobs)
-        found = _read(clients.networking.read_namespaced_network_policy, name, namespace)
+        wanted.append((networking, "network_policy", policy, "spec"))
+    for group, kind, body, compared in wanted:
+        found = _read(getattr(group, f"read_namespaced_{kind}"), name, namespace)
         if found is None:
-            _create(clients.networking.create_namespaced_network_policy, namespace, policy)
-        elif _serialize(found).get("spec") != policy["spec"]:
-            clients.networking.patch_namespaced_network_policy(
-                name, namespace, {"spec": policy["spec"]}
-            )
+            _create(getattr(group, f"create_namespaced_{kind}"), namespace, body)
+        elif _serialize(found).get(compared) != body[compared]:
+            getattr(group, f"patch_namespaced_{kind}")(name, namespace, {compared: body[compared]})
     if access is not None:
         access.found(namespace, name)

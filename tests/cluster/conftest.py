@@ -164,16 +164,21 @@ RESTRICTED = ("pod-security.kubernetes.io/enforce=restricted",)
 OPERATOR_ACCOUNT = "stratopt-operator"
 
 
-def render_chart(plane: ControlPlane, *values: str) -> list[dict[str, Any]]:
-    """``helm template`` of charts/stratopt, installed as release ``stratopt``."""
+def render_chart(
+    plane: ControlPlane,
+    *values: str,
+    release: str = "stratopt",
+    namespace: str = OPERATOR_NAMESPACE,
+) -> list[dict[str, Any]]:
+    """``helm template`` of charts/stratopt, installed as ``release`` in ``namespace``."""
     done = subprocess.run(
         [
             str(plane.bin / "helm"),
             "template",
-            "stratopt",
+            release,
             str(ROOT / "charts" / "stratopt"),
             "--namespace",
-            OPERATOR_NAMESPACE,
+            namespace,
             *(arg for value in values for arg in ("--set", value)),
         ],
         capture_output=True,

@@ -64,15 +64,17 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def binaries() -> Path:
-    """The cached binaries' folder, building them first if needed."""
+def cached(script: str) -> Path:
+    """The folder a ``hack/`` script fills once and prints (a second run is a no-op)."""
     out = subprocess.run(
-        ["bash", str(ROOT / "hack" / "build-cluster.sh")],
-        capture_output=True,
-        text=True,
-        check=True,
+        ["bash", str(ROOT / "hack" / script)], capture_output=True, text=True, check=True
     )
     return Path(out.stdout.strip().splitlines()[-1])
+
+
+def binaries() -> Path:
+    """The cached binaries' folder, building them first if needed."""
+    return cached("build-cluster.sh")
 
 
 def kubeconfig(server: str, token: str, user: str, ca: Path) -> dict[str, object]:

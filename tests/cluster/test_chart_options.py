@@ -7,16 +7,12 @@ them, and the workers' NetworkPolicy the operator creates, are accepted and read
 from __future__ import annotations
 
 import json
-import subprocess
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from stratopt.operator.manifests import build_worker_network_policy
 from stratopt.settings import JobSettings
-from tests.cluster.conftest import kubectl
-from tests.cluster.controlplane import ROOT, ControlPlane
+from tests.cluster.conftest import kubectl, render_chart
+from tests.cluster.controlplane import ControlPlane, cached
 
 OPTIONS = (
     "networkPolicy.enabled=true",
@@ -29,21 +25,10 @@ OPTIONS = (
 )
 
 
-def prometheus_operator_crds() -> Path:
-    """The Prometheus Operator's CRDs, fetched once (hack/fetch-crds.sh)."""
-    done = subprocess.run(
-        ["bash", str(ROOT / "hack" / "fetch-crds.sh")],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return Path(done.stdout.strip().splitlines()[-1])
-
-
 def test_the_optional_parts_apply_and_read_back(
     control_plane: ControlPlane, namespace: str
 ) -> None:
-    crd = prometheus_operator_crds() / "monitoring.coreos.com_servicemonitors.yaml"
+    crd = cached("fetch-crds.sh") / "monitoring.coreos.com_servicemonitors.yaml"
     kubectl(control_plane, "apply", "--server-side", "-f", str(crd))
     try:
         kubectl(
@@ -53,7 +38,7 @@ def test_the_optional_parts_apply_and_read_back(
             "--timeout=60s",
             "crd/servicemonitors.monitoring.coreos.com",
         )
-        documents = _rendered(control_plane, namespace)
+        documents = render_chart(control_plane, *OPTIONS, release="chart", namespace=namespace)
         wanted = [
             d
             for d in documents
@@ -98,26 +83,6 @@ def test_the_optional_parts_apply_and_read_back(
         assert _read(control_plane, namespace, "networkpolicy", "chart-operator")["spec"]["ingress"]
     finally:
         kubectl(control_plane, "delete", "-f", str(crd), "--wait=true", check=False)
-
-
-def _rendered(plane: ControlPlane, namespace: str) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        [
-            str(plane.bin / "helm"),
-            "template",
-            "chart",
-            str(ROOT / "charts" / "stratopt"),
-            "--namespace",
-            namespace,
-            *(arg for option in OPTIONS for arg in ("--set", option)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return [document for document in yaml.safe_load_all(done.stdout) if document]
 
 
 def _read(plane: ControlPlane, namespace: str, kind: str, name: str) -> dict[str, Any]:
