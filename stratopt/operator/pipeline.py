@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stratopt.api.v1alpha1 import OptimizationRunSpec
+from stratopt.api.v1alpha1 import OptimizationRunSpec, Progress
 from stratopt.api.v1alpha1.status import Reason
 from stratopt.operator.manifests import build_batch_job, build_folds_job, build_shard_configmaps
 from stratopt.operator.snapshot import JobOutcome, JobView, waiting_jobs
@@ -43,7 +43,7 @@ class BatchPipeline:
         #: Where the search stands, to resume from next time; None until replayed.
         self.search: SearchState | None = None
         #: The search's progress, as its stored results say; None until replayed.
-        self.progress: dict[str, Any] | None = None
+        self.progress: Progress | None = None
 
     def advance(self, resume: SearchState | None) -> bool:
         """Run the next batch's Indexed Job; True once every batch and fold has results."""
@@ -56,9 +56,7 @@ class BatchPipeline:
         self.search = state
         evaluated, planned = len(state.driver.evaluations), state.driver.planned_evaluations
         generation = state.driver.progress().get("generation")
-        self.progress = search_progress(
-            evaluated, planned, state.batch, generation=generation
-        ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        self.progress = search_progress(evaluated, planned, state.batch, generation=generation)
         done_before = int((steps.status.get("progress") or {}).get("evaluationsCompleted", 0))
         if evaluated > done_before:
             steps.add(CountEvaluations(evaluated - done_before))

@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from stratopt.api import SpecError, parse_model
 from stratopt.api._parse import relative_paths
 from stratopt.api.kinds import KINDS
-from stratopt.api.v1alpha1 import OptimizationRunSpec
+from stratopt.api.v1alpha1 import OptimizationRunSpec, Progress
 from stratopt.api.v1alpha1.status import Phase, Reason, RunStatus
 from stratopt.operator import status as projection
 from stratopt.operator.manifests import build_finalize_job, build_run_job
@@ -46,7 +48,7 @@ class _Planner:
         self.steps = StepRecorder(snapshot)
         self.search: SearchState | None = None
         #: A distributed search's progress, as its stored results say.
-        self.progress: dict[str, Any] | None = None
+        self.progress: Progress | None = None
 
     def reconcile(self, resume: SearchState | None) -> None:
         run, status, steps = self.run, self.steps.status, self.steps
@@ -140,9 +142,7 @@ class _Planner:
                 self.report_result()
                 return
         update = self.steps.in_progress(job, f"Job {name} running")
-        progress = self.progress or self.reported_progress()
-        extra = {} if progress is None else {"progress": progress}
-        self.steps.set_if_changed(update, **extra)
+        self.steps.set_if_changed(update, progress=self.progress or self.reported_progress())
 
     def report_result(self) -> None:
         run, steps = self.run, self.steps
@@ -158,8 +158,12 @@ class _Planner:
         closed = projection.succeeded(steps.lifecycle, run.generation, warnings, steps.now)
         steps.set_status(closed, **projection.result_fields(document))
 
-    def reported_progress(self) -> dict[str, Any] | None:
-        """The progress a single-mode search's pod last reported, if any."""
+    def reported_progress(self) -> Progress | None:
+        """The progress a single-mode search's pod last reported, if any (and readable)."""
         if self.run.kind != "OptimizationRun":
             return None
-        return stored_progress(self.snapshot.results, self.run.name, self.run.revision)
+        found = stored_progress(self.snapshot.results, self.run.name, self.run.revision)
+        try:
+            return None if found is None else Progress.model_validate(found)
+        except ValidationError:
+            return None

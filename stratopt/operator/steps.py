@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stratopt.api.v1alpha1 import Progress
 from stratopt.api.v1alpha1.status import ConditionType, Phase, Reason, RunStatus
 from stratopt.operator import status as projection
 from stratopt.operator.snapshot import JobOutcome, JobView, Snapshot, waiting_jobs
@@ -169,9 +170,10 @@ class StepRecorder:
         if waiting:  # a failed run keeps no pods waiting for a batch that will not come
             self.add(RemoveJobs(waiting))
 
-    def set_if_changed(self, update: RunStatus, **extra: Any) -> None:
+    def set_if_changed(self, update: RunStatus, progress: Progress | None = None) -> None:
         """Write only what moved: unchanged conditions keep their entries, so comparing
         them notices a new message or stall without rewriting status every reconcile."""
+        extra = {} if progress is None else {"progress": _dumped(progress)}
         fields = {**extra, **projection.patch(update)}
         watched = ("phase", "progress", "conditions", "observedGeneration")
         if any(self.status.get(f) != fields.get(f) for f in watched if f in fields):
@@ -208,6 +210,11 @@ class StepRecorder:
 
     def announce(self, reason: str, message: str, *, warning: bool = False) -> None:
         self.add(Announce(reason, message, warning))
+
+
+def _dumped(progress: Progress) -> dict[str, Any]:
+    """A search's progress as the status stores it: the fields it was given."""
+    return progress.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True)
 
 
 def _summary(fields: Mapping[str, Any]) -> str:

@@ -192,7 +192,7 @@ def test_a_running_job_whose_status_is_written_plans_nothing() -> None:
 
 def test_reported_progress_reaches_the_status() -> None:
     before = settled(plan(snapshot(SINGLE), SETTINGS))
-    progress = {"evaluationsCompleted": 5, "evaluationsPlanned": 16}
+    progress = {"evaluationsCompleted": 5, "evaluationsTotal": 16}
     results = {progress_name("rsi", revision(SINGLE)): {"progress.json": json.dumps(progress)}}
     running = job(job_name("rsi", revision(SINGLE)), SINGLE)
     planned = plan(snapshot(SINGLE, before, [running], results), SETTINGS)
