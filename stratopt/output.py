@@ -12,9 +12,22 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-if TYPE_CHECKING:
-    from pydantic import BaseModel
+from stratopt.startup import lazy_import
 
+# What writing and printing use, imported when first used (see stratopt.startup).
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    from pydantic import BaseModel
+    from rich import box as rich_box
+    from rich import console as rich_console
+    from rich import markup as rich_markup
+    from rich import table as rich_table
+
+    from stratopt import data as market_data
+    from stratopt import features
+    from stratopt.api import vocabulary
     from stratopt.api.v1alpha1 import (
         FeatureAnalysisSpec,
         FeatureAnalysisStatus,
@@ -24,10 +37,25 @@ if TYPE_CHECKING:
         OptimizationRunStatus,
     )
     from stratopt.backtest import Backtester
+    from stratopt.backtest import ledger as ledgers
     from stratopt.data import MarketData
     from stratopt.forecast.lstm import LstmForecaster
+    from stratopt.optimize import results
     from stratopt.optimize.results import BatchProgress
     from stratopt.runtime import OptimizationOutcome
+else:
+    pd = lazy_import("pandas")
+    pa = lazy_import("pyarrow")
+    pcsv = lazy_import("pyarrow.csv")
+    rich_box = lazy_import("rich.box")
+    rich_console = lazy_import("rich.console")
+    rich_markup = lazy_import("rich.markup")
+    rich_table = lazy_import("rich.table")
+    features = lazy_import("stratopt.features")
+    market_data = lazy_import("stratopt.data")
+    ledgers = lazy_import("stratopt.backtest.ledger")
+    results = lazy_import("stratopt.optimize.results")
+    vocabulary = lazy_import("stratopt.api.vocabulary")
 
 
 class ProgressReporter:
@@ -113,20 +141,18 @@ def _table(
 ) -> Any:
     """A table under full column names, whose names break at their underscores when the
     table would not fit the terminal, so that no name is cut short."""
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table
+    escape, table_of = rich_markup.escape, rich_table.Table
 
     # Names come from specs and strategies: "[/x]" is a parameter's name, not markup.
     title, caption = escape(title), None if caption is None else escape(caption)
     rows = [[escape(cell) for cell in row] for row in rows]
 
-    def build(headers: list[str]) -> Table:
-        table = Table(
+    def build(headers: list[str]) -> Any:
+        table = table_of(
             *[escape(header) for header in headers],
             title=title,
             caption=caption,
-            box=box.SIMPLE_HEAD,
+            box=rich_box.SIMPLE_HEAD,
             title_justify="left",
             caption_justify="left",
         )
@@ -146,9 +172,6 @@ def _table(
 
 def print_optimization(spec: OptimizationRunSpec, status: OptimizationRunStatus) -> None:
     """The front (or best point), the picks and the progress, as tables."""
-    from stratopt.api.v1alpha1 import Goal
-    from stratopt.optimize.results import spread
-
     console = terminal()
     names = [r.name for r in spec.parameters]
     objectives = [o.name for o in spec.objectives]
@@ -158,14 +181,17 @@ def print_optimization(spec: OptimizationRunSpec, status: OptimizationRunStatus)
         f"evaluations in {progress.batches_completed} batches; "
         f"Pareto front of {status.pareto_front_size} distinct solutions"
     )
-    shown = spread(spec, status.pareto_front, TABLE_ROWS)
+    shown = results.spread(spec, status.pareto_front, TABLE_ROWS)
     title = "Pareto front" if len(objectives) > 1 else "Best"
     caption = None
     if len(shown) < status.pareto_front_size:
         title += f": {len(shown)} of {status.pareto_front_size}, spread along {objectives[0]}"
         caption = "every evaluation: --out DIR writes evaluations.csv"
         first = spec.objectives[0]
-        shown.sort(key=lambda s: s.objectives[first.name], reverse=first.direction is Goal.MAXIMIZE)
+        shown.sort(
+            key=lambda s: s.objectives[first.name],
+            reverse=first.direction is vocabulary.Goal.MAXIMIZE,
+        )
     rows = [
         [
             str(solution.rank),
@@ -283,12 +309,10 @@ def terminal() -> Any:
     """A console for standard output; one that is not a terminal (a file, a CI log) is
     as wide as the tables need rather than cut to 80 columns, unless COLUMNS says how
     wide."""
-    from rich.console import Console
-
-    console = Console()
+    console = rich_console.Console()
     if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
         return console
-    return Console(width=PIPE_WIDTH)
+    return rich_console.Console(width=PIPE_WIDTH)
 
 
 def _output_directory(directory: str, status: BaseModel) -> Path:
@@ -314,8 +338,6 @@ def write_optimization(
     directory: str, spec: OptimizationRunSpec, outcome: OptimizationOutcome
 ) -> None:
     """status.yaml, evaluations.csv (every evaluation) and pareto.png under ``directory``."""
-    import pandas as pd
-
     out = _output_directory(directory, outcome.status)
     rows = [{**e.parameters, **e.metrics} for e in outcome.evaluations]
     pd.DataFrame(rows).to_csv(out / "evaluations.csv", index_label="evaluation")
@@ -330,10 +352,8 @@ def write_optimization(
 
 def write_ledger(folder: Path, backtester: Backtester, parameters: dict[str, float]) -> None:
     """trades.csv and equity.csv of one parameter set, in ``folder``."""
-    from stratopt.backtest.ledger import ledger
-
     folder.mkdir(parents=True, exist_ok=True)
-    trades, equity = ledger(backtester, parameters)
+    trades, equity = ledgers.ledger(backtester, parameters)
     _write_csv(trades, folder / "trades.csv")
     _write_csv(equity.reset_index(), folder / "equity.csv")
 
@@ -341,9 +361,6 @@ def write_ledger(folder: Path, backtester: Backtester, parameters: dict[str, flo
 def _write_csv(frame: Any, path: Path) -> None:
     """``frame`` as CSV through pyarrow's writer: a tenth of the time pandas' takes on a
     long equity curve."""
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-
     table = pa.Table.from_pandas(frame, preserve_index=False)
     pcsv.write_csv(table, path, pcsv.WriteOptions(quoting_style="needed"))
 
@@ -411,24 +428,19 @@ def write_features(
     directory: str, spec: FeatureAnalysisSpec, status: FeatureAnalysisStatus
 ) -> None:
     """status.yaml, features.parquet (the feature matrix) and importance.png."""
-    import pandas as pd
-
-    from stratopt.data import load_market_data
-    from stratopt.features import feature_matrix
-
     out = _output_directory(directory, status)
-    data = load_market_data(spec.data, "spec.data")
+    data = market_data.load_market_data(spec.data, "spec.data")
     matrix = pd.DataFrame(
-        feature_matrix(data, spec.features), index=data.index, columns=spec.features
+        features.feature_matrix(data, spec.features), index=data.index, columns=spec.features
     )
     matrix.to_parquet(out / "features.parquet")
-    features = list(reversed(status.features))
+    ranked = list(reversed(status.features))
     plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(7, 0.35 * len(features) + 1.5))
+    figure, axes = plt.subplots(figsize=(7, 0.35 * len(ranked) + 1.5))
     axes.barh(
-        [f.name for f in features],
-        [f.importance for f in features],
-        xerr=[f.std for f in features],
+        [f.name for f in ranked],
+        [f.importance for f in ranked],
+        xerr=[f.std for f in ranked],
         color="steelblue",
     )
     axes.set_xlabel(f"importance (drop in held-out {status.score_metric})")
@@ -471,8 +483,6 @@ def write_forecast(
 ) -> None:
     """status.yaml, model.keras, test.csv (the test part's one-step forecasts against
     the actuals) and forecast.png (a fan chart)."""
-    import pandas as pd
-
     out = _output_directory(directory, status)
     model.model_.save(out / "model.keras")
     if model.test_predictions_ is not None:
