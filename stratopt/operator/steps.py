@@ -182,18 +182,16 @@ class StepRecorder:
     def set_status(self, update: RunStatus, **extra: Any) -> None:
         """Write ``update`` (the fields set on it) and the kind's own ``extra`` fields,
         with the revision they answer; a new phase is announced."""
-        fields = {**extra, **projection.patch(update), "revision": self.run.revision}
-        self.add(SetStatus(fields))
-        phase = SetStatus(fields).phase
+        step = SetStatus({**extra, **projection.patch(update), "revision": self.run.revision})
+        self.add(step)
+        phase = step.phase
         if phase is None:
             return
         if phase != self.phase:
-            self.announce_phase(phase, update, fields.get("warnings") or [], fields)
+            self.announce_phase(phase, update, step.fields)
         self.phase = phase
 
-    def announce_phase(
-        self, phase: Phase, update: RunStatus, warnings: list[str], fields: Mapping[str, Any]
-    ) -> None:
+    def announce_phase(self, phase: Phase, update: RunStatus, fields: Mapping[str, Any]) -> None:
         if phase is Phase.RUNNING:
             resumed = self.phase is Phase.SUSPENDED
             reason = Reason.RESUMED if resumed else Reason.STARTED
@@ -202,7 +200,7 @@ class StepRecorder:
             self.announce(Reason.SUSPENDED, "the run's Job is suspended (spec.suspend is true)")
         elif phase is Phase.SUCCEEDED:
             self.announce(Reason.SUCCEEDED, _summary(fields))
-            for warning in warnings:
+            for warning in fields.get("warnings") or []:
                 self.announce(Reason.DEGENERATE, str(warning), warning=True)
         elif phase is Phase.FAILED:
             failed = next(c for c in update.conditions if c.type is ConditionType.FAILED)

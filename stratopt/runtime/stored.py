@@ -180,7 +180,8 @@ def missing_shards(
     results: StoredResults, name: str, revision: str, batch: int, shards: int
 ) -> list[int]:
     """The shards of batch ``batch`` (of ``shards``) whose metrics are not stored."""
-    return [i for i in range(shards) if _read_metrics(results, name, revision, batch, i) is None]
+    names = (shard_result_name(name, revision, batch, i) for i in range(shards))
+    return [i for i, at in enumerate(names) if _METRICS not in results.get(at, {})]
 
 
 def any_metrics(results: StoredResults) -> bool:
