@@ -2,7 +2,8 @@
 # Builds every Go binary the cluster tests run, from the Go module proxy, into one stamped
 # cache outside the repository: the control plane (kube-apiserver, kube-controller-manager,
 # kube-scheduler, etcd), the node (kubelet, kube-proxy, containerd, its runc shim, ctr,
-# crictl), kubectl and helm. One job and one Go build cache, so the node reuses most of the
+# crictl), kubectl, helm, and Kueue's controller manager with its manifests (kueue.yaml,
+# rendered from the module's config/default). One job and one Go build cache, so the node reuses most of the
 # control plane's compiled packages. A second run is a no-op. Prints the binaries' folder.
 #
 # Why a wrapper module: k8s.io/kubernetes requires its staging modules at v0.0.0 and
@@ -15,8 +16,9 @@ ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 HELM_VERSION="${HELM_VERSION:-v3.19.0}"
 CONTAINERD_VERSION="${CONTAINERD_VERSION:-v2.4.2}"
 CRICTL_VERSION="${CRICTL_VERSION:-v1.37.0}"
+KUEUE_VERSION="${KUEUE_VERSION:-v0.17.0}"
 CACHE="${STRATOPT_CACHE:-$HOME/.cache/stratopt}"
-TAG="k8s-$K8S_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION-containerd-$CONTAINERD_VERSION-crictl-$CRICTL_VERSION"
+TAG="k8s-$K8S_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION-containerd-$CONTAINERD_VERSION-crictl-$CRICTL_VERSION-kueue-$KUEUE_VERSION"
 BIN="$CACHE/cluster/$TAG/bin"
 STAMP="$BIN/.complete"
 STAGING="v0.${K8S_VERSION#v1.}"
@@ -69,6 +71,11 @@ GOBIN="$BIN" go install -trimpath -ldflags "-s -w" -tags "no_btrfs no_devmapper 
   "github.com/containerd/containerd/v2/cmd/ctr@$CONTAINERD_VERSION" >&2
 GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION" >&2
 GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
+
+# Kueue, in its own module; its kustomize tree is rendered with the kubectl just built.
+GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kueue/cmd/kueue@$KUEUE_VERSION" >&2
+KUEUE_DIR="$(go mod download -json "sigs.k8s.io/kueue@$KUEUE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+"$BIN/kubectl" kustomize "$KUEUE_DIR/config/default" > "$BIN/kueue.yaml"
 
 touch "$STAMP"
 echo "$BIN"

@@ -18,6 +18,7 @@ func TestKstatusOfEveryRecordedPhase(t *testing.T) {
 		"running":   status.InProgressStatus,
 		"changed":   status.InProgressStatus, // observedGeneration lags generation
 		"waiting":   status.InProgressStatus, // for its FeatureAnalysis
+		"queued":    status.InProgressStatus, // Kueue holds its Job
 		"suspended": status.CurrentStatus,    // kstatus has no suspended state
 		"stalled":   status.FailedStatus,
 		"failed":    status.FailedStatus,

@@ -164,6 +164,16 @@ def build_run_job(
     }
 
 
+def queued_job(manifest: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    """``manifest``'s Job for Kueue when ``labels`` (a run's queue and priority) name a
+    queue: labelled so, and created suspended, for Kueue to start once it admits it.
+    The pods do not carry them: Kueue manages the Job, not its pods."""
+    if not labels:
+        return manifest
+    meta = {**manifest["metadata"], "labels": {**manifest["metadata"]["labels"], **labels}}
+    return {**manifest, "metadata": meta, "spec": {**manifest["spec"], "suspend": True}}
+
+
 def build_worker_rbac(namespace: str, settings: JobSettings) -> list[dict[str, Any]]:
     """ServiceAccount, Role and RoleBinding of worker pods: read runs, write results."""
     name = settings.service_account

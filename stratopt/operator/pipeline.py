@@ -164,8 +164,10 @@ class BatchPipeline:
         node's cores to itself, not shared with those of the pods started ahead. (Later
         batches do not wait so: each is started ahead, and waiting for its containers
         would let a short generation outrun the pipeline.) One Job a reconcile; none for
-        batches past the search's budget, none while suspended."""
-        if self.run.suspended:
+        batches past the search's budget, none while suspended, and none for a run Kueue
+        queues: pods waiting for inputs would hold quota others wait for, and a later
+        batch admitted before an earlier one would wait for it forever."""
+        if self.run.suspended or self.run.queue or job.queue is not None:
             return
         run, driver = self.run, state.driver
         after = driver.planned_evaluations - len(driver.evaluations)

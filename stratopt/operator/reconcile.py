@@ -48,6 +48,7 @@ from stratopt.operator.snapshot import (
     answered,
     job_view,
     needs_analysis,
+    workload_view,
 )
 from stratopt.operator.steps import (
     Announce,
@@ -58,16 +59,24 @@ from stratopt.operator.steps import (
     RemoveJobs,
     SetStatus,
     SetSuspended,
+    SetWorkloadActive,
     Step,
 )
 from stratopt.runtime.distributed import SearchState
-from stratopt.runtime.protocol import WorkerFailure, read_failure, run_selector
+from stratopt.runtime.protocol import (
+    WORKLOAD_JOB_LABEL,
+    WorkerFailure,
+    read_failure,
+    run_selector,
+)
 from stratopt.runtime.stored import StoredResults
 from stratopt.settings import OperatorSettings
 
 logger = logging.getLogger("stratopt.operator")
 
 #: What a metadata-only LIST asks for: names and versions, no payloads.
+#: Kueue's API, whose Workloads say why a queued Job waits.
+KUEUE_GROUP, KUEUE_VERSION = "kueue.x-k8s.io", "v1beta2"
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 
@@ -215,11 +224,37 @@ def observe(
         )
     }
     jobs = _with_pod_details(clients, run, jobs)
+    jobs = _with_workloads(clients, run, jobs)
     results = read_config_maps(clients.core, run, memory)
     analysis = None
     if needs_analysis(run, spec, jobs):
         analysis = _analysis_status(clients, run, str(spec["fromFeatureAnalysis"]))
     return Snapshot(run, spec, status, now(), jobs, results, analysis)
+
+
+def _with_workloads(clients: Clients, run: Run, jobs: dict[str, JobView]) -> dict[str, JobView]:
+    """The current revision's unfinished queued Jobs with their Kueue Workloads: why
+    each waits, and whether the run's suspend holds it back. One LIST, only for them."""
+    queued = {
+        j.uid: j
+        for j in jobs.values()
+        if j.revision == run.revision and j.queue is not None and j.outcome is JobOutcome.RUNNING
+    }
+    if not queued:
+        return jobs
+    listing = clients.custom.list_namespaced_custom_object(
+        KUEUE_GROUP,
+        KUEUE_VERSION,
+        run.namespace,
+        "workloads",
+        label_selector=f"{WORKLOAD_JOB_LABEL} in ({','.join(sorted(queued))})",
+    )
+    for item in listing.get("items") or []:
+        uid = str(((item.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_JOB_LABEL))
+        job = queued.get(uid)
+        if job is not None:
+            jobs[job.name] = replace(job, workload=workload_view(item))
+    return jobs
 
 
 def _with_pod_details(clients: Clients, run: Run, jobs: dict[str, JobView]) -> dict[str, JobView]:
@@ -356,6 +391,15 @@ def _apply(
     elif isinstance(step, SetSuspended):
         clients.batch.patch_namespaced_job(
             step.job, run.namespace, {"spec": {"suspend": step.suspended}}
+        )
+    elif isinstance(step, SetWorkloadActive):
+        clients.custom.patch_namespaced_custom_object(
+            KUEUE_GROUP,
+            KUEUE_VERSION,
+            run.namespace,
+            "workloads",
+            step.workload,
+            {"spec": {"active": step.active}},
         )
     elif isinstance(step, RecordBatch):
         monitoring.BATCH_SECONDS.observe(step.seconds)

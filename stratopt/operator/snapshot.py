@@ -11,7 +11,13 @@ from typing import Any
 
 from stratopt.api.v1alpha1.status import TERMINAL_PHASES, Reason
 from stratopt.operator.queue import RunKey
-from stratopt.runtime.protocol import WorkerFailure, job_name, revision
+from stratopt.runtime.protocol import (
+    QUEUE_LABEL,
+    WorkerFailure,
+    job_name,
+    queue_labels,
+    revision,
+)
 from stratopt.runtime.stored import SHARDS_PER_INPUT_LABEL, StoredResults, stored_layout
 
 
@@ -26,6 +32,8 @@ class Run:
     generation: int
     revision: str
     suspended: bool
+    #: The run's Kueue labels (queue, priority), which its Jobs carry.
+    queue: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> RunKey:
@@ -46,6 +54,7 @@ class Run:
             meta["generation"],
             revision(spec),
             bool(spec.get("suspend")),
+            tuple(sorted(queue_labels(meta.get("labels") or {}).items())),
         )
 
 
@@ -71,6 +80,39 @@ def job_outcome(job: Mapping[str, Any]) -> tuple[JobOutcome, str]:
 
 
 @dataclass(frozen=True)
+class WorkloadView:
+    """The Kueue Workload of a queued Job: whether it may run, and why it waits."""
+
+    name: str
+    active: bool = True  # false while the run's spec.suspend holds it back
+    admitted: bool = False
+    reason: str = "Pending"
+    message: str = ""
+
+
+def workload_view(workload: Mapping[str, Any]) -> WorkloadView:
+    """A Workload as the API serves it: the newest word on why it waits (evicted,
+    preempted, no quota) from its conditions."""
+    conditions = {c["type"]: c for c in (workload.get("status") or {}).get("conditions") or []}
+    admitted = (conditions.get("Admitted") or {}).get("status") == "True"
+    reason, message = "Pending", "waiting for Kueue to reserve quota"
+    evicted, reserved = conditions.get("Evicted"), conditions.get("QuotaReserved")
+    if evicted is not None and evicted.get("status") == "True":
+        reason, message = evicted.get("reason") or "Evicted", evicted.get("message") or ""
+    elif reserved is not None and reserved.get("status") == "False":
+        reason, message = reserved.get("reason") or reason, reserved.get("message") or message
+    elif reserved is not None:
+        reason, message = "QuotaReserved", "quota reserved; waiting for its admission checks"
+    return WorkloadView(
+        workload["metadata"]["name"],
+        (workload.get("spec") or {}).get("active", True) is not False,
+        admitted,
+        str(reason),
+        str(message),
+    )
+
+
+@dataclass(frozen=True)
 class JobView:
     """One of the run's Jobs, as much of it as the plan looks at."""
 
@@ -89,6 +131,14 @@ class JobView:
     failure: WorkerFailure | None = None  # what its failed pod reported, if any
     refused: str | None = None  # why it cannot create its pods (its FailedCreate Event)
     unschedulable: str | None = None  # why its pending pod fits no node
+    uid: str = ""
+    queue: str | None = None  # the Kueue LocalQueue that holds it, if any
+    workload: WorkloadView | None = None  # Kueue's, of a queued Job once read
+
+    @property
+    def held(self) -> bool:
+        """Kueue holds it: queued and suspended (not admitted, or evicted)."""
+        return self.queue is not None and self.suspended
 
 
 def job_view(job: Mapping[str, Any]) -> JobView:
@@ -114,6 +164,8 @@ def job_view(job: Mapping[str, Any]) -> JobView:
         int(labels["stratopt.io/batch"]) if "stratopt.io/batch" in labels else None,
         int(labels.get(SHARDS_PER_INPUT_LABEL) or 1),
         seconds,
+        uid=str(meta.get("uid") or ""),
+        queue=labels.get(QUEUE_LABEL),
     )
 
 

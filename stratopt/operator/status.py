@@ -79,6 +79,7 @@ def phase_of(conditions: list[Condition]) -> Phase:
         (ConditionType.FAILED, Phase.FAILED),
         (ConditionType.SUCCEEDED, Phase.SUCCEEDED),
         (ConditionType.SUSPENDED, Phase.SUSPENDED),
+        (ConditionType.QUEUED, Phase.QUEUED),
         (ConditionType.STALLED, Phase.PENDING),
         (ConditionType.RECONCILING, Phase.RUNNING),
     ):
@@ -104,7 +105,27 @@ def _with(
 
 def running(status: RunStatus, generation: int, message: str, now: str) -> RunStatus:
     """The patch for a run whose Job is under way."""
-    conditions = status.conditions
+    conditions = _under_way(status.conditions, Reason.JOB_RUNNING, message, now)
+    if _has(conditions, ConditionType.QUEUED):
+        conditions = set_condition(
+            conditions, ConditionType.QUEUED, "False", Reason.ADMITTED, "", now
+        )
+    return _with(conditions, generation, start_time=status.start_time or now)
+
+
+def queued(status: RunStatus, generation: int, reason: str, message: str, now: str) -> RunStatus:
+    """The patch for a run whose Job Kueue holds (its quota is used, others are ahead of
+    it, or it was preempted): in progress, not stalled, with the Workload's reason and
+    message, until Kueue admits it."""
+    conditions = _under_way(status.conditions, Reason.QUEUED, message, now)
+    conditions = set_condition(conditions, ConditionType.QUEUED, "True", reason, message, now)
+    return _with(conditions, generation, start_time=status.start_time or now)
+
+
+def _under_way(
+    conditions: list[Condition], reason: Reason, message: str, now: str
+) -> list[Condition]:
+    """``conditions`` of a run in progress: neither suspended nor stalled."""
     if _has(conditions, ConditionType.SUSPENDED):
         conditions = set_condition(
             conditions, ConditionType.SUSPENDED, "False", Reason.RESUMED, "", now
@@ -114,23 +135,25 @@ def running(status: RunStatus, generation: int, message: str, now: str) -> RunSt
             conditions, ConditionType.STALLED, "False", Reason.RESOLVED, "", now
         )
     under_way: tuple[tuple[ConditionType, Truth, Reason], ...] = (
-        (ConditionType.RECONCILING, "True", Reason.JOB_RUNNING),
+        (ConditionType.RECONCILING, "True", reason),
         (ConditionType.SUCCEEDED, "False", Reason.IN_PROGRESS),
         (ConditionType.FINISHED, "False", Reason.IN_PROGRESS),
     )
-    for kind, truth, reason in under_way:
-        conditions = set_condition(conditions, kind, truth, reason, message, now)
-    return _with(conditions, generation, start_time=status.start_time or now)
+    for kind, truth, why in under_way:
+        conditions = set_condition(conditions, kind, truth, why, message, now)
+    return conditions
 
 
 def stalled(status: RunStatus, generation: int, reason: str, message: str, now: str) -> RunStatus:
     """The patch for a run whose Job cannot start, e.g. no node can take its pods; it
     goes on by itself once the cause is gone (a node joins, a GPU frees up)."""
     conditions = status.conditions
-    if _has(conditions, ConditionType.SUSPENDED):
-        conditions = set_condition(
-            conditions, ConditionType.SUSPENDED, "False", Reason.RESUMED, "", now
-        )
+    for kind, why in (
+        (ConditionType.SUSPENDED, Reason.RESUMED),
+        (ConditionType.QUEUED, Reason.ADMITTED),
+    ):
+        if _has(conditions, kind):
+            conditions = set_condition(conditions, kind, "False", why, "", now)
     # Not Reconciling while stalled: kstatus (Flux) reads the first true one of the two.
     conditions = set_condition(conditions, ConditionType.RECONCILING, "False", reason, message, now)
     conditions = set_condition(

@@ -10,7 +10,8 @@ from typing import Any
 from stratopt.api.v1alpha1 import Progress
 from stratopt.api.v1alpha1.status import ConditionType, Phase, Reason, RunStatus
 from stratopt.operator import status as projection
-from stratopt.operator.snapshot import JobOutcome, JobView, Snapshot, waiting_jobs
+from stratopt.operator.manifests import queued_job
+from stratopt.operator.snapshot import JobOutcome, JobView, Snapshot, WorkloadView, waiting_jobs
 from stratopt.runtime.distributed import SearchState
 from stratopt.runtime.protocol import WorkerFailure
 
@@ -51,6 +52,15 @@ class SetSuspended:
 
 
 @dataclass(frozen=True)
+class SetWorkloadActive:
+    """Hold back or release a queued Job's Kueue Workload as the run's spec.suspend says:
+    Kueue owns that Job's suspend, and deactivating its Workload is how to stop it."""
+
+    workload: str
+    active: bool
+
+
+@dataclass(frozen=True)
 class RecordBatch:
     """A finished batch's wall time, from its Job's start to its completion."""
 
@@ -77,7 +87,16 @@ class SetStatus:
         return None if phase is None else Phase(phase)
 
 
-Step = Announce | EnsureJob | RemoveJobs | SetSuspended | RecordBatch | CountEvaluations | SetStatus
+Step = (
+    Announce
+    | EnsureJob
+    | RemoveJobs
+    | SetSuspended
+    | SetWorkloadActive
+    | RecordBatch
+    | CountEvaluations
+    | SetStatus
+)
 
 
 @dataclass(frozen=True)
@@ -129,27 +148,40 @@ class StepRecorder:
         stale = tuple(
             sorted(j.name for j in self.snapshot.jobs.values() if j.revision != self.run.revision)
         )
+        manifest = queued_job(manifest, dict(self.run.queue))
         self.add(EnsureJob(manifest, tuple(config_maps or ()), (*stale, *replace)))
 
     def check(self, job: JobView) -> JobOutcome:
         """How ``job`` went. A failure fails the run; a running Job is suspended or
-        resumed as the spec says."""
+        resumed as the spec says, through its Workload when Kueue owns its suspend."""
         if job.outcome is JobOutcome.FAILED:
             reason = job.reason or Reason.JOB_FAILED
             failure = job.failure or WorkerFailure(
                 reason, f"Job {job.name} failed ({reason}); see its pods"
             )
             self.fail(failure.reason, failure.message)
+        elif job.outcome is JobOutcome.RUNNING and job.queue is not None:
+            workload = job.workload
+            if workload is not None and workload.active == self.run.suspended:
+                self.add(SetWorkloadActive(workload.name, not self.run.suspended))
         elif job.outcome is JobOutcome.RUNNING and job.suspended != self.run.suspended:
             self.add(SetSuspended(job.name, self.run.suspended))
         return job.outcome
 
     def in_progress(self, job: JobView | None, message: str) -> RunStatus:
-        """The status of an unfinished run: suspended, stalled (its pods cannot be
-        created or fit no node), or running. ``job`` is None when just created."""
+        """The status of an unfinished run: suspended, queued (Kueue holds its Job),
+        stalled (its pods cannot be created or fit no node), or running. ``job`` is None
+        when just created."""
         run, status, now = self.run, self.lifecycle, self.now
         if run.suspended:
             return projection.suspended(status, run.generation, now)
+        if job is not None and job.held:
+            workload = job.workload or WorkloadView("")
+            message = (
+                f"Kueue holds Job {job.name} in LocalQueue {job.queue} ({workload.reason}): "
+                f"{workload.message or 'waiting for its Workload'}"
+            )
+            return projection.queued(status, run.generation, workload.reason, message, now)
         if job is not None and not job.active and job.refused is not None:
             return projection.stalled(
                 status, run.generation, Reason.FAILED_CREATE, job.refused, now
@@ -192,12 +224,17 @@ class StepRecorder:
         self.phase = phase
 
     def announce_phase(self, phase: Phase, update: RunStatus, fields: Mapping[str, Any]) -> None:
-        if phase is Phase.RUNNING:
+        if phase is Phase.RUNNING and self.phase is Phase.QUEUED:
+            self.announce(Reason.ADMITTED, f"{self.run.kind} {self.run.name} is running")
+        elif phase is Phase.RUNNING:
             resumed = self.phase is Phase.SUSPENDED
             reason = Reason.RESUMED if resumed else Reason.STARTED
             self.announce(reason, f"{self.run.kind} {self.run.name} is running")
         elif phase is Phase.SUSPENDED:
             self.announce(Reason.SUSPENDED, "the run's Job is suspended (spec.suspend is true)")
+        elif phase is Phase.QUEUED:
+            queued = next(c for c in update.conditions if c.type is ConditionType.QUEUED)
+            self.announce(Reason.QUEUED, queued.message)
         elif phase is Phase.SUCCEEDED:
             self.announce(Reason.SUCCEEDED, _summary(fields))
             for warning in fields.get("warnings") or []:

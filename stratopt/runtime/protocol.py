@@ -99,6 +99,19 @@ def run_labels(kind: str, name: str, revision: str) -> dict[str, str]:
     }
 
 
+#: The labels Kueue reads from a Job: its LocalQueue and its priority. A run carrying
+#: them passes them to every Job it creates.
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
+#: Kueue's label on the Workload it creates for a Job: the Job's uid.
+WORKLOAD_JOB_LABEL = "kueue.x-k8s.io/job-uid"
+
+
+def queue_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """The Kueue labels among a run's ``labels``."""
+    return {k: v for k, v in labels.items() if k in (QUEUE_LABEL, PRIORITY_LABEL)}
+
+
 def result_labels(name: str, revision: str) -> dict[str, str]:
     """Labels of the ConfigMaps a worker writes, which ``run_selector`` finds."""
     return {"stratopt.io/run": run_label(name), "stratopt.io/revision": revision}

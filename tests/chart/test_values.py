@@ -25,6 +25,7 @@ MATRIX: dict[str, tuple[tuple[str, ...], set[str]]] = {
         ("replicas=2", "peering=stratopt"),
         {"ClusterKopfPeering", "PodDisruptionBudget"},
     ),
+    "kueue": (("kueue.enabled=true",), set()),
     "metrics": (
         ("metrics.serviceMonitor.enabled=true", "grafanaDashboard.enabled=true"),
         {"ServiceMonitor", "ConfigMap"},
@@ -66,6 +67,17 @@ def test_each_set_of_values_lints_and_renders_its_parts(helm: Path, case: str) -
     defaults = {document["kind"] for document in rendered(helm)}
     kinds = {document["kind"] for document in rendered(helm, *values)}
     assert kinds - defaults == added
+
+
+def test_kueue_lets_the_operator_read_workloads_and_hold_one_back(helm: Path) -> None:
+    def workload_rules(*values: str) -> list[dict[str, Any]]:
+        role = next(d for d in rendered(helm, *values) if d["kind"] == "ClusterRole")
+        return [r for r in role["rules"] if "workloads" in r["resources"]]
+
+    assert workload_rules() == []
+    assert workload_rules("kueue.enabled=true") == [
+        {"apiGroups": ["kueue.x-k8s.io"], "resources": ["workloads"], "verbs": ["list", "patch"]}
+    ]
 
 
 @pytest.mark.parametrize(

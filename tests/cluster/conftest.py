@@ -142,6 +142,16 @@ WORKER_MEMORY = "256Mi"
 
 
 @pytest.fixture(scope="session")
+def kueue(control_plane: ControlPlane, node: Node) -> str:
+    """A real Kueue, installed once; its Job webhooks serve the namespaces labelled with
+    the name returned."""
+    from tests.cluster import kueue
+
+    kueue.install(control_plane, node)
+    return kueue.KUEUE_NAMESPACE
+
+
+@pytest.fixture(scope="session")
 def crds(control_plane: ControlPlane) -> list[str]:
     """Apply the shipped crds/ and wait until they are served."""
     files = sorted((ROOT / "crds").glob("*.yaml"))
@@ -195,11 +205,11 @@ def operator_kubeconfig(
     api: client.ApiClient, control_plane: ControlPlane, crds: list[str]
 ) -> Path:
     """Credentials of the chart's operator ServiceAccount, bound to the chart's ClusterRole
-    (as the chart renders it for high availability): an operator using them holds exactly
+    (as the chart renders it for high availability and Kueue): an operator using them holds exactly
     what the chart grants, so a missing permission fails a test."""
     rbac = [
         document
-        for document in render_chart(control_plane, "peering=stratopt")
+        for document in render_chart(control_plane, "peering=stratopt", "kueue.enabled=true")
         if document["kind"] in ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
     ]
     assert len(rbac) == 3, [d["kind"] for d in rbac]

@@ -31,6 +31,12 @@ def resources() -> dict[str, dict[str, Any]]:
         running, 1, "InvalidData", "spec.backtest.data.source: file not found", NOW
     )
     stalled = build.stalled(new, 1, Reason.UNSCHEDULABLE, unschedulable, NOW)
+    held = (
+        "Kueue holds Job rsi-1f2e3d4c in LocalQueue research (Pending): couldn't assign "
+        "flavors to pod set main: insufficient unused quota for cpu in flavor default, 100m "
+        "more needed"
+    )
+    queued = build.queued(new, 1, "Pending", held, NOW)
     cases: dict[str, tuple[str, int, dict[str, Any] | None]] = {
         "new": ("OptimizationRun", 1, None),
         "running": ("OptimizationRun", 1, build.patch(running)),
@@ -42,6 +48,7 @@ def resources() -> dict[str, dict[str, Any]]:
             1,
             build.patch(build.waiting(new, 1, Reason.WAITING_FOR_FEATURE_ANALYSIS, waiting, NOW)),
         ),
+        "queued": ("OptimizationRun", 1, build.patch(queued)),
         "succeeded": ("FeatureAnalysis", 1, succeeded),
         "failed": ("OptimizationRun", 1, build.patch(failed)),
     }

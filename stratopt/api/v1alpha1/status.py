@@ -19,6 +19,8 @@ class Phase(StrEnum):
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     SUSPENDED = "Suspended"
+    #: Kueue has not admitted the run's Job (quota, its place in the queue, preempted).
+    QUEUED = "Queued"
 
 
 #: Phases a run does not leave until its spec changes.
@@ -35,6 +37,8 @@ class ConditionType(StrEnum):
     STALLED = "Stalled"
     SUSPENDED = "Suspended"
     FINISHED = "Finished"
+    #: True while Kueue holds the run's Job; its reason and message are the Workload's.
+    QUEUED = "Queued"
 
 
 class Reason(StrEnum):
@@ -55,6 +59,8 @@ class Reason(StrEnum):
     UNSCHEDULABLE = "Unschedulable"
     WAITING_FOR_FEATURE_ANALYSIS = "WaitingForFeatureAnalysis"
     JOB_FAILED = "JobFailed"
+    QUEUED = "Queued"
+    ADMITTED = "Admitted"
     # Events only
     STARTED = "Started"
     RESTARTED = "Restarted"
