@@ -6,6 +6,8 @@ ForecastRun is admitted through a ResourceFlavor of the node's patched GPUs."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,12 +18,14 @@ from stratopt.runtime.protocol import PRIORITY_LABEL, QUEUE_LABEL
 from tests.cluster.conftest import WORKER_CPU, WORKER_MEMORY, apply, kubectl
 from tests.cluster.controlplane import ControlPlane
 from tests.cluster.kueue import API, queues
+from tests.cluster.node import Node
 from tests.cluster.test_operator import (
     _assert_same_result,
     _local_status,
     distributed_example,
     finished,
     resource,
+    running_operator,
 )
 from tests.cluster.waiting import wait_for
 from tests.test_examples import reduced
@@ -34,6 +38,12 @@ def queued_namespace(namespace: str, control_plane: ControlPlane, kueue: str) ->
     """The test's namespace, whose Jobs Kueue's webhooks see."""
     kubectl(control_plane, "label", "namespace", namespace, f"{kueue}=true")
     return namespace
+
+
+@pytest.fixture()
+def operator(queued_namespace: str, operator_kubeconfig: Path, node: Node) -> Iterator[KopfRunner]:
+    with running_operator(queued_namespace, operator_kubeconfig) as runner:
+        yield runner
 
 
 def queued_run(name: str, priority: str) -> dict[str, Any]:
