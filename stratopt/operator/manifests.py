@@ -20,7 +20,7 @@ from stratopt.runtime.protocol import (
     owner_reference,
     run_labels,
 )
-from stratopt.runtime.stored import SHARDS_PER_INPUT_LABEL, shard_inputs
+from stratopt.runtime.stored import RERUN_LABEL, SHARDS_PER_INPUT_LABEL, shard_inputs
 from stratopt.settings import JobSettings
 
 
@@ -308,10 +308,15 @@ def build_batch_job(
     *,
     per_input: int,
     suspend: bool = False,
+    rerun: int = 0,
 ) -> dict[str, Any]:
     """The Indexed Job of one batch: pod *i* evaluates shard *i* (``JOB_COMPLETION_INDEX``),
     found in input ConfigMap ``i // per_input``. Its pods wait for their inputs, so the
-    Job of the next batch can start while this one runs."""
+    Job of the next batch can start while this one runs. ``rerun`` counts the times the
+    batch ran again because stored results were lost."""
+    labels = {"stratopt.io/batch": str(batch), SHARDS_PER_INPUT_LABEL: str(per_input)}
+    if rerun:
+        labels[RERUN_LABEL] = str(rerun)
     return _worker_job(
         "evaluate",
         batch_job_name(name, revision, batch),
@@ -323,7 +328,7 @@ def build_batch_job(
         arguments=("--batch", str(batch), "--shards-per-input", str(per_input)),
         completions=shards,
         parallelism=parallelism,
-        extra_labels={"stratopt.io/batch": str(batch), SHARDS_PER_INPUT_LABEL: str(per_input)},
+        extra_labels=labels,
         suspend=suspend,
     )
 

@@ -20,6 +20,7 @@ from stratopt.optimize.results import search_progress
 from stratopt.runtime.distributed import SearchState, search_state
 from stratopt.runtime.protocol import batch_job_name, folds_job_name
 from stratopt.runtime.stored import (
+    MAX_RERUNS,
     Params,
     ResultMissingError,
     missing_folds,
@@ -92,11 +93,7 @@ class BatchPipeline:
                 return
             if outcome is JobOutcome.SUCCEEDED:  # its pods store results before they end
                 missing = missing_shards(results, run.name, run.revision, state.batch, len(shards))
-                steps.fail(
-                    ResultMissingError.reason,
-                    f"Job {name} succeeded but the results of batch {state.batch}, shards "
-                    f"{_listed(missing)}, are missing or incomplete",
-                )
+                self.rerun(state.batch, job, written, missing)
                 return
             if outcome is JobOutcome.RUNNING:
                 self.start_ahead(state, shards, job)
@@ -108,7 +105,31 @@ class BatchPipeline:
         update = steps.in_progress(job, f"batch {state.batch} running")
         steps.set_if_changed(update, progress=self.progress)
 
-    def batch_job(self, batch: int, shards: int, per_input: int) -> dict[str, Any]:
+    def rerun(self, batch: int, job: JobView, written: tuple[int, int], missing: list[int]) -> None:
+        """A succeeded batch whose results are gone (deleted, or lost with etcd's data):
+        its Job runs again, as it was, a bounded number of times; then the run fails."""
+        steps, lost = self.steps, _listed(missing)
+        if job.reruns >= MAX_RERUNS:
+            steps.fail(
+                ResultMissingError.reason,
+                f"Job {job.name} succeeded but the results of batch {batch}, shards {lost}, "
+                f"are missing or incomplete (after {job.reruns} reruns)",
+            )
+            return
+        steps.ensure(
+            self.batch_job(batch, written[0], written[1], rerun=job.reruns + 1),
+            replace=(job.name,),
+        )
+        steps.announce(
+            Reason.BATCH_RERUN,
+            f"the results of batch {batch}, shards {lost}, are missing though Job "
+            f"{job.name} succeeded: the batch runs again",
+            warning=True,
+        )
+        update = steps.in_progress(None, f"batch {batch} running again")
+        steps.set_if_changed(update, progress=self.progress)
+
+    def batch_job(self, batch: int, shards: int, per_input: int, rerun: int = 0) -> dict[str, Any]:
         run = self.run
         return build_batch_job(
             run.name,
@@ -121,6 +142,7 @@ class BatchPipeline:
             self.settings,
             per_input=per_input,
             suspend=run.suspended,
+            rerun=rerun,
         )
 
     def start_batch(

@@ -18,7 +18,12 @@ from stratopt.runtime.protocol import (
     queue_labels,
     revision,
 )
-from stratopt.runtime.stored import SHARDS_PER_INPUT_LABEL, StoredResults, stored_layout
+from stratopt.runtime.stored import (
+    RERUN_LABEL,
+    SHARDS_PER_INPUT_LABEL,
+    StoredResults,
+    stored_layout,
+)
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,7 @@ class JobView:
     uid: str = ""
     queue: str | None = None  # the Kueue LocalQueue that holds it, if any
     workload: WorkloadView | None = None  # Kueue's, of a queued Job once read
+    reruns: int = 0  # times its batch ran again for lost results
 
     @property
     def held(self) -> bool:
@@ -166,6 +172,7 @@ def job_view(job: Mapping[str, Any]) -> JobView:
         seconds,
         uid=str(meta.get("uid") or ""),
         queue=labels.get(QUEUE_LABEL),
+        reruns=int(labels.get(RERUN_LABEL) or 0),
     )
 
 

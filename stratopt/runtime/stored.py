@@ -46,6 +46,10 @@ StoredResults = dict[str, dict[str, str]]
 INPUT_BYTES = 512 * 1024
 #: The label of a batch Job that says how many shards each of its input ConfigMaps holds.
 SHARDS_PER_INPUT_LABEL = "stratopt.io/shards-per-input"
+#: On a batch Job run again because results its pods stored were lost: how many times.
+RERUN_LABEL = "stratopt.io/rerun"
+#: How many times a batch runs again for lost results before the run fails.
+MAX_RERUNS = 2
 #: How long a shard's pod waits for its input: a batch's Job starts while the batch
 #: before it runs, and its pods wait for the inputs that batch's results decide.
 INPUT_WAIT_SECONDS = 3600.0

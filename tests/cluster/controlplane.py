@@ -99,6 +99,8 @@ class ControlPlane:
     netns: NetworkNamespace
     bin: Path = field(default_factory=binaries)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    #: Each process's arguments, to start it again after a fault.
+    arguments: dict[str, list[str]] = field(default_factory=dict)
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     forward_port: int = 0
     startup_seconds: float = 0.0
@@ -219,8 +221,26 @@ class ControlPlane:
         self._spawn("kube-scheduler", common)
         self.startup_seconds = time.monotonic() - started
 
+    def halt(self, name: str) -> None:
+        """Stop one process (SIGTERM, as an orderly shutdown or a restart would)."""
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def resume(self, name: str) -> int:
+        """Start a halted process again, with its arguments and data; its new PID."""
+        self._spawn(name, self.arguments[name])
+        if name == "kube-apiserver":
+            self._wait(f"{self.server}/readyz", name, token=self.token)
+        return self.processes[name].pid
+
     def _spawn(self, name: str, args: list[str]) -> None:
-        with open(self.workdir / f"{name}.log", "wb") as log:
+        self.arguments[name] = args
+        with open(self.workdir / f"{name}.log", "ab") as log:
             self.processes[name] = subprocess.Popen(
                 self.netns.command([str(self.bin / name), *args]),
                 stdout=log,

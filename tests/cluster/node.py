@@ -170,6 +170,8 @@ class Node:
     kubeconfig: Path
     images: dict[str, Any]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    #: Each process's command line and environment, to start it again after a fault.
+    commands: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
     import_seconds: float = 0.0
     made: list[Path] = field(default_factory=list)
 
@@ -389,8 +391,19 @@ class Node:
         would end it: a real fault, outside the product's code."""
         self.ctr("tasks", "kill", "--signal", "SIGKILL", container_id.removeprefix("containerd://"))
 
+    def halt(self, name: str) -> None:
+        """Stop one of the node's processes (SIGTERM); its pods' containers run on."""
+        _terminate(self.processes[name])
+
+    def resume(self, name: str) -> int:
+        """Start a halted process again as it was started; its new PID."""
+        argv, environment = self.commands[name]
+        self._spawn(name, argv, **environment)
+        return self.processes[name].pid
+
     def _spawn(self, name: str, argv: list[str], **environment: str) -> None:
-        with open(self.run / f"{name}.log", "wb") as log:
+        self.commands[name] = (argv, environment)
+        with open(self.run / f"{name}.log", "ab") as log:
             self.processes[name] = subprocess.Popen(
                 self.netns.command(argv),
                 env={**os.environ, **environment},

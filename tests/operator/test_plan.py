@@ -35,6 +35,7 @@ from stratopt.runtime.protocol import (
     revision,
 )
 from stratopt.runtime.stored import (
+    MAX_RERUNS,
     StoredResults,
     fold_result_name,
     plan_name,
@@ -451,17 +452,28 @@ def test_the_finalize_jobs_result_finishes_the_run() -> None:
 
 
 @pytest.mark.parametrize("lost", ["missing", "partial"])
-def test_a_batch_job_that_succeeded_without_all_its_results_fails_the_run(lost: str) -> None:
+def test_a_batch_whose_results_are_lost_runs_again_then_fails_the_run(lost: str) -> None:
     results = stored(DISTRIBUTED, 2)
     name = shard_result_name("rsi", REV, 1, 1)
     if lost == "missing":
         del results[name]
     else:
         results[name] = {"other.json": "[]"}
+    b1 = batch_job_name("rsi", REV, 1)
     jobs = [
         job(batch_job_name("rsi", REV, 0), DISTRIBUTED, JobOutcome.SUCCEEDED),
-        job(batch_job_name("rsi", REV, 1), DISTRIBUTED, JobOutcome.SUCCEEDED),
+        job(b1, DISTRIBUTED, JobOutcome.SUCCEEDED),
     ]
+    planned = plan(snapshot(DISTRIBUTED, {"phase": "Running"}, jobs, results), SETTINGS)
+    assert planned.status()["phase"] == "Running"
+    [ensure] = of(planned, EnsureJob)
+    assert ensure.stale == (b1,) and ensure.manifest["metadata"]["name"] == b1
+    assert ensure.manifest["metadata"]["labels"]["stratopt.io/rerun"] == "1"
+    assert ensure.manifest["spec"]["completions"] == 2
+    [rerun] = [step for step in of(planned, Announce) if step.reason == "BatchRerun"]
+    assert rerun.warning and "batch 1, shards 1," in rerun.message
+    # Lost again after the last rerun: the run fails, saying where.
+    jobs[1] = replace(jobs[1], reruns=MAX_RERUNS)
     planned = plan(snapshot(DISTRIBUTED, {"phase": "Running"}, jobs, results), SETTINGS)
     failed = condition(planned, "Failed")
     assert failed["reason"] == "ResultMissing"

@@ -67,6 +67,7 @@ class Reason(StrEnum):
     JOB_CREATED = "JobCreated"
     BATCH_STARTED = "BatchStarted"
     FOLDS_STARTED = "FoldsStarted"
+    BATCH_RERUN = "BatchRerun"
     DEGENERATE = "Degenerate"
 
 

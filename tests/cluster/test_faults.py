@@ -1,0 +1,171 @@
+"""Faults of the cluster under a run, each ending with the status of the same run
+undisturbed (its local twin: the same seed gives the same answer on a cluster and here).
+
+Each fault hits three runs at once, mid-run: a single-mode NSGA-II, a distributed
+NSGA-II and a distributed Bayesian search with two points a batch. Faults are real:
+processes of the control plane or the node stopped by PID and started again with their
+data, a pod evicted through the API as a drain does, a stored result deleted by hand
+(its batch runs again). After
+each: every run succeeded with its twin's front, best, picks, diagnostics and
+evaluation count; no pod runs and no Job is left unfinished; and the operator (a
+process of its own, JSON logs) logged no error but those the fault explains.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from stratopt.runtime.stored import shard_result_name
+from tests.cluster.conftest import apply
+from tests.cluster.controlplane import ControlPlane
+from tests.cluster.leftovers import Ledger
+from tests.cluster.node import Node
+from tests.cluster.operator_process import OperatorProcess
+from tests.cluster.test_operator import (
+    _assert_same_result,
+    _local_status,
+    distributed_example,
+    finished,
+    revision_of,
+)
+from tests.cluster.waiting import wait_for
+from tests.test_examples import reduced
+
+#: The outage of the control plane's faults, as the matrix asks.
+OUTAGE_SECONDS = 30
+
+
+def runs() -> dict[str, dict[str, Any]]:
+    single = reduced("optimization-genetic")
+    single["metadata"]["name"] = "single"
+    single["spec"]["algorithm"]["nsga2"] = {"populationSize": 20, "generations": 4}
+    single["spec"]["execution"] = {"mode": "single"}
+    nsga2 = distributed_example("nsga2")
+    nsga2["spec"]["algorithm"]["nsga2"]["generations"] = 4
+    bayesian = reduced("optimization-bayesian")
+    bayesian["metadata"]["name"] = "bayesian"
+    bayesian["spec"]["algorithm"]["bayesian"].update(iterations=10, initialPoints=4, batchSize=2)
+    bayesian["spec"]["execution"] = {"mode": "distributed", "shardSize": 1, "parallelism": 2}
+    return {"single": single, "nsga2": nsga2, "bayesian": bayesian}
+
+
+@pytest.fixture(scope="module")
+def twins() -> dict[str, dict[str, Any]]:
+    """Each run's undisturbed status, computed here once."""
+    return {name: _local_status(copy.deepcopy(document)) for name, document in runs().items()}
+
+
+def mid_run(api: client.ApiClient, namespace: str) -> bool:
+    """Every run under way: the single run's pod and each search's second batch."""
+    batch = client.BatchV1Api(api)
+    jobs = {j.metadata.name: j for j in batch.list_namespaced_job(namespace).items}
+    single = any(n.startswith("single-") and (j.status.active or 0) for n, j in jobs.items())
+    searches = all(
+        any(n.startswith(f"{run}-") and n.endswith("-b1") for n in jobs)
+        for run in ("nsga2", "bayesian")
+    )
+    return single and searches
+
+
+def stop_for(plane: ControlPlane, ledger: Ledger, *names: str) -> None:
+    for name in names:
+        plane.halt(name)
+    time.sleep(OUTAGE_SECONDS)
+    for name in reversed(names):
+        ledger.process(plane.resume(name))
+
+
+def restart(node: Node, ledger: Ledger, *names: str) -> None:
+    for name in names:
+        node.halt(name)
+    time.sleep(2)
+    for name in reversed(names):
+        ledger.process(node.resume(name))
+
+
+def evict_a_worker(api: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(api)
+    running = core.list_namespaced_pod(
+        namespace, label_selector="stratopt.io/run=nsga2", field_selector="status.phase=Running"
+    ).items
+    assert running, "no worker pod of the distributed run is running"
+    name = running[0].metadata.name
+    core.create_namespaced_pod_eviction(
+        name,
+        namespace,
+        client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=namespace)),
+    )
+
+
+def delete_a_result(api: client.ApiClient, namespace: str) -> None:
+    """The stored result of the distributed run's first batch, deleted by hand."""
+    name = shard_result_name("nsga2", revision_of(api, namespace, "nsga2"), 0, 0)
+    client.CoreV1Api(api).delete_namespaced_config_map(name, namespace)
+
+
+#: Each fault, and the operator's log errors it explains (a substring of the message).
+FAULTS: dict[str, tuple[Callable[..., None], tuple[str, ...]]] = {
+    "api-server-down-30s": (
+        lambda c: stop_for(c["plane"], c["ledger"], "kube-apiserver"),
+        ("reconciling failed", "connection", "Connection"),
+    ),
+    "etcd-restarted": (
+        lambda c: stop_for(c["plane"], c["ledger"], "etcd"),
+        ("reconciling failed", "etcd", "Timeout", "timeout", "503", "500"),
+    ),
+    "api-server-and-etcd-down-30s": (
+        lambda c: stop_for(c["plane"], c["ledger"], "kube-apiserver", "etcd"),
+        ("reconciling failed", "connection", "Connection"),
+    ),
+    "kubelet-restarted": (lambda c: restart(c["node"], c["ledger"], "kubelet"), ()),
+    "containerd-restarted": (lambda c: restart(c["node"], c["ledger"], "containerd"), ()),
+    "worker-evicted": (lambda c: evict_a_worker(c["api"], c["namespace"]), ()),
+    "result-deleted": (lambda c: delete_a_result(c["api"], c["namespace"]), ()),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_a_run_hit_by_a_fault_ends_with_its_undisturbed_answer(
+    fault: str,
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    node: Node,
+    ledger: Ledger,
+    namespace: str,
+    cli_operator: OperatorProcess,
+    twins: dict[str, dict[str, Any]],
+) -> None:
+    inject, explained = FAULTS[fault]
+    for document in runs().values():
+        apply(control_plane, namespace, document)
+    wait_for(lambda: mid_run(api, namespace), "every run to be under way", 180)
+    inject(
+        {"plane": control_plane, "node": node, "ledger": ledger, "api": api, "namespace": namespace}
+    )
+    for name, twin in twins.items():
+        status = finished(api, namespace, "optimizationruns", name, timeout=420)["status"]
+        assert status["phase"] == "Succeeded", (fault, name, status.get("conditions"))
+        _assert_same_result(status, twin)
+    core = client.CoreV1Api(api)
+    wait_for(
+        lambda: (
+            not core.list_namespaced_pod(namespace, field_selector="status.phase=Running").items
+        ),
+        "no pod left running",
+        60,
+    )
+    for job in client.BatchV1Api(api).list_namespaced_job(namespace).items:
+        assert job.status.completion_time, f"Job {job.metadata.name} left unfinished"
+    unexplained = [
+        record
+        for record in cli_operator.records()
+        if record.get("severity") in ("error", "critical")
+        and not any(word in str(record.get("message")) for word in explained)
+    ]
+    assert not unexplained, unexplained
