@@ -107,6 +107,13 @@ def install(plane: ControlPlane, node: Node) -> None:
     wait_for(admitted_by_webhook, "Kueue's webhooks to serve", 120)
 
 
+def apply_all(plane: ControlPlane, documents: list[dict[str, Any]]) -> None:
+    from tests.cluster.conftest import kubectl
+
+    listing = {"apiVersion": "v1", "kind": "List", "items": documents}
+    kubectl(plane, "apply", "-f", "-", stdin=json.dumps(listing))
+
+
 def queues(
     namespace: str,
     *,

@@ -12,8 +12,10 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from tests.cluster.conftest import apply, wait_for
+from stratopt.runtime.protocol import QUEUE_LABEL
+from tests.cluster.conftest import apply, kubectl, wait_for
 from tests.cluster.controlplane import ROOT, ControlPlane
+from tests.cluster.kueue import apply_all, queues
 from tests.cluster.operator_process import OperatorProcess
 from tests.cluster.test_operating import (
     condition,
@@ -57,6 +59,7 @@ def test_argo_cd_and_kstatus_on_statuses_recorded_from_the_cluster(
     control_plane: ControlPlane,
     namespace: str,
     cli_operator: OperatorProcess,
+    kueue: str,
     tmp_path: Path,
 ) -> None:
     runs = "optimizationruns"
@@ -127,6 +130,15 @@ def test_argo_cd_and_kstatus_on_statuses_recorded_from_the_cluster(
         api, namespace, runs, "stuck", lambda b: condition(b, "Stalled") is not None, "a stall"
     )
     recorded["stalled"] = (body, "Degraded", message_of(body, "Stalled"))
+
+    # Held by Kueue: its LocalQueue's ClusterQueue has no quota at all.
+    kubectl(control_plane, "label", "namespace", namespace, f"{kueue}=true")
+    apply_all(control_plane, queues(namespace, quota={"cpu": "0", "memory": "0"}))
+    held = small_run("held")
+    held["metadata"]["labels"] = {QUEUE_LABEL: "work"}
+    apply(control_plane, namespace, held)
+    body = when(api, namespace, runs, "held", lambda b: phase(b) == "Queued", "a queued run")
+    recorded["queued"] = (body, "Progressing", message_of(body, "Reconciling"))
 
     cli_operator.stop()  # so that the next spec change stays unobserved
     client.CustomObjectsApi(api).patch_namespaced_custom_object(

@@ -5,7 +5,6 @@ ForecastRun is admitted through a ResourceFlavor of the node's patched GPUs."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from kubernetes import client
 from stratopt.runtime.protocol import PRIORITY_LABEL, QUEUE_LABEL
 from tests.cluster.conftest import WORKER_CPU, WORKER_MEMORY, apply, kubectl
 from tests.cluster.controlplane import ControlPlane
-from tests.cluster.kueue import API, queues
+from tests.cluster.kueue import API, apply_all, queues
 from tests.cluster.node import Node
 from tests.cluster.test_operator import (
     _assert_same_result,
@@ -52,11 +51,6 @@ def queued_run(name: str, priority: str) -> dict[str, Any]:
     document["spec"]["execution"]["parallelism"] = 1
     document["metadata"]["labels"] = {QUEUE_LABEL: "work", PRIORITY_LABEL: priority}
     return document
-
-
-def apply_all(plane: ControlPlane, documents: list[dict[str, Any]]) -> None:
-    listing = {"apiVersion": "v1", "kind": "List", "items": documents}
-    kubectl(plane, "apply", "-f", "-", stdin=json.dumps(listing))
 
 
 def condition(body: dict[str, Any], kind: str) -> dict[str, Any] | None:
