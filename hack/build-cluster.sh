@@ -2,9 +2,8 @@
 # Builds every Go binary the cluster tests run, from the Go module proxy, into one stamped
 # cache outside the repository: the control plane (kube-apiserver, kube-controller-manager,
 # kube-scheduler, etcd), the node (kubelet, kube-proxy, containerd, its runc shim, ctr,
-# crictl), kubectl, helm, Kueue's controller manager with its manifests (kueue.yaml,
-# rendered from the module's config/default), and kube-network-policies, which enforces
-# NetworkPolicy on the node (its bridge network plugin does not). One job and one Go build cache, so the node reuses most of the
+# crictl), kubectl, helm, and Kueue's controller manager with its manifests (kueue.yaml,
+# rendered from the module's config/default). One job and one Go build cache, so the node reuses most of the
 # control plane's compiled packages. A second run is a no-op. Prints the binaries' folder.
 #
 # Why a wrapper module: k8s.io/kubernetes requires its staging modules at v0.0.0 and
@@ -18,9 +17,8 @@ HELM_VERSION="${HELM_VERSION:-v3.19.0}"
 CONTAINERD_VERSION="${CONTAINERD_VERSION:-v2.4.2}"
 CRICTL_VERSION="${CRICTL_VERSION:-v1.37.0}"
 KUEUE_VERSION="${KUEUE_VERSION:-v0.17.0}"
-NETWORK_POLICIES_VERSION="${NETWORK_POLICIES_VERSION:-v0.8.0}"
 CACHE="${STRATOPT_CACHE:-$HOME/.cache/stratopt}"
-TAG="k8s-$K8S_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION-containerd-$CONTAINERD_VERSION-crictl-$CRICTL_VERSION-kueue-$KUEUE_VERSION-knp-$NETWORK_POLICIES_VERSION"
+TAG="k8s-$K8S_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION-containerd-$CONTAINERD_VERSION-crictl-$CRICTL_VERSION-kueue-$KUEUE_VERSION"
 BIN="$CACHE/cluster/$TAG/bin"
 STAMP="$BIN/.complete"
 STAGING="v0.${K8S_VERSION#v1.}"
@@ -78,12 +76,6 @@ GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HE
 GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kueue/cmd/kueue@$KUEUE_VERSION" >&2
 KUEUE_DIR="$(go mod download -json "sigs.k8s.io/kueue@$KUEUE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
 "$BIN/kubectl" kustomize "$KUEUE_DIR/config/default" > "$BIN/kueue.yaml"
-
-# SIG Network's NetworkPolicy implementation: nftables and an NFQUEUE verdict in user space.
-mkdir -p "$WORK/knp" && cd "$WORK/knp"
-go mod init stratopt.invalid/knpbin >/dev/null 2>&1
-go get "sigs.k8s.io/kube-network-policies@$NETWORK_POLICIES_VERSION" >&2
-go build -trimpath -ldflags "-s -w" -o "$BIN/kube-network-policies" sigs.k8s.io/kube-network-policies/cmd >&2
 
 touch "$STAMP"
 echo "$BIN"

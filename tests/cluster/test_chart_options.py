@@ -2,7 +2,7 @@
 Prometheus Operator's own CRD installed), the PodDisruptionBudget of two replicas, the
 dashboard's ConfigMap and the operator's NetworkPolicy, as ``helm template`` renders
 them, and the workers' NetworkPolicy the operator creates, are accepted and read back.
-(test_network_policy.py checks what the policies let through.)"""
+(The test node's bridge network plugin does not enforce NetworkPolicy.)"""
 
 from __future__ import annotations
 
