@@ -22,6 +22,7 @@ import kopf
 from kubernetes import config
 from kubernetes.client import ApiException
 from prometheus_client import start_http_server
+from urllib3.exceptions import HTTPError
 
 from stratopt.api._resource import GROUP, VERSION
 from stratopt.api.kinds import PLURALS
@@ -129,7 +130,10 @@ async def drive(runs: RunQueue, settings: OperatorSettings) -> None:
     while True:
         marked.clear()  # before draining: a mark from now on wakes the next wait
         for key in runs.due(time.monotonic()):
-            await asyncio.to_thread(reconcile_one, runs, key, clients, settings, kept)
+            try:
+                await asyncio.to_thread(reconcile_one, runs, key, clients, settings, kept)
+            except Exception:  # never the end of every run's reconciles
+                logger.exception("reconciling %s failed unexpectedly", key.reference())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(marked.wait(), runs.wait(time.monotonic()))
 
@@ -150,6 +154,9 @@ def reconcile_one(
         if exc.status == 404:
             forget(key, runs, kept)
             return
+        _failed(runs, key, exc)
+        return
+    except Exception as exc:  # the API server unreachable: retried like any failure
         _failed(runs, key, exc)
         return
     if is_settled(body):
@@ -177,7 +184,7 @@ def _failed(runs: RunQueue, key: RunKey, exc: Exception) -> None:
         failures,
         delay,
         _describe(exc),
-        exc_info=not isinstance(exc, ApiException),
+        exc_info=not isinstance(exc, ApiException | HTTPError),
         extra={"k8s_ref": key.reference()},
     )
 
@@ -185,6 +192,8 @@ def _failed(runs: RunQueue, key: RunKey, exc: Exception) -> None:
 def _describe(exc: Exception) -> str:
     if isinstance(exc, ApiException):
         return f"the API answered {exc.status} {exc.reason}: {_api_message(exc)}"
+    if isinstance(exc, HTTPError):
+        return f"the API server did not answer: {type(exc).__name__}: {exc}"
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -96,13 +96,36 @@ class Clients:
 
     @classmethod
     def default(cls) -> Clients:
+        api = TimedApiClient()
         return cls(
-            client.CoreV1Api(),
-            client.BatchV1Api(),
-            client.RbacAuthorizationV1Api(),
-            client.CustomObjectsApi(),
-            client.NetworkingV1Api(),
+            client.CoreV1Api(api),
+            client.BatchV1Api(api),
+            client.RbacAuthorizationV1Api(api),
+            client.CustomObjectsApi(api),
+            client.NetworkingV1Api(api),
         )
+
+
+#: Seconds to connect to the API server, and to wait for its answer.
+REQUEST_TIMEOUT = (5.0, 60.0)
+
+
+class TimedApiClient(client.ApiClient):
+    """An API client whose requests give up after :data:`REQUEST_TIMEOUT`: a connection
+    that died with the API server (restarted, or cut off) fails the reconcile, which is
+    retried, instead of blocking every run's reconciles for good."""
+
+    def call_api(
+        self,
+        method: Any,
+        url: Any,
+        header_params: Any = None,
+        body: Any = None,
+        post_params: Any = None,
+        _request_timeout: Any = None,
+    ) -> Any:
+        timeout = REQUEST_TIMEOUT if _request_timeout is None else _request_timeout
+        return super().call_api(method, url, header_params, body, post_params, timeout)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from collections import Counter
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from kubernetes.client import ApiException
 
 from stratopt.operator.queue import RunKey
@@ -276,3 +277,26 @@ def test_memory_forgets_a_run_whose_spec_changed_and_keeps_a_bounded_number() ->
     assert len(memory) == 2
     memory.forget(RunKey(RUN.kind, "ns", "c"))
     assert len(memory) == 1
+
+
+def test_an_unreachable_api_server_fails_the_reconcile_which_is_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A reconcile whose first read finds no API server (restarting, cut off) is logged
+    and retried; nothing escapes to end the operator's reconcile loop."""
+    from urllib3.exceptions import MaxRetryError
+
+    from stratopt.operator.handlers import reconcile_one
+    from stratopt.operator.queue import RunQueue
+    from stratopt.operator.reconcile import Clients, RunMemory
+
+    class Unreachable:
+        def get_namespaced_custom_object(self, *args: Any) -> None:
+            raise MaxRetryError(None, "/apis/stratopt.io", "Connection refused")  # type: ignore[arg-type]
+
+    runs, key = RunQueue(0.5), RunKey("OptimizationRun", "ns", "rsi")
+    clients = Clients(None, None, None, Unreachable())
+    with caplog.at_level("ERROR", logger="stratopt.operator"):
+        reconcile_one(runs, key, clients, OperatorSettings(), RunMemory())
+    assert "the API server did not answer: MaxRetryError" in caplog.text
+    assert runs.failed(key, 0.0)[0] == 2  # the first failure was counted, and retried
