@@ -35,6 +35,8 @@ from stratopt.settings import OperatorSettings
 
 logger = logging.getLogger("stratopt.operator")
 _serving: set[int] = set()
+#: Seconds between kopf's retries of an API request, about five minutes in all.
+API_OUTAGE_BACKOFFS = (1, 1, 2, 3, 5, 8, 13, 21, *(30,) * 8)
 #: What one start of the operator made: its queue and its reconcile loop.
 _state: dict[str, Any] = {}
 
@@ -97,6 +99,9 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING  # warnings and errors become Events
+    # kopf's watches retry a silent API server for under a minute by default, then end the
+    # operator: ride out about five (a control-plane restart or upgrade) before that.
+    settings.networking.error_backoffs = API_OUTAGE_BACKOFFS
     # A fresh queue per start: an operator restarted in this process begins from kopf's
     # first listing, as a new process would.
     _state["queue"] = RunQueue(ours.resync_interval)
