@@ -399,6 +399,8 @@ class Node:
         """Start a halted process again as it was started; its new PID."""
         argv, environment = self.commands[name]
         self._spawn(name, argv, **environment)
+        if name == "containerd":  # as at start: the kubelet exits on a runtime not serving
+            self._wait(lambda: self.crictl("info").returncode == 0, "containerd's CRI", 30)
         return self.processes[name].pid
 
     def _spawn(self, name: str, argv: list[str], **environment: str) -> None:
