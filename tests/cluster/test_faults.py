@@ -13,9 +13,13 @@ logs) logged no error but those the fault explains.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
+import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +30,7 @@ from tests.cluster.conftest import apply
 from tests.cluster.controlplane import ControlPlane
 from tests.cluster.leftovers import Ledger
 from tests.cluster.node import Node
-from tests.cluster.operator_process import OperatorProcess
+from tests.cluster.operator_process import OperatorProcess, operator_process
 from tests.cluster.test_operator import (
     _assert_same_result,
     _local_status,
@@ -126,6 +130,30 @@ def workload_faults(api: client.ApiClient, namespace: str) -> None:
     delete_a_result(api, namespace)
 
 
+def operator_killed_twice(faulted: dict[str, Any]) -> None:
+    """The operator SIGKILLed mid-run, and its successor as soon as it acts (writing a
+    status, creating a Job); the third carries the runs to their end."""
+
+    def replace(killed: OperatorProcess, log: str) -> OperatorProcess:
+        os.kill(killed.process.pid, signal.SIGKILL)
+        killed.process.wait()
+        successor: OperatorProcess = faulted["stack"].enter_context(
+            operator_process(
+                faulted["namespace"],
+                faulted["credentials"],
+                faulted["ledger"],
+                faulted["workdir"],
+                log=log,
+            )
+        )
+        faulted["operators"].append(successor)
+        return successor
+
+    second = replace(faulted["operators"][0], "operator-2.log")
+    wait_for(lambda: any(r.get("object") for r in second.records()), "the operator to act", 60)
+    replace(second, "operator-3.log")
+
+
 #: What kopf logs at error level while it retries a silent API server, and what the
 #: reconciles that fail meanwhile log.
 OUTAGE = ("Request attempt", "reconciling failed")
@@ -138,6 +166,7 @@ FAULTS: dict[str, tuple[Callable[[dict[str, Any]], None], tuple[str, ...]]] = {
         OUTAGE,
     ),
     "kubelet-and-containerd-restarted": (lambda c: node_restarts(c["node"], c["ledger"]), ()),
+    "operator-killed-twice": (operator_killed_twice, ()),
     "worker-evicted-and-result-deleted": (
         lambda c: workload_faults(c["api"], c["namespace"]),
         (),
@@ -154,19 +183,42 @@ def test_a_run_hit_by_a_fault_ends_with_its_undisturbed_answer(
     ledger: Ledger,
     namespace: str,
     cli_operator: OperatorProcess,
+    operator_kubeconfig: Path,
+    workdir: Path,
     twins: dict[str, dict[str, Any]],
 ) -> None:
     inject, explained = FAULTS[fault]
+    with contextlib.ExitStack() as stack:
+        faulted = {
+            "plane": control_plane,
+            "node": node,
+            "ledger": ledger,
+            "api": api,
+            "namespace": namespace,
+            "credentials": operator_kubeconfig,
+            "workdir": workdir,
+            "operators": [cli_operator],
+            "stack": stack,
+        }
+        check_fault(fault, inject, explained, faulted, twins)
+
+
+def check_fault(
+    fault: str,
+    inject: Callable[[dict[str, Any]], None],
+    explained: tuple[str, ...],
+    faulted: dict[str, Any],
+    twins: dict[str, dict[str, Any]],
+) -> None:
+    api, plane, namespace = faulted["api"], faulted["plane"], faulted["namespace"]
     documents = runs()
     for name in SEARCHES:
-        apply(control_plane, namespace, documents[name])
+        apply(plane, namespace, documents[name])
     wait_for(lambda: searches_under_way(api, namespace), "the searches' second batches", 180)
     # The single run last, so that it is still under way however fast the searches go.
-    apply(control_plane, namespace, documents["single"])
+    apply(plane, namespace, documents["single"])
     wait_for(lambda: single_under_way(api, namespace), "the single run's pod", 120)
-    inject(
-        {"plane": control_plane, "node": node, "ledger": ledger, "api": api, "namespace": namespace}
-    )
+    inject(faulted)
     for name, twin in twins.items():
         status = finished(api, namespace, "optimizationruns", name, timeout=420)["status"]
         assert status["phase"] == "Succeeded", (fault, name, status.get("conditions"))
@@ -183,7 +235,8 @@ def test_a_run_hit_by_a_fault_ends_with_its_undisturbed_answer(
         assert job.status.completion_time, f"Job {job.metadata.name} left unfinished"
     unexplained = [
         record
-        for record in cli_operator.records()
+        for operator in faulted["operators"]
+        for record in operator.records()
         if record.get("severity") in ("error", "critical")
         and not any(word in str(record.get("message")) for word in explained)
     ]
