@@ -25,7 +25,7 @@ import pytest
 import yaml
 from kubernetes import client, config
 
-from tests.cluster.controlplane import ROOT, ControlPlane, kubeconfig
+from tests.cluster.controlplane import ROOT, ControlPlane, built, kubeconfig
 from tests.cluster.leftovers import CACHE, Ledger, reclaim
 from tests.cluster.netns import FENCED, NetworkNamespace
 from tests.cluster.node import Node
@@ -87,15 +87,7 @@ def api(control_plane: ControlPlane) -> client.ApiClient:
 @pytest.fixture(scope="session")
 def images() -> dict[str, Any]:
     """The project's images, built from its Dockerfiles (cached by Docker's layers)."""
-    done = subprocess.run(
-        ["bash", str(ROOT / "hack" / "build-images.sh")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    built: dict[str, Any] = json.loads(Path(done.stdout.strip().splitlines()[-1]).read_text())
-    return built
+    return built("build-images.sh")
 
 
 @pytest.fixture(scope="session")

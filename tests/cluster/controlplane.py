@@ -65,11 +65,31 @@ def free_port() -> int:
 
 
 def cached(script: str) -> Path:
-    """The folder a ``hack/`` script fills once and prints (a second run is a no-op)."""
-    out = subprocess.run(
-        ["bash", str(ROOT / "hack" / script)], capture_output=True, text=True, check=True
+    """The folder or file a ``hack/`` script fills once and prints last (a second run is
+    a no-op)."""
+    done = subprocess.run(
+        ["bash", str(ROOT / "hack" / script)], capture_output=True, text=True, check=False
     )
-    return Path(out.stdout.strip().splitlines()[-1])
+    assert done.returncode == 0, done.stderr[-4000:]
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def built(script: str) -> dict[str, Any]:
+    """What an image script built, from the JSON file it prints."""
+    found: dict[str, Any] = json.loads(cached(script).read_text())
+    return found
+
+
+def terminate(process: subprocess.Popen[bytes], grace: float = 15) -> None:
+    """SIGTERM ``process``'s group, SIGKILL it after ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def binaries() -> Path:
@@ -223,13 +243,7 @@ class ControlPlane:
 
     def halt(self, name: str) -> None:
         """Stop one process (SIGTERM, as an orderly shutdown or a restart would)."""
-        process = self.processes[name]
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        terminate(self.processes[name], grace=20)
 
     def resume(self, name: str) -> int:
         """Start a halted process again, with its arguments and data; its new PID."""
@@ -279,11 +293,5 @@ class ControlPlane:
     def stop(self) -> None:
         """Stop in reverse start order, each before the next, so none waits on a dead peer."""
         for process in reversed(list(self.processes.values())):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            terminate(process, grace=10)
         self.processes.clear()

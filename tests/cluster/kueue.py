@@ -13,13 +13,12 @@ Only the ``batch/job`` integration is on, which is the one stratopt's Jobs use.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.cluster.controlplane import ROOT, ControlPlane
+from tests.cluster.controlplane import ControlPlane, built
 from tests.cluster.node import Node
 from tests.cluster.waiting import wait_for
 
@@ -34,19 +33,6 @@ WEBHOOKS = {
 }
 NAMESPACED_WEBHOOKS = {f"{verb}{kind}.kb.io" for verb in "mv" for kind in ("job", "workload")}
 API = "kueue.x-k8s.io/v1beta2"
-
-
-def build() -> dict[str, str]:
-    """The image, its archive and the manifests, built once and cached."""
-    done = subprocess.run(
-        ["bash", str(ROOT / "hack" / "build-kueue-image.sh")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    built: dict[str, str] = json.loads(Path(done.stdout.strip().splitlines()[-1]).read_text())
-    return built
 
 
 def manifests(path: Path, image: str) -> list[dict[str, Any]]:
@@ -79,12 +65,12 @@ def install(plane: ControlPlane, node: Node) -> None:
     """Import the image, apply the manifests, and wait until the webhooks answer."""
     from tests.cluster.conftest import kubectl
 
-    built = build()
-    node.ctr("images", "import", built["archive"], timeout=300)
+    image = built("build-kueue-image.sh")
+    node.ctr("images", "import", image["archive"], timeout=300)
     listing = {
         "apiVersion": "v1",
         "kind": "List",
-        "items": manifests(Path(built["manifests"]), built["image"]),
+        "items": manifests(Path(image["manifests"]), image["image"]),
     }
     # Server-side: the CRDs are too large for client-side apply's annotation.
     kubectl(plane, "apply", "--server-side", "-f", "-", stdin=json.dumps(listing))

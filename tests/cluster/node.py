@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 
+from tests.cluster.controlplane import terminate
 from tests.cluster.netns import NODE_IP, POD_CIDR, NetworkNamespace
 
 NODE_NAME = "stratopt-node"
@@ -383,7 +383,7 @@ class Node:
         try:
             yield timeline
         finally:
-            _terminate(events)  # type: ignore[arg-type]
+            terminate(events)  # type: ignore[arg-type]
             reader.join(timeout=5)
 
     def kill_container(self, container_id: str) -> None:
@@ -393,7 +393,7 @@ class Node:
 
     def halt(self, name: str) -> None:
         """Stop one of the node's processes (SIGTERM); its pods' containers run on."""
-        _terminate(self.processes[name])
+        terminate(self.processes[name])
 
     def resume(self, name: str) -> int:
         """Start a halted process again as it was started; its new PID."""
@@ -439,26 +439,15 @@ class Node:
         every mount under the run directory, then the pods' cgroups."""
         if "containerd" in self.processes and self.processes["containerd"].poll() is None:
             if "kubelet" in self.processes:
-                _terminate(self.processes.pop("kubelet"))
+                terminate(self.processes.pop("kubelet"))
             self.crictl("rmp", "--all", "--force")
         for process in reversed(list(self.processes.values())):
-            _terminate(process)
+            terminate(process)
         self.processes.clear()
         unmount_under(self.run)
         remove_cgroups("kubepods")
         for path in self.made:
             shutil.rmtree(path, ignore_errors=True)
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def mounts_under(root: Path) -> list[str]:
