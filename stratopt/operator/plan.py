@@ -24,7 +24,7 @@ from stratopt.operator import status as projection
 from stratopt.operator.manifests import build_finalize_job, build_run_job
 from stratopt.operator.pipeline import BatchPipeline
 from stratopt.operator.snapshot import JobOutcome, Snapshot, answered, needs_analysis
-from stratopt.operator.steps import Plan, StepRecorder
+from stratopt.operator.steps import Plan, RemoveJobs, StepRecorder
 from stratopt.runtime.distributed import SearchState, execution_mode
 from stratopt.runtime.protocol import finalize_job_name, job_name
 from stratopt.runtime.stored import ResultMissingError, stored_progress, stored_status
@@ -81,12 +81,16 @@ class _Planner:
             )
             return
         if isinstance(parsed, OptimizationRunSpec) and execution_mode(parsed) == "distributed":
-            pipeline = BatchPipeline(self.steps, parsed, self.settings)
-            finished = pipeline.advance(resume)
-            self.search, self.progress = pipeline.search, pipeline.progress
-            if not finished:
-                return
             name = finalize_job_name(run.name, run.revision)
+            finalize = self.snapshot.jobs.get(name)
+            if finalize is None or finalize.outcome is not JobOutcome.SUCCEEDED:
+                pipeline = BatchPipeline(self.steps, parsed, self.settings)
+                finished = pipeline.advance(resume)
+                self.search, self.progress = pipeline.search, pipeline.progress
+                if not finished:
+                    if finalize is not None:  # it read results since lost: it runs again
+                        steps.add(RemoveJobs((finalize.name,)))
+                    return
             manifest = build_finalize_job(
                 run.name, run.namespace, run.uid, run.revision, self.settings, suspend=run.suspended
             )

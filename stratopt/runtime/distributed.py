@@ -10,7 +10,7 @@ stored results say exactly which batches are done.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +23,7 @@ from stratopt.runtime.stored import (
     Params,
     ResultMissingError,
     StoredResults,
+    batch_config_maps,
     stored_batch,
     stored_folds,
 )
@@ -90,6 +91,13 @@ class SearchState:
     driver: Driver
     batch: int  # number of the first batch without results
     pending: list[Params] | None  # its parameter sets; None when the search is done
+    #: The stored inputs and results told to the driver, by ConfigMap name, as read.
+    told: dict[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def still_stored(self, results: StoredResults) -> bool:
+        """Whether everything told is stored still, unchanged: a result deleted or an
+        input edited since makes the replay start over (and find out)."""
+        return all(results.get(name) == data for name, data in self.told.items())
 
 
 def search_state(
@@ -104,22 +112,26 @@ def search_state(
     batch asked (:func:`stored_metrics`).
 
     ``resume`` carries on from an earlier replay of the same run instead of from the
-    start: a driver's state depends only on what it was told, so both end the same.
+    start: a driver's state depends only on what it was told, so both end the same. A
+    resumed replay whose told batches are no longer stored as they were starts over.
     """
     batch: list[Params] | None
-    if resume is None:
-        driver = DRIVERS[spec.algorithm.name](spec)
+    told: dict[str, Mapping[str, str]]
+    if resume is None or not resume.still_stored(results):
+        driver, told = DRIVERS[spec.algorithm.name](spec), {}
         number, batch = 0, driver.ask()
     else:
         driver, number, batch = resume.driver, resume.batch, resume.pending
+        told = dict(resume.told)
     while batch:
         metrics = stored_metrics(results, name, revision, number, batch)
         if metrics is None:
-            return SearchState(driver, number, batch)
+            return SearchState(driver, number, batch, told)
         driver.tell(metrics)
+        told.update(batch_config_maps(results, name, revision, number))
         number += 1
         batch = driver.ask()
-    return SearchState(driver, number, None)
+    return SearchState(driver, number, None, told)
 
 
 #: Seconds a worker pod takes to start and load its run (measured on the test harness).

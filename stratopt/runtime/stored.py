@@ -193,6 +193,18 @@ def any_metrics(results: StoredResults) -> bool:
     return any(_METRICS in data for data in results.values())
 
 
+def batch_config_maps(
+    results: StoredResults, name: str, revision: str, batch: int
+) -> dict[str, Mapping[str, str]]:
+    """The stored inputs and results of batch ``batch``, by ConfigMap name: what a replay
+    told its driver, to check later that none has since been deleted or edited."""
+    parts = _stored_inputs(results, name, revision, batch)
+    shards = sum(len(part) for part in parts)
+    names = [shard_input_name(name, revision, batch, i) for i in range(len(parts))]
+    names += [shard_result_name(name, revision, batch, i) for i in range(shards)]
+    return {at: results[at] for at in names if at in results}
+
+
 def stored_batch(
     results: StoredResults, name: str, revision: str, batch: int
 ) -> list[Evaluation] | None:

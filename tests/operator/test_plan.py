@@ -481,6 +481,30 @@ def test_a_batch_whose_results_are_lost_runs_again_then_fails_the_run(lost: str)
     assert of(planned, EnsureJob) == []
 
 
+def test_a_result_lost_under_the_finalize_job_reruns_its_batch_then_finalizes_again() -> None:
+    """The finalize Job failed reading a batch's result that was deleted after the
+    search had replayed it: the batch runs again and the failed finalize Job goes, so
+    that a new one reads the full results."""
+    results = stored(DISTRIBUTED, 2)
+    b0, b1 = (batch_job_name("rsi", REV, n) for n in range(2))
+    jobs = [job(b, DISTRIBUTED, JobOutcome.SUCCEEDED) for b in (b0, b1)]
+    replayed = plan(snapshot(DISTRIBUTED, {"phase": "Running"}, jobs, results), SETTINGS)
+    assert replayed.search is not None and replayed.search.pending is None
+    del results[shard_result_name("rsi", REV, 0, 0)]
+    failed = job(
+        finalize_job_name("rsi", REV),
+        DISTRIBUTED,
+        JobOutcome.FAILED,
+        failure=WorkerFailure("ResultMissing", "the results of batch 0 are missing"),
+    )
+    view = snapshot(DISTRIBUTED, {"phase": "Running"}, [*jobs, failed], results)
+    planned = plan(view, SETTINGS, replayed.search)
+    assert planned.status()["phase"] == "Running"
+    assert of(planned, RemoveJobs) == [RemoveJobs((finalize_job_name("rsi", REV),))]
+    [ensure] = of(planned, EnsureJob)
+    assert ensure.manifest["metadata"]["name"] == b0 and ensure.stale == (b0,)
+
+
 def test_a_batch_job_still_running_with_partial_results_waits() -> None:
     results = stored(DISTRIBUTED, 2)
     del results[shard_result_name("rsi", REV, 1, 1)]

@@ -90,3 +90,26 @@ def test_a_missing_shard_result_leaves_the_batch_pending() -> None:
     state = search_state(spec, results, "r", "v")
     assert state.batch == 0 and state.pending is not None and len(state.pending) == 10
     assert state.driver.evaluations == []
+
+
+@pytest.mark.parametrize("change", ["result deleted", "input edited"])
+def test_a_resumed_replay_notices_a_told_batch_changed_since(change: str) -> None:
+    """A batch's stored result deleted, or its input edited, after the replay told it:
+    resuming starts over, so the batch runs again (or the run fails) instead of the
+    search going on from what is no longer stored."""
+    spec = _spec()
+    results = _first_batch_stored(spec)
+    told = search_state(spec, results, "r", "v")
+    assert told.batch == 1
+    if change == "result deleted":
+        del results[shard_result_name("r", "v", 0, 2)]
+        resumed = search_state(spec, results, "r", "v", told)
+        assert resumed.batch == 0 and resumed.driver.evaluations == []
+    else:
+        edited = dict(results[shard_input_name("r", "v", 0, 0)])
+        params = json.loads(edited["shard-0"])
+        params[0]["stop_loss"] += 1.0
+        edited["shard-0"] = json.dumps(params)
+        results[shard_input_name("r", "v", 0, 0)] = edited
+        with pytest.raises(ReplayMismatchError, match="batch 0, evaluation 0"):
+            search_state(spec, results, "r", "v", told)
