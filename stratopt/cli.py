@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from stratopt.api import documents as resources
     from stratopt.api import kinds, v1alpha1, vocabulary
     from stratopt.backtest import ledger
-    from stratopt.operator import handlers
+    from stratopt.operator import handlers, logs
     from stratopt.runtime import blas, checks
 else:
     kopf = lazy_import("kopf")
@@ -60,6 +60,7 @@ else:
     vocabulary = lazy_import("stratopt.api.vocabulary")
     ledger = lazy_import("stratopt.backtest.ledger")
     handlers = lazy_import("stratopt.operator.handlers")
+    logs = lazy_import("stratopt.operator.logs")
     blas = lazy_import("stratopt.runtime.blas")
     checks = lazy_import("stratopt.runtime.checks")
 
@@ -481,6 +482,7 @@ def operator(
     )
     if not verbose:  # kopf says "Handler … succeeded" for every watch event
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    logs.downgrade_retried_requests()
     importlib.import_module(handlers.__name__)  # registers the handlers with kopf
 
     kopf.run(

@@ -154,9 +154,9 @@ def operator_killed_twice(faulted: dict[str, Any]) -> None:
     replace(second, "operator-3.log")
 
 
-#: What kopf logs at error level while it retries a silent API server, and what the
-#: reconciles that fail meanwhile log.
-OUTAGE = ("Request attempt", "reconciling failed")
+#: What the reconciles that fail while the control plane is down log (kopf's own retries
+#: of its requests are warnings).
+OUTAGE = ("reconciling failed",)
 #: Each fault, and the operator's log errors it explains (a substring of the message).
 FAULTS: dict[str, tuple[Callable[[dict[str, Any]], None], tuple[str, ...]]] = {
     "api-server-down-30s": (lambda c: stop_for(c["plane"], c["ledger"], "kube-apiserver"), OUTAGE),
@@ -237,7 +237,7 @@ def check_fault(
         record
         for operator in faulted["operators"]
         for record in operator.records()
-        if record.get("severity") in ("error", "critical")
+        if record.get("severity") in ("error", "fatal")
         and not any(word in str(record.get("message")) for word in explained)
     ]
     assert not unexplained, unexplained
