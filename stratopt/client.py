@@ -77,7 +77,7 @@ class Result:
     kind: str
     status: Any  # OptimizationRunStatus, FeatureAnalysisStatus or ForecastRunStatus
     spec: Mapping[str, Any] | None = None
-    #: Every evaluation, or how to fetch them (a cluster's result ConfigMaps).
+    #: Every evaluation, or how to fetch them (from a cluster's ConfigMaps).
     stored_evaluations: Callable[[], pd.DataFrame | None] | None = field(default=None, repr=False)
     #: Bars given in Python rather than named by the spec.
     data: MarketData | None = field(default=None, repr=False)
@@ -88,15 +88,17 @@ class Result:
 
     @property
     def evaluations(self) -> pd.DataFrame:
-        """Every evaluation of a search: its parameters and metrics, a row each."""
+        """Every evaluation of a search: its parameters and metrics, a row each. Of a
+        finished run on a cluster, those it keeps: all, or an even sample when they
+        exceed its budget in etcd (``status.evaluations_kept`` says how many)."""
         import pandas as pd
 
         self._get("OptimizationRun", "progress")
         found = self.stored_evaluations() if self.stored_evaluations is not None else None
         if found is None:
             raise LookupError(
-                "this run's evaluations were not kept where the client can read them: a "
-                "search that ran in one pod keeps them there; run it distributed or locally"
+                "this run's evaluations are not readable yet: a search that runs in one "
+                "pod stores them when it finishes"
             )
         return pd.DataFrame(found)
 
@@ -262,9 +264,11 @@ def run_local(
 def stored_evaluations(
     api: Any, namespace: str, name: str, spec: dict[str, Any]
 ) -> pd.DataFrame | None:
-    """Every evaluation of a distributed run, paired with its parameters by replaying the
-    search over its result ConfigMaps as the operator does; None for a single-pod run,
-    whose evaluations stay in its pod."""
+    """The evaluations of a run on the cluster (each its parameters and metrics, indexed
+    by its number in the search): those a finished run keeps (all, or an even sample:
+    its status's ``evaluationsKept`` says), else, while a distributed run is under way,
+    every one so far, paired with its parameters by replaying the search over its result
+    ConfigMaps as the operator does. None while a single-pod run is under way."""
     import pandas as pd
     from kubernetes import client
 
@@ -272,6 +276,7 @@ def stored_evaluations(
     from stratopt.runtime.distributed import search_state
     from stratopt.runtime.protocol import revision, run_selector
     from stratopt.runtime.stored import any_metrics
+    from stratopt.runtime.stored import stored_evaluations as kept_evaluations
 
     run_revision = revision(spec)
     core: Any = client.CoreV1Api(api)
@@ -279,6 +284,10 @@ def stored_evaluations(
         namespace, label_selector=run_selector(name, run_revision)
     )
     results = {cm.metadata.name: cm.data or {} for cm in listed.items}
+    kept = kept_evaluations(results, name, run_revision)
+    if kept is not None:
+        rows, numbers, _ = kept
+        return pd.DataFrame(rows, index=pd.Index(numbers, name="evaluation"))
     if not any_metrics(results):
         return None
     state = search_state(OptimizationRunSpec.model_validate(spec), results, name, run_revision)

@@ -28,6 +28,7 @@ from stratopt.errors import InputError, StratoptError
 from stratopt.jobs._cluster import ApiError, Cluster
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
+    BATCH_LABEL,
     TERMINATION_LOG,
     WorkerFailure,
     failure_report,
@@ -40,7 +41,9 @@ from stratopt.runtime.resources import run_resource
 from stratopt.runtime.stored import (
     INPUT_WAIT_SECONDS,
     ResultMissingError,
+    encode_evaluations,
     encode_fold,
+    evaluations_name,
     fold_count,
     fold_result_name,
     plan_name,
@@ -58,6 +61,7 @@ from stratopt.runtime.stored import (
 if TYPE_CHECKING:
     from stratopt.api.v1alpha1 import OptimizationRunSpec
     from stratopt.optimize.results import BatchProgress
+    from stratopt.runtime.optimization import OptimizationOutcome
     from stratopt.runtime.stored import StoredResults
 
 #: Least seconds between two progress reports of a single-mode search.
@@ -143,9 +147,24 @@ class Worker:
             status = run_resource(task.kind, spec)
             if unskilled is not None:
                 status["warnings"] = [unskilled, *status.get("warnings", [])]
+        elif task.kind == "OptimizationRun":
+            from stratopt.runtime.optimization import run_optimization
+
+            outcome = run_optimization(self._search(), on_batch=ProgressReport(self))
+            status = self.keep_evaluations(outcome)
         else:
             status = run_resource(task.kind, self.body["spec"], ProgressReport(self))
         self.write(result_name(task.name, task.revision), status_data(status))
+
+    def keep_evaluations(self, outcome: OptimizationOutcome) -> dict[str, Any]:
+        """Store the search's evaluations (within etcd's budget) beside its status; the
+        status document, saying how many were kept."""
+        task = self.task
+        rows = [{**e.parameters, **e.metrics} for e in outcome.evaluations]
+        data, kept = encode_evaluations(rows)
+        self.write(evaluations_name(task.name, task.revision), data)
+        status = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return {**status, "evaluationsKept": kept}
 
     def resolve_analysis(self, spec: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         """A ForecastRun spec whose ``fromFeatureAnalysis`` (the name of a FeatureAnalysis
@@ -215,7 +234,7 @@ class Worker:
         self.write(
             shard_result_name(task.name, task.revision, task.batch, task.index),
             shard_metrics(metrics),
-            {"stratopt.io/batch": str(task.batch)},
+            {BATCH_LABEL: str(task.batch)},
         )
         _mark("stored")
 
@@ -247,8 +266,8 @@ class Worker:
             task.namespace, run_selector(task.name, task.revision)
         )
         executor = StoredExecutor(results, task.name, task.revision)
-        status = run_optimization(self._search(), executor=executor).status
-        document = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+        outcome = run_optimization(self._search(), executor=executor)
+        document = self.keep_evaluations(outcome)
         self.write(result_name(task.name, task.revision), status_data(document))
 
 

@@ -12,6 +12,7 @@ from stratopt.api._resource import GROUP, VERSION
 from stratopt.api.kinds import PLURALS
 from stratopt.runtime.protocol import (
     BAD_INPUT_EXIT_CODE,
+    BATCH_LABEL,
     STOPPED_EXIT_CODE,
     batch_job_name,
     finalize_job_name,
@@ -314,7 +315,7 @@ def build_batch_job(
     found in input ConfigMap ``i // per_input``. Its pods wait for their inputs, so the
     Job of the next batch can start while this one runs. ``rerun`` counts the times the
     batch ran again because stored results were lost."""
-    labels = {"stratopt.io/batch": str(batch), SHARDS_PER_INPUT_LABEL: str(per_input)}
+    labels = {BATCH_LABEL: str(batch), SHARDS_PER_INPUT_LABEL: str(per_input)}
     if rerun:
         labels[RERUN_LABEL] = str(rerun)
     return _worker_job(
@@ -401,7 +402,7 @@ def build_shard_configmaps(
                 "namespace": namespace,
                 "labels": {
                     **run_labels("OptimizationRun", name, revision),
-                    "stratopt.io/batch": str(batch),
+                    BATCH_LABEL: str(batch),
                 },
                 "ownerReferences": [owner_reference("OptimizationRun", name, uid)],
             },

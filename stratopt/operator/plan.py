@@ -24,10 +24,16 @@ from stratopt.operator import status as projection
 from stratopt.operator.manifests import build_finalize_job, build_run_job
 from stratopt.operator.pipeline import BatchPipeline
 from stratopt.operator.snapshot import JobOutcome, Snapshot, answered, needs_analysis
-from stratopt.operator.steps import Plan, RemoveJobs, StepRecorder
+from stratopt.operator.steps import Compact, Plan, RemoveJobs, StepRecorder
 from stratopt.runtime.distributed import SearchState, execution_mode
 from stratopt.runtime.protocol import finalize_job_name, job_name
-from stratopt.runtime.stored import ResultMissingError, stored_progress, stored_status
+from stratopt.runtime.stored import (
+    ResultMissingError,
+    kept_names,
+    result_name,
+    stored_progress,
+    stored_status,
+)
 from stratopt.settings import JobSettings
 
 
@@ -79,6 +85,11 @@ class _Planner:
                 "(against the spec file's folder); on a cluster give an absolute path in the "
                 "worker image or a mounted volume, or a URL",
             )
+            return
+        if result_name(run.name, run.revision) in self.snapshot.results:
+            # Its Job stored the answer: report it, whatever state its Jobs are in (a
+            # restart may come between compacting the run and writing its status).
+            self.report_result()
             return
         if isinstance(parsed, OptimizationRunSpec) and execution_mode(parsed) == "distributed":
             name = finalize_job_name(run.name, run.revision)
@@ -160,6 +171,12 @@ class _Planner:
             return
         warnings = list(document.get("warnings") or [])
         closed = projection.succeeded(steps.lifecycle, run.generation, warnings, steps.now)
+        kept = kept_names(run.name, run.revision)
+        bulk = tuple(sorted(name for name in self.snapshot.results if name not in kept))
+        last = (finalize_job_name(run.name, run.revision), job_name(run.name, run.revision))
+        done = tuple(sorted(name for name in self.snapshot.jobs if name not in last))
+        if bulk or done:
+            steps.add(Compact(bulk, done))
         steps.set_status(closed, **projection.result_fields(document))
 
     def reported_progress(self) -> Progress | None:

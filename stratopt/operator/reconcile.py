@@ -52,6 +52,7 @@ from stratopt.operator.snapshot import (
 )
 from stratopt.operator.steps import (
     Announce,
+    Compact,
     CountEvaluations,
     EnsureJob,
     Plan,
@@ -411,6 +412,11 @@ def _apply(
     elif isinstance(step, RemoveJobs):
         for name in step.jobs:
             _delete_job(clients, name, run.namespace)
+    elif isinstance(step, Compact):
+        for name in step.config_maps:
+            _delete(clients.core.delete_namespaced_config_map, name, run.namespace)
+        for name in step.jobs:
+            _delete_job(clients, name, run.namespace)
     elif isinstance(step, SetSuspended):
         clients.batch.patch_namespaced_job(
             step.job, run.namespace, {"spec": {"suspend": step.suspended}}
@@ -465,6 +471,14 @@ def _create(create: Any, namespace: str, body: dict[str, Any]) -> None:
         create(namespace, body)
     except ApiException as exc:
         if exc.status != 409:  # already there: this is how ensure stays idempotent
+            raise
+
+
+def _delete(delete: Any, name: str, namespace: str) -> None:
+    try:
+        delete(name, namespace)
+    except ApiException as exc:
+        if exc.status != 404:
             raise
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from stratopt.api.v1alpha1.status import TERMINAL_PHASES, Reason
 from stratopt.operator.queue import RunKey
 from stratopt.runtime.protocol import (
+    BATCH_LABEL,
     QUEUE_LABEL,
     WorkerFailure,
     job_name,
@@ -167,7 +168,7 @@ def job_view(job: Mapping[str, Any]) -> JobView:
         int(spec.get("completions") or 1),
         active + succeeded,
         int(state.get("ready") or 0) + succeeded,
-        int(labels["stratopt.io/batch"]) if "stratopt.io/batch" in labels else None,
+        int(labels[BATCH_LABEL]) if BATCH_LABEL in labels else None,
         int(labels.get(SHARDS_PER_INPUT_LABEL) or 1),
         seconds,
         uid=str(meta.get("uid") or ""),

@@ -44,6 +44,17 @@ class RemoveJobs:
 
 
 @dataclass(frozen=True)
+class Compact:
+    """A succeeded run's bulk, gone before its status is written: the ConfigMaps it no
+    longer reads (shard inputs and results, progress, folds) and its batch and fold Jobs
+    with their pods. Its result and evaluations ConfigMaps and its last Job stay, so a
+    finished run keeps a footprint in etcd that its number of batches does not grow."""
+
+    config_maps: tuple[str, ...]
+    jobs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SetSuspended:
     """Suspend or resume a running Job as the spec says (a suspended Job keeps no pods)."""
 
@@ -91,6 +102,7 @@ Step = (
     Announce
     | EnsureJob
     | RemoveJobs
+    | Compact
     | SetSuspended
     | SetWorkloadActive
     | RecordBatch

@@ -15,6 +15,17 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def _evaluations_kept(status: dict[str, Any], shown: int) -> str:
+    """How many evaluations the charts show, and of how many when the run kept a sample."""
+    made = int(status.get("progress", {}).get("evaluationsCompleted") or shown)
+    if shown < made:
+        return (
+            f"{shown} of {made} evaluations, an even sample over the search (all a finished "
+            "run keeps on the cluster)"
+        )
+    return f"{shown} evaluations"
+
+
 def optimization_sections(source: ReportSource) -> list[Section]:
     import plotly.graph_objects as go
 
@@ -38,7 +49,7 @@ def optimization_sections(source: ReportSource) -> list[Section]:
         sections.append(
             (
                 "Every evaluation",
-                f"{len(evaluations)} evaluations; drag along an axis to filter.",
+                f"{_evaluations_kept(status, len(evaluations))}; drag along an axis to filter.",
                 figure_html(figure),
             )
         )

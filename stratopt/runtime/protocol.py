@@ -99,6 +99,8 @@ def run_labels(kind: str, name: str, revision: str) -> dict[str, str]:
     }
 
 
+#: The batch a Job, its pods and its shards' ConfigMaps belong to.
+BATCH_LABEL = "stratopt.io/batch"
 #: The labels Kueue reads from a Job: its LocalQueue and its priority. A run carrying
 #: them passes them to every Job it creates.
 QUEUE_LABEL = "kueue.x-k8s.io/queue-name"

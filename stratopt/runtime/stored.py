@@ -17,7 +17,14 @@ ConfigMap                                keys                        written by
 ``<run>-<rev>-progress``                 ``progress.json``           a single-Job search
 ``<run>-<rev>-result``                   ``status.json``             the run's (or the
                                                                      finalize) Job
+``<run>-<rev>-evaluations``              ``evaluations.json.gz``:    the run's (or the
+                                         every evaluation, or an     finalize) Job
+                                         even sample within
+                                         ``EVALUATIONS_BYTES``
 ======================================  ==========================  =====================
+
+Once a run has succeeded its operator removes the rest (and its Jobs): a finished run
+keeps its status, its result and its evaluations, within a bound, in etcd.
 
 A batch's shards are packed ``shards_per_input`` to an input ConfigMap so that each
 stays well under the API's 1 MiB object limit; the batch Job's
@@ -27,6 +34,7 @@ stays well under the API's 1 MiB object limit; the batch Job's
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -58,6 +66,10 @@ _METRICS = "metrics.json"
 _STATUS = "status.json"
 _PROGRESS = "progress.json"
 _FOLDS = "folds"
+_EVALUATIONS = "evaluations.json.gz"
+#: Bytes of a run's evaluations kept in etcd (gzipped, base64): with its status and
+#: result, a finished run stays under 256 KiB.
+EVALUATIONS_BYTES = 128 * 1024
 
 
 class ResultMissingError(StratoptError):
@@ -78,6 +90,16 @@ def result_name(name: str, revision: str) -> str:
 def progress_name(name: str, revision: str) -> str:
     """The ConfigMap a single-mode worker reports its search's progress into."""
     return bounded_name(name, f"-{revision}-progress", 253)
+
+
+def evaluations_name(name: str, revision: str) -> str:
+    """The ConfigMap a finished search keeps its evaluations in."""
+    return bounded_name(name, f"-{revision}-evaluations", 253)
+
+
+def kept_names(name: str, revision: str) -> tuple[str, str]:
+    """The ConfigMaps a succeeded run keeps: its result and its evaluations."""
+    return result_name(name, revision), evaluations_name(name, revision)
 
 
 def shard_input_name(name: str, revision: str, batch: int, part: int) -> str:
@@ -341,3 +363,62 @@ def _json_object(results: StoredResults, config_map: str, key: str) -> dict[str,
     if not isinstance(found, dict):
         raise ValueError(f"{config_map}/{key} is not a JSON object")
     return found
+
+
+# -- a finished search's evaluations -----------------------------------------------------
+
+
+def _packed(rows: Sequence[Mapping[str, float]], kept: Sequence[int]) -> str:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    table = {
+        "columns": columns,
+        "total": len(rows),
+        "kept": list(kept),
+        "rows": [[rows[i].get(c) for c in columns] for i in kept],
+    }
+    text = json.dumps(table, separators=(",", ":")).encode()
+    return base64.b64encode(gzip.compress(text, mtime=0)).decode()
+
+
+def encode_evaluations(
+    rows: Sequence[Mapping[str, float]], limit: int = EVALUATIONS_BYTES
+) -> tuple[dict[str, str], int]:
+    """Every evaluation (its parameters and metrics, in order) as a ConfigMap's data, and
+    how many it keeps: all when they fit in ``limit`` bytes, else the most of an even
+    sample over the search (its first and last always in) that fit."""
+    count = len(rows)
+    packed = _packed(rows, range(count))
+    kept = count
+    while len(packed) > limit and kept > 2:
+        kept = max(2, min(kept - 1, int(kept * limit / len(packed) * 0.97)))
+        packed = _packed(rows, evenly(count, kept))
+    return {_EVALUATIONS: packed}, kept
+
+
+def evenly(count: int, kept: int) -> list[int]:
+    """``kept`` indices spread evenly over ``range(count)``, both ends included."""
+    if kept >= count:
+        return list(range(count))
+    if kept <= 1:
+        return [0][:kept]
+    return sorted({round(i * (count - 1) / (kept - 1)) for i in range(kept)})
+
+
+def stored_evaluations(
+    results: StoredResults, name: str, revision: str
+) -> tuple[list[dict[str, float]], list[int], int] | None:
+    """A finished search's kept evaluations (each its parameters and metrics), their
+    numbers in the search, and how many it made; None when none are stored."""
+    found = results.get(evaluations_name(name, revision), {}).get(_EVALUATIONS)
+    if found is None:
+        return None
+    try:
+        table = json.loads(gzip.decompress(base64.b64decode(found)))
+        columns = table["columns"]
+        rows = [
+            {c: v for c, v in zip(columns, row, strict=True) if v is not None}
+            for row in table["rows"]
+        ]
+        return rows, list(table["kept"]), int(table["total"])
+    except (ValueError, KeyError, TypeError, OSError, EOFError):
+        raise ResultMissingError("its stored evaluations are unreadable") from None

@@ -49,6 +49,7 @@ AUDIT_POLICY = {
             "resources": [
                 {"group": "", "resources": ["serviceaccounts"]},
                 {"group": "rbac.authorization.k8s.io", "resources": ["roles", "rolebindings"]},
+                {"group": "batch", "resources": ["jobs"]},
             ],
         },
         {"level": "None"},

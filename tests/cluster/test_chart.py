@@ -209,7 +209,7 @@ def test_operator_pod_deleted_mid_run_loses_nothing(
     status = finished(api, namespace, "optimizationruns", "rsi-failover", timeout=300)["status"]
     assert status["phase"] == "Succeeded", status
     _assert_same_result(status, _local_status(document))
-    _assert_one_job_per_batch(api, namespace, "rsi-failover")
+    _assert_one_job_per_batch(control_plane, api, namespace, "rsi-failover")
 
 
 def test_metrics_service_answers_over_the_pod_network(

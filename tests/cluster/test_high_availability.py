@@ -98,4 +98,4 @@ def test_the_waiting_operator_finishes_the_run_of_a_killed_one(
         assert _logged(second, "BatchStarted"), "the second operator did no work"
     assert status["phase"] == "Succeeded", status
     _assert_same_result(status, _local_status(document))
-    _assert_one_job_per_batch(api, namespace, "rsi-ha")
+    _assert_one_job_per_batch(control_plane, api, namespace, "rsi-ha")

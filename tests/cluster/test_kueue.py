@@ -23,6 +23,7 @@ from tests.cluster.test_operator import (
     _local_status,
     distributed_example,
     finished,
+    jobs_created,
     resource,
     running_operator,
 )
@@ -152,9 +153,13 @@ def test_runs_queue_within_quota_and_a_preempted_run_ends_with_the_same_answer(
         _assert_same_result(status, _local_status(document))
         assert not condition({"status": status}, "Queued")
         rev = status["revision"]
-        for job in jobs_of(api, namespace, name):
-            assert job.metadata.name.startswith(f"{name}-{rev}-"), job.metadata.name
-            assert job.status.succeeded == (job.spec.completions or 1), "a shard ran twice"
+        # Preempted and admitted again, each of its Jobs was created once.
+        created = jobs_created(control_plane, namespace)
+        own = {job: n for job, n in created.items() if job.startswith(f"{name}-")}
+        assert sorted(own) == sorted(
+            [*(f"{name}-{rev}-b{k}" for k in range(3)), f"{name}-{rev}-final"]
+        )
+        assert set(own.values()) == {1}, own
     assert preempted
     assert messages(api, namespace, preempted[0], "Admitted"), "no Event of its readmission"
 

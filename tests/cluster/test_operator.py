@@ -4,6 +4,7 @@ and results flow back into status."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import json
@@ -30,6 +31,7 @@ from tests.cluster.node import NODE_NAME, Node
 from tests.test_examples import reduced
 
 METRICS_PORT = free_port()
+TERMINAL = ("Succeeded", "Failed")
 
 
 @contextlib.contextmanager
@@ -93,7 +95,7 @@ def finished(
     def terminal() -> dict[str, Any] | None:
         body = resource(api, namespace, plural, name)
         status = body.get("status") or {}
-        return body if status.get("phase") in ("Succeeded", "Failed") else None
+        return body if status.get("phase") in TERMINAL else None
 
     result: dict[str, Any] = wait_for(terminal, f"{plural}/{name} to finish", timeout)
     return result
@@ -280,6 +282,27 @@ def distributed_example(name: str) -> dict[str, Any]:
     return document
 
 
+def compacted(api: client.ApiClient, namespace: str, name: str, rev: str) -> int | None:
+    """The bytes (as JSON, an upper bound of etcd's encoding) the finished run keeps: its
+    resource, its ConfigMaps, its Jobs and their pods; None while more than its result
+    and evaluations ConfigMaps and its finalize Job and pod are left."""
+    core, batch = client.CoreV1Api(api), client.BatchV1Api(api)
+    selector = f"stratopt.io/run={name}"
+    maps = core.list_namespaced_config_map(namespace, label_selector=selector).items
+    jobs = batch.list_namespaced_job(namespace, label_selector=selector).items
+    pods = core.list_namespaced_pod(namespace, label_selector=selector).items
+    if {m.metadata.name for m in maps} != {f"{name}-{rev}-result", f"{name}-{rev}-evaluations"}:
+        return None
+    final = f"{name}-{rev}-final"
+    if [j.metadata.name for j in jobs] != [final]:
+        return None
+    if {p.metadata.labels.get("job-name") for p in pods} != {final}:
+        return None
+    serialized = [api.sanitize_for_serialization(o) for o in (*maps, *jobs, *pods)]
+    serialized.append(resource(api, namespace, "optimizationruns", name))
+    return sum(len(json.dumps(o)) for o in serialized)
+
+
 def _local_status(document: dict[str, Any]) -> dict[str, Any]:
     spec = OptimizationRunSpec.model_validate(copy.deepcopy(document["spec"]))
     status: dict[str, Any] = run_optimization(spec).status.model_dump(
@@ -308,15 +331,30 @@ def batch_jobs(api: client.ApiClient, namespace: str, batch: int) -> list[Any]:
     return jobs
 
 
-def _assert_one_job_per_batch(api: client.ApiClient, namespace: str, name: str) -> None:
-    """Three batch Jobs and the finalize Job, each run once: nothing duplicated or lost."""
+def jobs_created(plane: ControlPlane, namespace: str) -> collections.Counter[str]:
+    """How many times each Job of ``namespace`` was created, as the audit log says."""
+    return collections.Counter(
+        entry["objectRef"]["name"]
+        for entry in plane.audited()
+        if entry["verb"] == "create"
+        and entry["objectRef"]["resource"] == "jobs"
+        and entry["objectRef"].get("namespace") == namespace
+        and entry.get("responseStatus", {}).get("code") == 201
+    )
+
+
+def _assert_one_job_per_batch(
+    plane: ControlPlane, api: client.ApiClient, namespace: str, name: str
+) -> None:
+    """Three batch Jobs and the finalize Job, each created once (the API server's audit
+    log says): nothing duplicated or lost. The finished run keeps its finalize Job."""
     rev = revision_of(api, namespace, name)
+    created = jobs_created(plane, namespace)
+    expected = [f"{name}-{rev}-b{k}" for k in range(3)] + [f"{name}-{rev}-final"]
+    assert sorted(created) == sorted(expected), "a Job was lost"
+    assert set(created.values()) == {1}, f"a Job was created twice: {created}"
     jobs = client.BatchV1Api(api).list_namespaced_job(namespace).items
-    assert sorted(j.metadata.name for j in jobs) == sorted(
-        [f"{name}-{rev}-b{k}" for k in range(3)] + [f"{name}-{rev}-final"]
-    ), "a Job was duplicated or lost"
-    for job in jobs:
-        assert (job.status.succeeded or 0) == (job.spec.completions or 1), "a batch ran twice"
+    assert [j.metadata.name for j in jobs] == [f"{name}-{rev}-final"]
 
 
 def _assert_same_result(status: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -335,20 +373,33 @@ def test_distributed_run_uses_indexed_jobs_per_generation_and_matches_local(
 ) -> None:
     document = distributed_example("rsi-distributed")
     apply(control_plane, namespace, document)
-    status = finished(api, namespace, "optimizationruns", "rsi-distributed")["status"]
+    # Each Job as last seen: a succeeded run keeps only its finalize Job.
+    seen: dict[str, Any] = {}
+
+    def watched() -> dict[str, Any] | None:
+        for job in client.BatchV1Api(api).list_namespaced_job(namespace).items:
+            seen[job.metadata.name] = job
+        body = resource(api, namespace, "optimizationruns", "rsi-distributed")
+        return body if (body.get("status") or {}).get("phase") in TERMINAL else None
+
+    status = wait_for(watched, "rsi-distributed to finish", 240)["status"]
     assert status["phase"] == "Succeeded", status
     _assert_same_result(status, _local_status(document))
-    # Its report holds every evaluation, read back from the result ConfigMaps.
+    # Its report holds every evaluation, kept when the run was compacted.
+    assert status["evaluationsKept"] == status["progress"]["evaluationsCompleted"]
     page = report_page(control_plane, namespace, "optrun/rsi-distributed", tmp_path)
     assert f"{status['progress']['evaluationsCompleted']} evaluations; drag" in page
-    jobs = {j.metadata.name: j for j in client.BatchV1Api(api).list_namespaced_job(namespace).items}
     rev = revision_of(api, namespace, "rsi-distributed")
     batches = [f"rsi-distributed-{rev}-b{k}" for k in range(3)]
-    assert sorted(jobs) == sorted([*batches, f"rsi-distributed-{rev}-final"])
+    assert sorted(seen) == sorted([*batches, f"rsi-distributed-{rev}-final"])
     for name in batches:
-        spec = jobs[name].spec
+        spec = seen[name].spec
         assert (spec.completion_mode, spec.completions, spec.parallelism) == ("Indexed", 3, 2)
-        assert jobs[name].status.succeeded == 3
+        assert seen[name].status.succeeded == 3
+    footprint = wait_for(
+        lambda: compacted(api, namespace, "rsi-distributed", rev), "the run compacted", 30
+    )
+    assert footprint <= 256 * 1024, f"a finished run keeps {footprint} bytes in etcd"
 
 
 def test_operator_restart_mid_run_finishes_with_the_same_status(
@@ -366,7 +417,7 @@ def test_operator_restart_mid_run_finishes_with_the_same_status(
         status = finished(api, namespace, "optimizationruns", "rsi-restart")["status"]
     assert status["phase"] == "Succeeded"
     _assert_same_result(status, _local_status(document))
-    _assert_one_job_per_batch(api, namespace, "rsi-restart")
+    _assert_one_job_per_batch(control_plane, api, namespace, "rsi-restart")
 
 
 def test_results_that_differ_from_their_inputs_fail_the_run_saying_where(
@@ -499,7 +550,7 @@ def test_suspend_stops_the_job_and_resume_finishes_the_same_run(
     assert body["status"]["phase"] == "Succeeded"
     assert body["status"]["observedGeneration"] == body["metadata"]["generation"] == 3
     _assert_same_result(body["status"], _local_status(document))
-    _assert_one_job_per_batch(api, namespace, "rsi-suspend")
+    _assert_one_job_per_batch(control_plane, api, namespace, "rsi-suspend")
     events = core.list_namespaced_event(
         namespace, field_selector="involvedObject.name=rsi-suspend"
     ).items

@@ -27,7 +27,6 @@ from stratopt.operator.manifests import build_shard_configmaps
 from stratopt.optimize.results import BatchProgress
 from stratopt.runtime.distributed import search_state
 from stratopt.runtime.protocol import revision, run_selector
-from stratopt.runtime.resources import run_resource
 from stratopt.runtime.stored import (
     fold_result_name,
     plan_name,
@@ -37,6 +36,7 @@ from stratopt.runtime.stored import (
     shard_input_name,
     shard_result_name,
     shards_per_input,
+    stored_evaluations,
 )
 from tests.conftest import EXAMPLES
 
@@ -111,6 +111,25 @@ def _without_timing(status: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in status.items() if key not in ("durationSeconds",)}
 
 
+def _assert_same_as_here(store: MemoryStore, task: Task, spec: dict[str, Any]) -> None:
+    """The stored status is the same run's here, and every evaluation of it is kept."""
+    from stratopt.runtime.optimization import run_optimization
+
+    here = run_optimization(OptimizationRunSpec.model_validate(spec))
+    status = _status(store, task)
+    count = len(here.evaluations)
+    assert status.pop("evaluationsKept") == count
+    expected = here.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert _without_timing(status) == _without_timing(expected)
+    data = store.config_maps_data(NAMESPACE, run_selector(task.name, task.revision))
+    kept = stored_evaluations(data, task.name, task.revision)
+    assert kept == (
+        [{**e.parameters, **e.metrics} for e in here.evaluations],
+        list(range(count)),
+        count,
+    )
+
+
 def test_a_run_step_stores_the_status_of_the_same_run_here_owned_and_labelled() -> None:
     store = MemoryStore()
     spec = _search(algorithm={"name": "random", "random": {"samples": 12}})
@@ -124,9 +143,7 @@ def test_a_run_step_stores_the_status_of_the_same_run_here_owned_and_labelled() 
     assert set(store.config_maps_data(NAMESPACE, run_selector("rsi", task.revision))) >= {
         result_name("rsi", task.revision)
     }
-    assert _without_timing(_status(store, task)) == _without_timing(
-        run_resource("OptimizationRun", spec)
-    )
+    _assert_same_as_here(store, task, spec)
     progress = json.loads(
         store.config_maps[progress_name("rsi", task.revision)]["data"]["progress.json"]
     )
@@ -204,9 +221,7 @@ def test_a_distributed_search_stepped_through_its_pods_ends_as_the_same_search_h
     assert work(store, finalize) is None
 
     local = dict(spec, execution={"mode": "single"})
-    assert _without_timing(_status(store, task)) == _without_timing(
-        run_resource("OptimizationRun", local)
-    )
+    _assert_same_as_here(store, task, local)
 
 
 def test_the_first_shard_of_a_look_ahead_strategy_fails_the_run_before_evaluating() -> None:
@@ -371,9 +386,7 @@ def test_a_distributed_walk_forward_records_its_plan_and_each_fold() -> None:
     )
 
     local = dict(spec, execution={"mode": "single"})
-    assert _without_timing(_status(store, task)) == _without_timing(
-        run_resource("OptimizationRun", local)
-    )
+    _assert_same_as_here(store, task, local)
 
 
 def test_a_fold_past_the_data_fails_naming_how_many_folds_there_are() -> None:

@@ -17,6 +17,7 @@ from stratopt.operator.plan import plan
 from stratopt.operator.snapshot import JobOutcome, JobView, Run, Snapshot, job_view
 from stratopt.operator.steps import (
     Announce,
+    Compact,
     CountEvaluations,
     EnsureJob,
     Plan,
@@ -37,6 +38,7 @@ from stratopt.runtime.protocol import (
 from stratopt.runtime.stored import (
     MAX_RERUNS,
     StoredResults,
+    evaluations_name,
     fold_result_name,
     plan_name,
     progress_name,
@@ -449,6 +451,48 @@ def test_the_finalize_jobs_result_finishes_the_run() -> None:
     before = {"phase": "Running", "revision": REV}
     planned = plan(snapshot(DISTRIBUTED, before, [done], results), SETTINGS)
     assert planned.status()["phase"] == "Succeeded"
+
+
+def test_a_succeeded_search_keeps_only_its_result_and_evaluations() -> None:
+    """Its shard inputs and results, and its batch Jobs, go before its status is written;
+    its result and evaluations ConfigMaps and its finalize Job stay."""
+    results = stored(DISTRIBUTED, 2)
+    results[result_name("rsi", REV)] = {"status.json": json.dumps({"best": {}})}
+    results[evaluations_name("rsi", REV)] = {"evaluations.json.gz": ""}
+    jobs = [job(batch_job_name("rsi", REV, n), DISTRIBUTED, JobOutcome.SUCCEEDED) for n in (0, 1)]
+    jobs.append(job(finalize_job_name("rsi", REV), DISTRIBUTED, JobOutcome.SUCCEEDED))
+    planned = plan(snapshot(DISTRIBUTED, {"phase": "Running"}, jobs, results), SETTINGS)
+    [compact] = of(planned, Compact)
+    assert compact.jobs == tuple(sorted(batch_job_name("rsi", REV, n) for n in (0, 1)))
+    assert set(compact.config_maps) == set(results) - {
+        result_name("rsi", REV),
+        evaluations_name("rsi", REV),
+    }
+    assert len(compact.config_maps) == 2 + 4  # an input and two results a batch
+    kinds = [type(step) for step in planned.steps]
+    assert kinds.index(Compact) < kinds.index(SetStatus)
+    assert planned.status()["phase"] == "Succeeded"
+    assert of(planned, RemoveJobs) == [] and of(planned, EnsureJob) == []
+
+
+def test_a_stored_result_finishes_the_run_whatever_its_jobs_say() -> None:
+    """Compacted, then restarted before the status was written: the result alone is
+    enough, and nothing runs again."""
+    results = {result_name("rsi", REV): {"status.json": json.dumps({"best": {}})}}
+    planned = plan(snapshot(DISTRIBUTED, {"phase": "Running"}, [], results), SETTINGS)
+    assert planned.status()["phase"] == "Succeeded"
+    assert of(planned, EnsureJob) == [] and of(planned, Compact) == []
+
+
+def test_a_succeeded_single_run_drops_its_progress_and_keeps_its_job() -> None:
+    rev = revision(SINGLE)
+    results = {
+        result_name("rsi", rev): {"status.json": json.dumps({"best": {}})},
+        progress_name("rsi", rev): {"progress.json": "{}"},
+    }
+    done = job(job_name("rsi", rev), SINGLE, JobOutcome.SUCCEEDED)
+    planned = plan(snapshot(SINGLE, {"phase": "Running"}, [done], results), SETTINGS)
+    assert of(planned, Compact) == [Compact((progress_name("rsi", rev),), ())]
 
 
 @pytest.mark.parametrize("lost", ["missing", "partial"])

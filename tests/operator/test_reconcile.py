@@ -24,7 +24,7 @@ from stratopt.operator.reconcile import (
     read_config_maps,
 )
 from stratopt.operator.snapshot import JobOutcome, Run
-from stratopt.operator.steps import Announce, EnsureJob, Plan, SetStatus, SetSuspended
+from stratopt.operator.steps import Announce, Compact, EnsureJob, Plan, SetStatus, SetSuspended
 from stratopt.runtime.protocol import job_name, revision
 from stratopt.settings import OperatorSettings
 from tests.operator.test_plan import SINGLE
@@ -103,6 +103,12 @@ class FakeApi:
 
     def patch_namespaced_job(self, name: str, namespace: str, body: dict[str, Any]) -> None:
         self.patched.append((name, body))
+
+    def delete_namespaced_config_map(self, name: str, namespace: str) -> None:
+        self.calls["delete_namespaced_config_map"] += 1
+        if name not in self.config_maps:
+            raise ApiException(status=404, reason="NotFound")
+        del self.config_maps[name]
 
 
 def clients(api: FakeApi) -> Clients:
@@ -220,6 +226,16 @@ def test_act_creates_idempotently_removes_stale_jobs_and_collects_the_status() -
     assert kinds == ["service_account", "role", "role_binding", "job", "event"]
     assert api.patched == [("rsi-new", {"spec": {"suspend": True}})]
     assert api.created[-1][1]["reason"] == "JobCreated"
+
+
+def test_compacting_deletes_what_is_left_even_when_cut_short_before() -> None:
+    api = FakeApi()
+    api.config_maps = {"rsi-b0-in0": ("1", {}), "rsi-b0-s0": ("1", {})}
+    # One ConfigMap already gone (a compaction cut short before a restart): no error.
+    planned = Plan((Compact(("rsi-b0-in0", "rsi-b0-s0", "rsi-b0-s1"), ("rsi-b0",)),))
+    act(clients(api), RUN, planned, OperatorSettings(), None)
+    assert api.config_maps == {}
+    assert api.deleted == ["rsi-b0"]
 
 
 def test_the_workers_access_is_read_once_a_period_per_namespace_not_once_a_job() -> None:

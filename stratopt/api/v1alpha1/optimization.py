@@ -738,6 +738,12 @@ class OptimizationRunStatus(RunStatus):
     walk_forward: WalkForwardStatus | None = Field(
         default=None, description="Walk-forward folds and summary."
     )
+    evaluations_kept: int | None = Field(
+        default=None,
+        description="On a cluster, the evaluations the finished run keeps for reports and "
+        "the client (its <name>-<revision>-evaluations ConfigMap): every one, or an even "
+        "sample over the search that fits etcd's budget of a finished run.",
+    )
 
 
 class OptimizationRun(Resource):
