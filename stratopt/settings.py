@@ -121,6 +121,14 @@ class OperatorSettings(BaseSettings):
         "reports (pods refused by a quota, pods that fit no node, progress of a single-mode "
         "search); changes of a run and of its Jobs are handled at once (s).",
     )
+    reconcile_workers: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Runs reconciled at once, each in a thread of its own (a run is never "
+        "reconciled twice at once): one run's replay of a long search does not hold up "
+        "another run's next batch.",
+    )
     metrics_port: int = Field(
         default=8080,
         ge=0,

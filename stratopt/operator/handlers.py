@@ -10,7 +10,6 @@ operator; what a run owns goes with it through owner references.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -124,23 +123,41 @@ async def stop(**_: Any) -> None:
 
 
 async def drive(runs: RunQueue, settings: OperatorSettings) -> None:
-    """Reconcile marked and due runs one at a time, in a worker thread (the API client
-    blocks), for as long as the operator runs. A mark wakes the loop at once; otherwise it
+    """Reconcile marked and due runs, up to ``settings.reconcile_workers`` at once, each in
+    a worker thread (the API client blocks, a replay computes), for as long as the
+    operator runs. A mark or a finished reconcile wakes the loop at once; otherwise it
     sleeps until the next resync is due."""
     clients = Clients.default()
     kept = memory()
     loop = asyncio.get_running_loop()
     marked = asyncio.Event()
     runs.on_mark(lambda: loop.call_soon_threadsafe(marked.set))
-    while True:
-        marked.clear()  # before draining: a mark from now on wakes the next wait
-        for key in runs.due(time.monotonic()):
-            try:
-                await asyncio.to_thread(reconcile_one, runs, key, clients, settings, kept)
-            except Exception:  # never the end of every run's reconciles
-                logger.exception("reconciling %s failed unexpectedly", key.reference())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(marked.wait(), runs.wait(time.monotonic()))
+    limit = settings.reconcile_workers
+    working: dict[RunKey, asyncio.Future[None]] = {}
+    try:
+        while True:
+            marked.clear()  # before draining: a mark from now on wakes the next wait
+            for key in runs.due(time.monotonic(), working, limit - len(working)):
+                working[key] = asyncio.ensure_future(
+                    asyncio.to_thread(reconcile_one, runs, key, clients, settings, kept)
+                )
+            full = len(working) >= limit
+            timeout = None if full else runs.wait(time.monotonic(), working)
+            woken: asyncio.Future[Any] = asyncio.ensure_future(marked.wait())
+            awaited: set[asyncio.Future[Any]] = {woken, *working.values()}
+            await asyncio.wait(awaited, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            woken.cancel()
+            for key, done in [(k, f) for k, f in working.items() if f.done()]:
+                del working[key]
+                if done.exception() is not None:  # never the end of every run's reconciles
+                    logger.error(
+                        "reconciling %s failed unexpectedly",
+                        key.reference(),
+                        exc_info=done.exception(),
+                    )
+    finally:
+        for pending in working.values():
+            pending.cancel()
 
 
 def reconcile_one(

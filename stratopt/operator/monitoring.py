@@ -37,6 +37,13 @@ BATCH_SECONDS = Histogram(
     registry=REGISTRY,
     buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600),
 )
+REPLAY_SECONDS = Histogram(
+    "stratopt_replay_seconds",
+    "Time a reconcile spent replaying a distributed search's stored batches and asking "
+    "its next (in a worker thread: other runs go on meanwhile).",
+    registry=REGISTRY,
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30),
+)
 JOB_FAILURES = Counter(
     "stratopt_job_failures_total",
     "Jobs that failed after their retries.",

@@ -8,13 +8,20 @@ replay), so a restarted operator decides exactly what the one before it would ha
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from stratopt.api.v1alpha1 import OptimizationRunSpec, Progress
 from stratopt.api.v1alpha1.status import Reason
 from stratopt.operator.manifests import build_batch_job, build_folds_job, build_shard_configmaps
 from stratopt.operator.snapshot import JobOutcome, JobView, waiting_jobs
-from stratopt.operator.steps import CountEvaluations, RecordBatch, RemoveJobs, StepRecorder
+from stratopt.operator.steps import (
+    CountEvaluations,
+    RecordBatch,
+    RecordReplay,
+    RemoveJobs,
+    StepRecorder,
+)
 from stratopt.optimize import ReplayMismatchError
 from stratopt.optimize.results import search_progress
 from stratopt.runtime.distributed import SearchState, search_state
@@ -49,11 +56,15 @@ class BatchPipeline:
     def advance(self, resume: SearchState | None) -> bool:
         """Run the next batch's Indexed Job; True once every batch and fold has results."""
         run, results, steps = self.run, self.snapshot.results, self.steps
+        started = time.perf_counter()
         try:
             state = search_state(self.spec, results, run.name, run.revision, resume)
         except ReplayMismatchError as exc:
             steps.fail(exc.reason, str(exc))
             return False
+        resumed = resume is not None and state.driver is resume.driver
+        told = state.batch - (resume.batch if resume is not None and resumed else 0)
+        steps.add(RecordReplay(time.perf_counter() - started, told))
         self.search = state
         evaluated, planned = len(state.driver.evaluations), state.driver.planned_evaluations
         generation = state.driver.progress().get("generation")

@@ -11,7 +11,7 @@ every run again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,8 +65,9 @@ def owning_run(body: Mapping[str, Any]) -> RunKey | None:
 class RunQueue:
     """Runs marked for reconciliation now, and unfinished runs due for a resync.
 
-    Marked from kopf's handler threads and drained by one loop, so a run is never
-    reconciled twice at once and a burst of events costs one reconciliation.
+    Marked from kopf's handler threads and drained by one loop, which leaves out the runs
+    it is reconciling: a run is never reconciled twice at once, and a burst of events
+    costs one reconciliation.
     """
 
     def __init__(self, resync: float, max_retry: float = 60.0) -> None:
@@ -115,26 +116,36 @@ class RunQueue:
             self._next.pop(key, None)
             self._failures.pop(key, None)
 
-    def due(self, now: float) -> list[RunKey]:
-        """The runs to reconcile now: the marked ones, then those due for a resync. Each
-        is scheduled for its next resync; ``forget`` ends that."""
+    def due(
+        self, now: float, busy: Collection[RunKey] = (), limit: int | None = None
+    ) -> list[RunKey]:
+        """The runs to reconcile now, at most ``limit``: the marked ones, then those due
+        for a resync; none that is ``busy`` (being reconciled: a run marked meanwhile
+        stays marked for when it is done). Each is scheduled for its next resync;
+        ``forget`` ends that."""
         with self._lock:
-            keys = list(self._marked)
-            self._marked.clear()
-            keys += [key for key, at in self._next.items() if at <= now and key not in keys]
+            keys = [key for key in self._marked if key not in busy]
+            keys += [
+                key
+                for key, at in self._next.items()
+                if at <= now and key not in busy and key not in self._marked
+            ]
+            keys = keys[:limit]
             for key in keys:
+                self._marked.pop(key, None)
                 self._next[key] = now + self.resync
             return keys
 
-    def wait(self, now: float) -> float | None:
-        """Seconds until the next run is due (0 when one is marked); None when none is
-        tracked."""
+    def wait(self, now: float, busy: Collection[RunKey] = ()) -> float | None:
+        """Seconds until a run that is not ``busy`` is due (0 when one is marked); None
+        when none is tracked."""
         with self._lock:
-            if self._marked:
+            if any(key not in busy for key in self._marked):
                 return 0.0
-            if not self._next:
+            waiting = [at for key, at in self._next.items() if key not in busy]
+            if not waiting:
                 return None
-            return max(0.0, min(self._next.values()) - now)
+            return max(0.0, min(waiting) - now)
 
     def tracked(self) -> list[RunKey]:
         with self._lock:

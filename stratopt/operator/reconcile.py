@@ -57,6 +57,7 @@ from stratopt.operator.steps import (
     EnsureJob,
     Plan,
     RecordBatch,
+    RecordReplay,
     RemoveJobs,
     SetStatus,
     SetSuspended,
@@ -432,6 +433,14 @@ def _apply(
         )
     elif isinstance(step, RecordBatch):
         monitoring.BATCH_SECONDS.observe(step.seconds)
+    elif isinstance(step, RecordReplay):
+        monitoring.REPLAY_SECONDS.observe(step.seconds)
+        logger.debug(
+            "replayed %d batches and asked the next in %.3f s",
+            step.batches,
+            step.seconds,
+            extra={"k8s_ref": run.reference()},
+        )
     elif isinstance(step, CountEvaluations):
         monitoring.EVALUATIONS.labels(run.kind).inc(step.count)
     return phase

@@ -72,6 +72,15 @@ class SetWorkloadActive:
 
 
 @dataclass(frozen=True)
+class RecordReplay:
+    """The time a reconcile spent replaying a distributed search: ``batches`` told to its
+    driver (0 when it resumed where the last reconcile stopped) and the next batch asked."""
+
+    seconds: float
+    batches: int
+
+
+@dataclass(frozen=True)
 class RecordBatch:
     """A finished batch's wall time, from its Job's start to its completion."""
 
@@ -106,6 +115,7 @@ Step = (
     | SetSuspended
     | SetWorkloadActive
     | RecordBatch
+    | RecordReplay
     | CountEvaluations
     | SetStatus
 )

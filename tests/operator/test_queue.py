@@ -135,3 +135,25 @@ def test_a_result_a_worker_stores_wakes_its_run_and_the_operators_inputs_do_not(
 
     assert selected(result) and not selected(inputs)
     assert owning_run(result) == RunKey("OptimizationRun", "research", "rsi")
+
+
+def test_a_run_being_reconciled_is_never_due_and_stays_marked_for_after() -> None:
+    queue = RunQueue(resync=10)
+    queue.mark(RUN)
+    assert queue.due(now=0) == [RUN]
+    queue.mark(RUN)  # an event while its reconcile runs
+    queue.mark(OTHER)
+    assert queue.due(now=1, busy={RUN}) == [OTHER]
+    assert queue.wait(now=1, busy={RUN}) == 10  # OTHER's resync; RUN waits for its turn
+    assert queue.due(now=2) == [RUN]  # done: its mark is served
+
+
+def test_at_most_limit_runs_are_due_at_once_the_rest_wait_their_turn() -> None:
+    queue = RunQueue(resync=10)
+    keys = [RunKey("OptimizationRun", "research", f"r{i}") for i in range(5)]
+    for key in keys:
+        queue.mark(key)
+    first = queue.due(now=0, limit=2)
+    assert first == keys[:2]
+    assert queue.due(now=0, busy=first, limit=2) == keys[2:4]
+    assert queue.due(now=0, limit=2) == keys[4:]

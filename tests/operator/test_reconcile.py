@@ -5,6 +5,7 @@ tests/cluster.)"""
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from types import SimpleNamespace
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from kubernetes.client import ApiException
 
+from stratopt.operator import monitoring
 from stratopt.operator.queue import RunKey
 from stratopt.operator.reconcile import (
     METADATA_ONLY,
@@ -24,7 +26,15 @@ from stratopt.operator.reconcile import (
     read_config_maps,
 )
 from stratopt.operator.snapshot import JobOutcome, Run
-from stratopt.operator.steps import Announce, Compact, EnsureJob, Plan, SetStatus, SetSuspended
+from stratopt.operator.steps import (
+    Announce,
+    Compact,
+    EnsureJob,
+    Plan,
+    RecordReplay,
+    SetStatus,
+    SetSuspended,
+)
 from stratopt.runtime.protocol import job_name, revision
 from stratopt.settings import OperatorSettings
 from tests.operator.test_plan import SINGLE
@@ -316,3 +326,13 @@ def test_an_unreachable_api_server_fails_the_reconcile_which_is_retried(
         reconcile_one(runs, key, clients, OperatorSettings(), RunMemory())
     assert "the API server did not answer: MaxRetryError" in caplog.text
     assert runs.failed(key, 0.0)[0] == 2  # the first failure was counted, and retried
+
+
+def test_a_replays_cost_is_measured_and_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    before = monitoring.REPLAY_SECONDS.collect()[0].samples
+    count = next(s.value for s in before if s.name.endswith("_count"))
+    with caplog.at_level(logging.DEBUG, logger="stratopt.operator"):
+        act(clients(FakeApi()), RUN, Plan((RecordReplay(0.25, 3),)), OperatorSettings(), None)
+    after = monitoring.REPLAY_SECONDS.collect()[0].samples
+    assert next(s.value for s in after if s.name.endswith("_count")) == count + 1
+    assert "replayed 3 batches and asked the next in 0.250 s" in caplog.messages
