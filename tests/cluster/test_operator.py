@@ -373,7 +373,8 @@ def test_distributed_run_uses_indexed_jobs_per_generation_and_matches_local(
 ) -> None:
     document = distributed_example("rsi-distributed")
     apply(control_plane, namespace, document)
-    # Each Job as last seen: a succeeded run keeps only its finalize Job.
+    # Each Job as last seen: a succeeded run keeps only its finalize Job (its batches
+    # end as their pods store their results, often before their Jobs say so).
     seen: dict[str, Any] = {}
 
     def watched() -> dict[str, Any] | None:
@@ -395,7 +396,6 @@ def test_distributed_run_uses_indexed_jobs_per_generation_and_matches_local(
     for name in batches:
         spec = seen[name].spec
         assert (spec.completion_mode, spec.completions, spec.parallelism) == ("Indexed", 3, 2)
-        assert seen[name].status.succeeded == 3
     footprint = wait_for(
         lambda: compacted(api, namespace, "rsi-distributed", rev), "the run compacted", 30
     )
