@@ -8,7 +8,7 @@ applied every DURATION / RUNS seconds, while fewer than ``--concurrent`` are unf
 Between faults the cluster gets a random 60 to 180 s; the faults are real, as in the
 matrix: the API server, etcd or both stopped by PID for 30 s; the kubelet and containerd
 restarted; the operator SIGKILLed and started again; a worker pod evicted through the
-API; a stored shard result deleted.
+API; a worker OOM-killed by its memory limit; a stored shard result deleted.
 
 Once every run has finished they are deleted; what is left of them after the garbage
 collector has had a minute (Jobs, pods, ConfigMaps) and every Job left unfinished before
@@ -102,13 +102,17 @@ class Faults:
             ),
             "kubelet-and-containerd-restarted": lambda: node_restarts(c["node"], c["ledger"]) or "",
             "operator-killed": self.kill_operator,
+            "worker-oom-killed": self.oom_kill_worker,
             "worker-evicted": self.evict_worker,
             "result-deleted": self.delete_result,
         }
 
     def inject(self) -> str:
         name = self.chance.choice(self.names())
-        detail = self.by_name()[name]()
+        try:
+            detail = self.by_name()[name]()
+        except Exception as exc:  # its target ended meanwhile: the soak goes on
+            detail = f"(not injected: {type(exc).__name__}: {exc})"
         return f"{name} {detail}".strip()
 
     def kill_operator(self) -> str:
@@ -147,6 +151,29 @@ class Faults:
             client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=c["namespace"])),
         )
         return name
+
+    def oom_kill_worker(self) -> str:
+        """A running worker's memory limit lowered under its needs: the kernel kills it."""
+        from kubernetes import client
+
+        c = self.context
+        running = [
+            pod
+            for pod in client.CoreV1Api(c["api"])
+            .list_namespaced_pod(
+                c["namespace"],
+                label_selector="stratopt.io/run",
+                field_selector="status.phase=Running",
+            )
+            .items
+            if pod.status.container_statuses and pod.status.container_statuses[0].state.running
+        ]
+        if not running:
+            return "(no pod running)"
+        pod = self.chance.choice(running)
+        container = pod.status.container_statuses[0].container_id.removeprefix("containerd://")
+        c["node"].oom_kill(container)
+        return pod.metadata.name
 
     def delete_result(self) -> str:
         """A stored shard result of a run still under way (its batch runs again)."""
@@ -268,11 +295,19 @@ def test_soak(
                 "stratopt.io", "v1alpha1", namespace, "optimizationruns"
             )["items"]
         }
-        unfinished_jobs = [
-            f"job/{j.metadata.name} (unfinished)"
-            for j in batch.list_namespaced_job(namespace).items
-            if not j.status.completion_time and not j.status.failed
-        ]
+
+        def unfinished_jobs() -> list[str]:
+            return [
+                f"job/{j.metadata.name} (unfinished)"
+                for j in batch.list_namespaced_job(namespace).items
+                if not j.status.completion_time and not j.status.failed
+            ]
+
+        # A run reports its stored result at once; its last Job completes a moment later.
+        deadline = time.monotonic() + 60
+        while unfinished_jobs() and time.monotonic() < deadline:
+            time.sleep(2)
+        unfinished = unfinished_jobs()
         same, different, failed = 0, [], []
         for name, future in twins.items():
             status = final.get(name, {})
@@ -292,7 +327,7 @@ def test_soak(
                 document["metadata"]["name"],
             )
     time.sleep(60)
-    left = unfinished_jobs + left_behind(api, namespace)
+    left = unfinished + left_behind(api, namespace)
     print()
     print(f"{count} runs over {elapsed / 60:.0f} min, {len(injected)} faults injected:")
     for what in sorted(set(f.split()[0] for f in injected)):

@@ -391,6 +391,16 @@ class Node:
         would end it: a real fault, outside the product's code."""
         self.ctr("tasks", "kill", "--signal", "SIGKILL", container_id.removeprefix("containerd://"))
 
+    def oom_kill(self, container_id: str) -> None:
+        """Lower a container's memory limit to just above what it uses: its next
+        allocations exceed the limit and the kernel's OOM killer ends it, as it ends a
+        worker that outgrows its limit (containerd reports it OOMKilled)."""
+        found = json.loads(self.crictl("inspect", container_id).stdout)
+        path = found["info"]["runtimeSpec"]["linux"]["cgroupsPath"].lstrip("/")
+        memory = CGROUP_ROOT / "memory" / path
+        used = int((memory / "memory.usage_in_bytes").read_text())
+        (memory / "memory.limit_in_bytes").write_text(str(used + 256 * 1024))
+
     def halt(self, name: str) -> None:
         """Stop one of the node's processes (SIGTERM); its pods' containers run on."""
         terminate(self.processes[name])

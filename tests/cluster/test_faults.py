@@ -5,7 +5,8 @@ Each fault hits three runs at once, mid-run: a single-mode NSGA-II (its pod at w
 distributed NSGA-II and a distributed Bayesian search with two points a batch (each
 past its first batch). Faults are real: processes of the control plane or the node
 stopped by PID and started again with their data, a pod evicted through the API as a
-drain does, a stored result deleted by hand (its batch runs again). After each: every
+drain does, a worker OOM-killed by its memory limit (lowered under it, at work), a
+stored result deleted by hand (its batch runs again). After each: every
 run succeeded with its twin's front, best, picks, diagnostics and evaluation count; no
 pod runs and no Job is left unfinished; and the operator (a process of its own, JSON
 logs) logged no error but those the fault explains.
@@ -124,6 +125,33 @@ def node_restarts(node: Node, ledger: Ledger) -> None:
     restart(node, ledger, "kubelet", "containerd")
 
 
+def oom_killed(api: client.ApiClient, namespace: str, node: Node) -> None:
+    """The single run's worker OOM-killed by its memory limit; its Job runs it again."""
+    core = client.CoreV1Api(api)
+
+    def at_work() -> Any:
+        pods = core.list_namespaced_pod(namespace, label_selector="stratopt.io/run=single").items
+        return next(
+            (
+                p
+                for p in pods
+                if p.status.container_statuses and p.status.container_statuses[0].state.running
+            ),
+            None,
+        )
+
+    pod = wait_for(at_work, "the single run's worker at work", 60)
+    node.oom_kill(pod.status.container_statuses[0].container_id.removeprefix("containerd://"))
+
+    def terminated() -> Any:
+        found = core.read_namespaced_pod(pod.metadata.name, namespace).status
+        state = (found.container_statuses or [None])[0]
+        return None if state is None else state.state.terminated or (state.last_state.terminated)
+
+    ended = wait_for(terminated, "the worker to be OOM-killed", 120)
+    assert ended.reason == "OOMKilled", ended
+
+
 def workload_faults(api: client.ApiClient, namespace: str) -> None:
     """A worker evicted through the API, as a drain does; then a stored result deleted."""
     evict_a_worker(api, namespace)
@@ -167,6 +195,7 @@ FAULTS: dict[str, tuple[Callable[[dict[str, Any]], None], tuple[str, ...]]] = {
     ),
     "kubelet-and-containerd-restarted": (lambda c: node_restarts(c["node"], c["ledger"]), ()),
     "operator-killed-twice": (operator_killed_twice, ()),
+    "worker-oom-killed": (lambda c: oom_killed(c["api"], c["namespace"], c["node"]), ()),
     "worker-evicted-and-result-deleted": (
         lambda c: workload_faults(c["api"], c["namespace"]),
         (),
@@ -231,8 +260,15 @@ def check_fault(
         "no pod left running",
         60,
     )
-    for job in client.BatchV1Api(api).list_namespaced_job(namespace).items:
-        assert job.status.completion_time, f"Job {job.metadata.name} left unfinished"
+    # A run reports its stored result at once; its last Job completes a moment later.
+    wait_for(
+        lambda: all(
+            job.status.completion_time
+            for job in client.BatchV1Api(api).list_namespaced_job(namespace).items
+        ),
+        "every Job to be complete",
+        60,
+    )
     unexplained = [
         record
         for operator in faulted["operators"]
