@@ -25,11 +25,14 @@ from urllib3.exceptions import HTTPError
 
 from stratopt.api._resource import GROUP, VERSION
 from stratopt.api.kinds import PLURALS
+from stratopt.api.v1alpha1.status import Reason
 from stratopt.errors import InputError
 from stratopt.operator import monitoring
 from stratopt.operator.credentials import in_cluster_connection
 from stratopt.operator.queue import RunKey, RunQueue, is_settled, owning_run, spec_unanswered
-from stratopt.operator.reconcile import Clients, RunMemory, reconcile
+from stratopt.operator.reconcile import Clients, RunMemory, announce, reconcile
+from stratopt.operator.snapshot import Run
+from stratopt.operator.steps import Announce
 from stratopt.settings import OperatorSettings
 
 logger = logging.getLogger("stratopt.operator")
@@ -193,13 +196,15 @@ def reconcile_one(
     except Exception as exc:  # whatever it is: logged, counted, retried
         _failed(runs, key, exc)
         return
-    runs.succeeded(key)
+    outage = runs.succeeded(key, time.monotonic())
+    if outage is not None and outage.worth_saying:  # why the run waited, now it can be said
+        announce(clients, Run.of(key.kind, body), Announce(Reason.RECOVERED, outage.message()))
     if is_settled({**body, "status": {**(body.get("status") or {}), **status}}):
         forget(key, runs, kept)
 
 
 def _failed(runs: RunQueue, key: RunKey, exc: Exception) -> None:
-    failures, delay = runs.failed(key, time.monotonic())
+    failures, delay = runs.failed(key, time.monotonic(), _describe(exc))
     monitoring.HANDLER_ERRORS.labels(key.kind).inc()
     logger.error(
         "reconciling failed (attempt %d, next in %gs): %s",

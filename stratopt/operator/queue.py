@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stratopt.api._resource import GROUP, VERSION
@@ -62,6 +62,29 @@ def owning_run(body: Mapping[str, Any]) -> RunKey | None:
     return None
 
 
+@dataclass(frozen=True)
+class Outage:
+    """Reconciliations of a run that failed in a row (the API server down, etcd down):
+    since when, how many, the last one's cause and, once over, how long it lasted."""
+
+    since: float
+    failures: int = 0
+    last: str = ""
+    seconds: float = 0.0
+
+    @property
+    def worth_saying(self) -> bool:
+        """More than one failure: a lasting outage, not a conflict retried at once."""
+        return self.failures > 1
+
+    def message(self) -> str:
+        """What the run's Event says once it can be written again."""
+        return (
+            f"the run could not be reconciled for {self.seconds:.0f} s ({self.failures} "
+            f"attempts; the last: {self.last}); it carries on from what its pods stored"
+        )
+
+
 class RunQueue:
     """Runs marked for reconciliation now, and unfinished runs due for a resync.
 
@@ -77,6 +100,7 @@ class RunQueue:
         self._marked: dict[RunKey, None] = {}
         self._next: dict[RunKey, float] = {}
         self._failures: dict[RunKey, int] = {}
+        self._outages: dict[RunKey, Outage] = {}
         self._wake: Callable[[], object] = lambda: None
 
     def on_mark(self, wake: Callable[[], object]) -> None:
@@ -95,19 +119,26 @@ class RunQueue:
         with self._lock:
             self._next.setdefault(key, now + self.resync)
 
-    def failed(self, key: RunKey, now: float) -> tuple[int, float]:
-        """Count a failed reconciliation of ``key`` and schedule the next try, after a wait
-        that doubles from ``resync`` up to ``max_retry``: (failures in a row, the wait)."""
+    def failed(self, key: RunKey, now: float, why: str = "") -> tuple[int, float]:
+        """Count a failed reconciliation of ``key`` (``why``: what failed) and schedule the
+        next try, after a wait that doubles from ``resync`` up to ``max_retry``: (failures
+        in a row, the wait)."""
         with self._lock:
             failures = self._failures.get(key, 0) + 1
             self._failures[key] = failures
+            self._outages.setdefault(key, Outage(now))
+            self._outages[key] = replace(self._outages[key], failures=failures, last=why)
             delay = min(self.resync * 2 ** (failures - 1), self.max_retry)
             self._next[key] = now + delay
             return failures, delay
 
-    def succeeded(self, key: RunKey) -> None:
+    def succeeded(self, key: RunKey, now: float = 0.0) -> Outage | None:
+        """``key`` was reconciled: the failures in a row it ends (None when there were
+        none), with their seconds counted up to ``now``."""
         with self._lock:
             self._failures.pop(key, None)
+            outage = self._outages.pop(key, None)
+        return None if outage is None else replace(outage, seconds=now - outage.since)
 
     def forget(self, key: RunKey) -> None:
         """``key`` is finished or gone: no more resyncs until an event marks it."""
@@ -115,6 +146,7 @@ class RunQueue:
             self._marked.pop(key, None)
             self._next.pop(key, None)
             self._failures.pop(key, None)
+            self._outages.pop(key, None)
 
     def due(
         self, now: float, busy: Collection[RunKey] = (), limit: int | None = None

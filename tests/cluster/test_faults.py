@@ -269,6 +269,11 @@ def check_fault(
         "every Job to be complete",
         60,
     )
+    if explained == OUTAGE:  # once Events can be written, they say why the runs waited
+        events = core.list_namespaced_event(namespace, field_selector="reason=Recovered").items
+        assert any("could not be reconciled for" in e.message for e in events), [
+            (e.involved_object.name, e.message) for e in events
+        ]
     unexplained = [
         record
         for operator in faulted["operators"]

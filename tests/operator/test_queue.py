@@ -157,3 +157,25 @@ def test_at_most_limit_runs_are_due_at_once_the_rest_wait_their_turn() -> None:
     assert first == keys[:2]
     assert queue.due(now=0, busy=first, limit=2) == keys[2:4]
     assert queue.due(now=0, limit=2) == keys[4:]
+
+
+def test_failures_in_a_row_end_in_an_outage_that_says_how_long_and_why() -> None:
+    queue = RunQueue(resync=1)
+    assert queue.succeeded(RUN, now=0) is None  # nothing failed: nothing to say
+    queue.failed(RUN, now=10, why="the API server did not answer: ConnectionRefused")
+    queue.failed(RUN, now=11, why="the API server did not answer: ReadTimeout")
+    queue.failed(RUN, now=13, why="the API answered 503 Service Unavailable: etcd")
+    outage = queue.succeeded(RUN, now=42)
+    assert outage is not None and outage.worth_saying
+    assert outage.message() == (
+        "the run could not be reconciled for 32 s (3 attempts; the last: the API answered "
+        "503 Service Unavailable: etcd); it carries on from what its pods stored"
+    )
+    assert queue.succeeded(RUN, now=50) is None  # said once
+
+
+def test_a_single_failure_retried_at_once_is_not_worth_an_event() -> None:
+    queue = RunQueue(resync=1)
+    queue.failed(RUN, now=0, why="the API answered 409 Conflict")
+    outage = queue.succeeded(RUN, now=1)
+    assert outage is not None and not outage.worth_saying

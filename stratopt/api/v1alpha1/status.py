@@ -69,6 +69,7 @@ class Reason(StrEnum):
     FOLDS_STARTED = "FoldsStarted"
     BATCH_RERUN = "BatchRerun"
     DEGENERATE = "Degenerate"
+    RECOVERED = "Recovered"
 
 
 class RunSpec(ApiModel):
