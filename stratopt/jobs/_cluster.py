@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 #: Seconds one API call may take before the worker gives up on it.
 TIMEOUT_SECONDS = 30.0
+#: Seconds between the tries of a call the API server did not answer, or answered
+#: "later" (429, 5xx): about five minutes in all, so that a worker rides out a
+#: control-plane restart as the operator does.
+RETRY_BACKOFFS = (1, 1, 2, 3, 5, 8, 13, 21, *(30,) * 8)
+#: Answers that say "try again": too many requests, and the server's own troubles.
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class ApiError(Exception):
@@ -51,6 +57,7 @@ class Cluster:
     def __init__(self, server: str, token_file: Path, ca_file: Path | None = None) -> None:
         self.server = server.rstrip("/")
         self.token_file = token_file
+        self.sleep = time.sleep
         self._tls = ssl.create_default_context(cafile=None if ca_file is None else str(ca_file))
 
     @classmethod
@@ -66,6 +73,21 @@ class Cluster:
         return cls(f"https://{_host(host)}:{port}", token, SERVICE_ACCOUNT / "ca.crt")
 
     def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One API call, tried again while the server does not answer or answers "later"
+        (:data:`RETRY_BACKOFFS`); a refusal raises :class:`ApiError` at once."""
+        for backoff in (*RETRY_BACKOFFS, None):
+            try:
+                return self._request(method, path, body)
+            except ApiError as exc:
+                if exc.status not in RETRIED_STATUSES or backoff is None:
+                    raise
+            except (urllib.error.URLError, OSError):  # refused, reset, timed out
+                if backoff is None:
+                    raise
+            self.sleep(backoff)
+        raise AssertionError("unreachable")
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(f"{self.server}{path}", data=data, method=method)
         request.add_header("Authorization", f"Bearer {self.token_file.read_text().strip()}")
@@ -113,11 +135,14 @@ class Cluster:
                 "resourceVersion": found["metadata"]["resourceVersion"],
                 "timeoutSeconds": str(max(1, min(int(remaining), 300))),
             }
-            for event in self._stream(f"{collection}?{urllib.parse.urlencode(query)}"):
-                if event.get("type") in ("ADDED", "MODIFIED"):
-                    return dict(event["object"].get("data") or {})
-                if event.get("type") == "ERROR":  # e.g. the version expired: list again
-                    break
+            try:
+                for event in self._stream(f"{collection}?{urllib.parse.urlencode(query)}"):
+                    if event.get("type") in ("ADDED", "MODIFIED"):
+                        return dict(event["object"].get("data") or {})
+                    if event.get("type") == "ERROR":  # e.g. the version expired: list again
+                        break
+            except (urllib.error.URLError, OSError):  # the server went away: list again
+                self.sleep(1)
 
     def _stream(self, path: str) -> Iterator[dict[str, Any]]:
         """The events of a watch, one JSON object a line, until the server ends it."""

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
 import threading
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stratopt.jobs._cluster import ApiError, Cluster
+from stratopt.jobs._cluster import RETRY_BACKOFFS, ApiError, Cluster
 
 
 class FakeApiServer(http.server.BaseHTTPRequestHandler):
@@ -21,6 +23,7 @@ class FakeApiServer(http.server.BaseHTTPRequestHandler):
 
     stored: dict[str, dict[str, Any]]
     seen: list[tuple[str, str, str]]
+    unavailable: int = 0
 
     def _answer(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
@@ -39,6 +42,10 @@ class FakeApiServer(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._seen()
+        if self.unavailable:  # a control plane coming back: "later" a few times
+            type(self).unavailable -= 1
+            self._answer(503, {"kind": "Status", "message": "etcdserver: leader changed"})
+            return
         name = self.path.rsplit("/", 1)[-1]
         if "?labelSelector=" in self.path:
             self._answer(200, {"items": list(self.stored.values())})
@@ -125,6 +132,34 @@ def test_a_refused_call_says_what_the_api_server_said(
     with pytest.raises(ApiError, match=r'404 GET .*/configmaps/absent: configmaps "absent"') as e:
         cluster.config_map_data("ns", "absent")
     assert e.value.status == 404
+
+
+def test_a_call_is_tried_again_while_the_server_answers_later(
+    served: tuple[Cluster, type[FakeApiServer], Path],
+) -> None:
+    cluster, server, _ = served
+    cluster.store_config_map("ns", _configmap("result", {"k": "v"}))
+    waits: list[float] = []
+    cluster.sleep = waits.append
+    server.unavailable = 3
+    assert cluster.config_map_data("ns", "result") == {"k": "v"}
+    assert waits == list(RETRY_BACKOFFS[:3])
+
+
+def test_a_server_that_never_answers_fails_the_call_after_about_five_minutes(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    token = tmp_path / "token"
+    token.write_text("t\n")
+    cluster = Cluster(f"http://127.0.0.1:{port}", token)
+    waits: list[float] = []
+    cluster.sleep = waits.append
+    with pytest.raises(urllib.error.URLError):
+        cluster.config_map_data("ns", "result")
+    assert waits == list(RETRY_BACKOFFS) and 240 <= sum(waits) <= 360
 
 
 def test_outside_a_pod_the_worker_says_where_it_runs() -> None:
