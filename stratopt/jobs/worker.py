@@ -46,6 +46,8 @@ from stratopt.runtime.stored import (
     evaluations_name,
     fold_count,
     fold_result_name,
+    holds_metrics,
+    holds_status,
     plan_name,
     progress_data,
     progress_name,
@@ -308,12 +310,34 @@ def work(store: Store, task: Task) -> WorkerFailure | None:
     if revision(body["spec"]) != task.revision:
         print(f"{task.kind} {task.name}'s spec has changed; nothing to do", file=sys.stderr)
         return None
+    if already_stored(store, task):
+        print(f"{task.kind} {task.name}: what this pod stores is stored already", file=sys.stderr)
+        return None
     try:
         _STEPS[task.step](Worker(store, task, body))
     except StratoptError as exc:
         field = exc.field if isinstance(exc, InputError) else None
         return WorkerFailure(exc.reason, str(exc).splitlines()[0], field)
     return None
+
+
+def already_stored(store: Store, task: Task) -> bool:
+    """Whether what ``task`` stores (a run's status, a shard's metrics) is there already:
+    a pod retried after its first one stored it (that pod's end lost with a node
+    restart, say) has nothing to do, and ends at once instead of running it again."""
+    if task.step in (WorkerStep.RUN, WorkerStep.FINALIZE):
+        name, holds = result_name(task.name, task.revision), holds_status
+    elif task.step is WorkerStep.EVALUATE:
+        name = shard_result_name(task.name, task.revision, task.batch, task.index)
+        holds = holds_metrics
+    else:
+        return False
+    try:
+        return holds(store.config_map_data(task.namespace, name))
+    except ApiError as exc:
+        if exc.status == 404:
+            return False
+        raise
 
 
 def report_failure(failure: WorkerFailure) -> None:

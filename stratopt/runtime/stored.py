@@ -210,6 +210,16 @@ def missing_shards(
     return [i for i, at in enumerate(names) if _METRICS not in results.get(at, {})]
 
 
+def holds_metrics(data: Mapping[str, str]) -> bool:
+    """Whether a shard result ConfigMap's data holds its metrics."""
+    return _METRICS in data
+
+
+def holds_status(data: Mapping[str, str]) -> bool:
+    """Whether a result ConfigMap's data holds its run's status."""
+    return _STATUS in data
+
+
 def any_metrics(results: StoredResults) -> bool:
     """Whether any shard's metrics are stored: a run that was ever distributed."""
     return any(_METRICS in data for data in results.values())

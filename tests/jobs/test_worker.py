@@ -28,6 +28,7 @@ from stratopt.optimize.results import BatchProgress
 from stratopt.runtime.distributed import search_state
 from stratopt.runtime.protocol import revision, run_selector
 from stratopt.runtime.stored import (
+    evaluations_name,
     fold_result_name,
     plan_name,
     progress_name,
@@ -493,3 +494,39 @@ def test_the_command_line_names_a_typed_task_with_the_pods_completion_index() ->
         parse_task(
             ["run", "--kind", "Pod", "--name", "f", "--namespace", "n", "--revision", "r"], {}
         )
+
+
+def test_a_retried_pod_whose_result_is_stored_ends_at_once() -> None:
+    """Its first pod stored the status, but its end was lost (a node restart): the
+    retried pod runs nothing again."""
+    store = MemoryStore()
+    task = store.add("OptimizationRun", "rsi", _search(algorithm={"name": "random"}))
+    stored = {"status.json": json.dumps({"phase": "Succeeded", "best": {}})}
+    store.store_config_map(
+        NAMESPACE,
+        {
+            "metadata": {"name": result_name("rsi", task.revision), "namespace": NAMESPACE},
+            "data": stored,
+        },
+    )
+    assert work(store, task) is None
+    assert _status(store, task) == {"phase": "Succeeded", "best": {}}
+    assert evaluations_name("rsi", task.revision) not in store.config_maps
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["stored", "partial"])
+def test_a_shard_pod_skips_only_a_shard_whose_metrics_are_stored(stored: bool) -> None:
+    store = MemoryStore()
+    task = store.add("OptimizationRun", "ga", _search())
+    evaluate = Task(WorkerStep.EVALUATE, "OptimizationRun", "ga", NAMESPACE, task.revision, index=1)
+    data = {"metrics.json": "[]"} if stored else {"other.json": "[]"}
+    name = shard_result_name("ga", task.revision, 0, 1)
+    store.store_config_map(
+        NAMESPACE, {"metadata": {"name": name, "namespace": NAMESPACE}, "data": data}
+    )
+    failure = work(store, evaluate)
+    if stored:  # nothing read, nothing written
+        assert failure is None and store.waits == []
+    else:  # evaluated again: it waits for its input, which never comes here
+        assert failure is not None and failure.reason == "ResultMissing"
+        assert store.waits
