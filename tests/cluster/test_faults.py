@@ -265,15 +265,19 @@ def check_fault(
         "no pod left running",
         60,
     )
+
     # A run reports its stored result at once; its last Job completes a moment later.
-    wait_for(
-        lambda: all(
-            job.status.completion_time
-            for job in client.BatchV1Api(api).list_namespaced_job(namespace).items
-        ),
-        "every Job to be complete",
-        60,
-    )
+    def unfinished() -> list[str]:
+        jobs = client.BatchV1Api(api).list_namespaced_job(namespace).items
+        return [f"{j.metadata.name}: {j.status}" for j in jobs if not j.status.completion_time]
+
+    try:
+        wait_for(lambda: not unfinished(), "every Job to be complete", 60)
+    except AssertionError:
+        pods = core.list_namespaced_pod(namespace).items
+        raise AssertionError(
+            (unfinished(), [(p.metadata.name, p.status.phase) for p in pods])
+        ) from None
     if fault in API_SERVER_DOWN:  # once Events can be written, they say why runs waited
         events = core.list_namespaced_event(namespace, field_selector="reason=Recovered").items
         assert any("could not be reconciled for" in e.message for e in events), [
