@@ -99,7 +99,7 @@ class RunQueue:
         self._lock = threading.Lock()
         self._marked: dict[RunKey, None] = {}
         self._next: dict[RunKey, float] = {}
-        self._failures: dict[RunKey, int] = {}
+        #: Runs whose reconciles are failing, since when and how often.
         self._outages: dict[RunKey, Outage] = {}
         self._wake: Callable[[], object] = lambda: None
 
@@ -124,10 +124,9 @@ class RunQueue:
         next try, after a wait that doubles from ``resync`` up to ``max_retry``: (failures
         in a row, the wait)."""
         with self._lock:
-            failures = self._failures.get(key, 0) + 1
-            self._failures[key] = failures
-            self._outages.setdefault(key, Outage(now))
-            self._outages[key] = replace(self._outages[key], failures=failures, last=why)
+            outage = self._outages.get(key) or Outage(now)
+            failures = outage.failures + 1
+            self._outages[key] = replace(outage, failures=failures, last=why)
             delay = min(self.resync * 2 ** (failures - 1), self.max_retry)
             self._next[key] = now + delay
             return failures, delay
@@ -136,7 +135,6 @@ class RunQueue:
         """``key`` was reconciled: the failures in a row it ends (None when there were
         none), with their seconds counted up to ``now``."""
         with self._lock:
-            self._failures.pop(key, None)
             outage = self._outages.pop(key, None)
         return None if outage is None else replace(outage, seconds=now - outage.since)
 
@@ -145,7 +143,6 @@ class RunQueue:
         with self._lock:
             self._marked.pop(key, None)
             self._next.pop(key, None)
-            self._failures.pop(key, None)
             self._outages.pop(key, None)
 
     def due(
