@@ -28,7 +28,6 @@ import contextlib
 import copy
 import os
 import random
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -116,64 +115,35 @@ class Faults:
         return f"{name} {detail}".strip()
 
     def kill_operator(self) -> str:
-        from tests.cluster.operator_process import operator_process
+        from tests.cluster.test_faults import replace_operator
 
-        c = self.context
-        killed = c["operators"][-1]
-        os.kill(killed.process.pid, signal.SIGKILL)
-        killed.process.wait()
-        successor = c["stack"].enter_context(
-            operator_process(
-                c["namespace"],
-                c["credentials"],
-                c["ledger"],
-                c["workdir"],
-                log=f"operator-{len(c['operators']) + 1}.log",
-            )
-        )
-        c["operators"].append(successor)
-        return f"(pid {killed.process.pid})"
+        operators = self.context["operators"]
+        killed = operators[-1].process.pid
+        replace_operator(self.context, f"operator-{len(operators) + 1}.log")
+        return f"(pid {killed})"
 
     def evict_worker(self) -> str:
-        from kubernetes import client
+        from tests.cluster.test_faults import evict, running_workers
 
         c = self.context
-        core = client.CoreV1Api(c["api"])
-        running = core.list_namespaced_pod(
-            c["namespace"], label_selector="stratopt.io/run", field_selector="status.phase=Running"
-        ).items
+        running = running_workers(c["api"], c["namespace"], "stratopt.io/run")
         if not running:
             return "(no pod running)"
         name = self.chance.choice(running).metadata.name
-        core.create_namespaced_pod_eviction(
-            name,
-            c["namespace"],
-            client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=c["namespace"])),
-        )
+        evict(c["api"], c["namespace"], name)
         return name
 
     def oom_kill_worker(self) -> str:
         """A running worker's memory limit lowered under its needs: the kernel kills it."""
-        from kubernetes import client
+        from tests.cluster.test_faults import oom_kill, workers_at_work
 
         c = self.context
-        running = [
-            pod
-            for pod in client.CoreV1Api(c["api"])
-            .list_namespaced_pod(
-                c["namespace"],
-                label_selector="stratopt.io/run",
-                field_selector="status.phase=Running",
-            )
-            .items
-            if pod.status.container_statuses and pod.status.container_statuses[0].state.running
-        ]
+        running = workers_at_work(c["api"], c["namespace"], "stratopt.io/run")
         if not running:
             return "(no pod running)"
         pod = self.chance.choice(running)
-        container = pod.status.container_statuses[0].container_id.removeprefix("containerd://")
-        c["node"].oom_kill(container)
-        return pod.metadata.name
+        oom_kill(c["node"], pod)
+        return str(pod.metadata.name)
 
     def delete_result(self) -> str:
         """A stored shard result of a run still under way (its batch runs again)."""
@@ -225,12 +195,13 @@ def test_soak(
 
     from tests.cluster.conftest import apply
     from tests.cluster.operator_process import operator_process
+    from tests.cluster.test_faults import fault_context, unfinished_jobs
 
     count, seconds = int(os.environ["SOAK_RUNS"]), float(os.environ["SOAK_SECONDS"])
     concurrent_runs = int(os.environ["SOAK_CONCURRENT"])
     chance = random.Random(int(os.environ["SOAK_SEED"]))
     documents = [soak_run(i) for i in range(count)]
-    custom, batch = client.CustomObjectsApi(api), client.BatchV1Api(api)
+    custom = client.CustomObjectsApi(api)
 
     def phases() -> dict[str, str | None]:
         listed = custom.list_namespaced_custom_object(
@@ -253,15 +224,17 @@ def test_soak(
             operator_process(namespace, operator_kubeconfig, ledger, workdir)
         )
         context = {
-            "plane": control_plane,
-            "node": node,
-            "ledger": ledger,
-            "api": api,
-            "namespace": namespace,
-            "credentials": operator_kubeconfig,
-            "workdir": workdir,
-            "operators": [first],
-            "stack": stack,
+            **fault_context(
+                control_plane,
+                node,
+                ledger,
+                api,
+                namespace,
+                operator_kubeconfig,
+                workdir,
+                first,
+                stack,
+            ),
             "unfinished": unfinished,
         }
         faults = Faults(context, chance)
@@ -296,18 +269,18 @@ def test_soak(
             )["items"]
         }
 
-        def unfinished_jobs() -> list[str]:
+        def still_running() -> list[str]:
             return [
                 f"job/{j.metadata.name} (unfinished)"
-                for j in batch.list_namespaced_job(namespace).items
-                if not j.status.completion_time and not j.status.failed
+                for j in unfinished_jobs(api, namespace)
+                if not j.status.failed
             ]
 
         # A run reports its stored result at once; its last Job completes a moment later.
         deadline = time.monotonic() + 60
-        while unfinished_jobs() and time.monotonic() < deadline:
+        while still_running() and time.monotonic() < deadline:
             time.sleep(2)
-        unfinished = unfinished_jobs()
+        unfinished = still_running()
         same, different, failed = 0, [], []
         for name, future in twins.items():
             status = final.get(name, {})

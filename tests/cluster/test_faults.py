@@ -95,18 +95,44 @@ def restart(node: Node, ledger: Ledger, *names: str) -> None:
         ledger.process(node.resume(name))
 
 
-def evict_a_worker(api: client.ApiClient, namespace: str) -> None:
-    core = client.CoreV1Api(api)
-    running = core.list_namespaced_pod(
-        namespace, label_selector="stratopt.io/run=nsga2", field_selector="status.phase=Running"
-    ).items
-    assert running, "no worker pod of the distributed run is running"
-    name = running[0].metadata.name
-    core.create_namespaced_pod_eviction(
+def running_workers(api: client.ApiClient, namespace: str, selector: str) -> list[Any]:
+    """The running pods that ``selector`` matches."""
+    pods: list[Any] = (
+        client.CoreV1Api(api)
+        .list_namespaced_pod(
+            namespace, label_selector=selector, field_selector="status.phase=Running"
+        )
+        .items
+    )
+    return pods
+
+
+def workers_at_work(api: client.ApiClient, namespace: str, selector: str) -> list[Any]:
+    """The running pods that ``selector`` matches whose container has started."""
+    return [
+        p
+        for p in running_workers(api, namespace, selector)
+        if p.status.container_statuses and p.status.container_statuses[0].state.running
+    ]
+
+
+def evict(api: client.ApiClient, namespace: str, name: str) -> None:
+    """Pod ``name`` evicted through the API, as a drain does."""
+    client.CoreV1Api(api).create_namespaced_pod_eviction(
         name,
         namespace,
         client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=namespace)),
     )
+
+
+def oom_kill(node: Node, pod: Any) -> None:
+    node.oom_kill(pod.status.container_statuses[0].container_id.removeprefix("containerd://"))
+
+
+def evict_a_worker(api: client.ApiClient, namespace: str) -> None:
+    running = running_workers(api, namespace, "stratopt.io/run=nsga2")
+    assert running, "no worker pod of the distributed run is running"
+    evict(api, namespace, running[0].metadata.name)
 
 
 def delete_a_result(api: client.ApiClient, namespace: str) -> None:
@@ -128,20 +154,13 @@ def node_restarts(node: Node, ledger: Ledger) -> None:
 def oom_killed(api: client.ApiClient, namespace: str, node: Node) -> None:
     """The single run's worker OOM-killed by its memory limit; its Job runs it again."""
     core = client.CoreV1Api(api)
-
-    def at_work() -> Any:
-        pods = core.list_namespaced_pod(namespace, label_selector="stratopt.io/run=single").items
-        return next(
-            (
-                p
-                for p in pods
-                if p.status.container_statuses and p.status.container_statuses[0].state.running
-            ),
-            None,
-        )
-
-    pod = wait_for(at_work, "the single run's worker at work", 60)
-    node.oom_kill(pod.status.container_statuses[0].container_id.removeprefix("containerd://"))
+    pods = wait_for(
+        lambda: workers_at_work(api, namespace, "stratopt.io/run=single"),
+        "the single run's worker at work",
+        60,
+    )
+    pod = pods[0]
+    oom_kill(node, pod)
 
     def terminated() -> Any:
         found = core.read_namespaced_pod(pod.metadata.name, namespace).status
@@ -158,28 +177,61 @@ def workload_faults(api: client.ApiClient, namespace: str) -> None:
     delete_a_result(api, namespace)
 
 
+def replace_operator(faulted: dict[str, Any], log: str) -> OperatorProcess:
+    """The newest operator SIGKILLed, and a successor started, logging to ``log``."""
+    killed = faulted["operators"][-1]
+    os.kill(killed.process.pid, signal.SIGKILL)
+    killed.process.wait()
+    successor: OperatorProcess = faulted["stack"].enter_context(
+        operator_process(
+            faulted["namespace"],
+            faulted["credentials"],
+            faulted["ledger"],
+            faulted["workdir"],
+            log=log,
+        )
+    )
+    faulted["operators"].append(successor)
+    return successor
+
+
 def operator_killed_twice(faulted: dict[str, Any]) -> None:
     """The operator SIGKILLed mid-run, and its successor as soon as it acts (writing a
     status, creating a Job); the third carries the runs to their end."""
-
-    def replace(killed: OperatorProcess, log: str) -> OperatorProcess:
-        os.kill(killed.process.pid, signal.SIGKILL)
-        killed.process.wait()
-        successor: OperatorProcess = faulted["stack"].enter_context(
-            operator_process(
-                faulted["namespace"],
-                faulted["credentials"],
-                faulted["ledger"],
-                faulted["workdir"],
-                log=log,
-            )
-        )
-        faulted["operators"].append(successor)
-        return successor
-
-    second = replace(faulted["operators"][0], "operator-2.log")
+    second = replace_operator(faulted, "operator-2.log")
     wait_for(lambda: any(r.get("object") for r in second.records()), "the operator to act", 60)
-    replace(second, "operator-3.log")
+    replace_operator(faulted, "operator-3.log")
+
+
+def fault_context(
+    plane: ControlPlane,
+    node: Node,
+    ledger: Ledger,
+    api: client.ApiClient,
+    namespace: str,
+    credentials: Path,
+    workdir: Path,
+    operator: OperatorProcess,
+    stack: contextlib.ExitStack[Any],
+) -> dict[str, Any]:
+    """What a fault injector may reach: the cluster's parts, and the operators so far."""
+    return {
+        "plane": plane,
+        "node": node,
+        "ledger": ledger,
+        "api": api,
+        "namespace": namespace,
+        "credentials": credentials,
+        "workdir": workdir,
+        "operators": [operator],
+        "stack": stack,
+    }
+
+
+def unfinished_jobs(api: client.ApiClient, namespace: str) -> list[Any]:
+    """The Jobs of ``namespace`` not complete (running, retrying or failed)."""
+    jobs = client.BatchV1Api(api).list_namespaced_job(namespace).items
+    return [j for j in jobs if not j.status.completion_time]
 
 
 #: What the reconciles that fail while the control plane is down log (kopf's own retries
@@ -223,17 +275,17 @@ def test_a_run_hit_by_a_fault_ends_with_its_undisturbed_answer(
 ) -> None:
     inject, explained = FAULTS[fault]
     with contextlib.ExitStack() as stack:
-        faulted = {
-            "plane": control_plane,
-            "node": node,
-            "ledger": ledger,
-            "api": api,
-            "namespace": namespace,
-            "credentials": operator_kubeconfig,
-            "workdir": workdir,
-            "operators": [cli_operator],
-            "stack": stack,
-        }
+        faulted = fault_context(
+            control_plane,
+            node,
+            ledger,
+            api,
+            namespace,
+            operator_kubeconfig,
+            workdir,
+            cli_operator,
+            stack,
+        )
         check_fault(fault, inject, explained, faulted, twins)
 
 
@@ -268,8 +320,7 @@ def check_fault(
 
     # A run reports its stored result at once; its last Job completes a moment later.
     def unfinished() -> list[str]:
-        jobs = client.BatchV1Api(api).list_namespaced_job(namespace).items
-        return [f"{j.metadata.name}: {j.status}" for j in jobs if not j.status.completion_time]
+        return [f"{j.metadata.name}: {j.status}" for j in unfinished_jobs(api, namespace)]
 
     try:
         wait_for(lambda: not unfinished(), "every Job to be complete", 60)
